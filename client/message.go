@@ -1,0 +1,362 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // header words and bodies in every charset go-message knows
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+	"github.com/k3a/html2text"
+)
+
+// Limits that keep hostile mail from exhausting memory. Beyond them the
+// excess is skipped, not an error: the readable rest still shows.
+const (
+	MaxHeaderBytes = 1 << 20  // per entity; the rest of a longer header is skipped
+	MaxMIMEDepth   = 64       // deeper multiparts are treated as opaque parts
+	MaxHTMLBytes   = 32 << 20 // HTML rendered to text is read whole, up to this
+)
+
+// ParseMessage reads a whole message from r, streaming with bounded memory,
+// and returns its envelope (Size is the number of bytes read) and its MIME
+// tree. Malformed structure is tolerated as far as possible: the error is
+// non-nil only when r itself fails.
+func ParseMessage(r io.Reader) (Envelope, *Part, error) {
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	h, err := ReadHeaderBounded(br)
+	if err != nil {
+		return Envelope{}, nil, err
+	}
+	env := EnvelopeFromHeader(h)
+	root, err := walkEntity(h, br, nil, 0, false, nil)
+	if err != nil {
+		return env, root, err
+	}
+	// Whatever the structure left unread still counts towards the size.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return env, root, err
+	}
+	env.Size = cr.n
+	env.HasAttachments = root.HasAttachments()
+	return env, root, nil
+}
+
+// CopyPart finds the part at path in the message read from r and writes its
+// body, still in its transfer encoding, to w. A message/rfc822 part is
+// written whole (header and body of the embedded message).
+func CopyPart(r io.Reader, path string, w io.Writer) (*Part, error) {
+	if _, ok := ParsePartPath(path); !ok {
+		return nil, fmt.Errorf("part %q: %w: a part is numbered like 1 or 1.2", path, ErrUsage)
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	h, err := ReadHeaderBounded(br)
+	if err != nil {
+		return nil, err
+	}
+	var found *Part
+	visit := func(p *Part, body io.Reader) (bool, error) {
+		if found != nil || p.Path != path {
+			return false, nil
+		}
+		found = p
+		_, err := io.Copy(w, body)
+		return true, err
+	}
+	if _, err := walkEntity(h, br, nil, 0, false, visit); err != nil {
+		return found, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("part %s: %w", path, ErrNotFound)
+	}
+	return found, nil
+}
+
+// ReadHeaderBounded reads a header block up to its blank line. Only the
+// first MaxHeaderBytes are parsed; the rest is read and dropped so the body
+// still starts in the right place, however long the header or its lines.
+// Malformed header lines end the parsed part of the header, not the message.
+func ReadHeaderBounded(br *bufio.Reader) (textproto.Header, error) {
+	var kept bytes.Buffer
+	for {
+		line, err := readLineBounded(br, &kept, MaxHeaderBytes)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return textproto.Header{}, err
+		}
+		if line {
+			break
+		}
+	}
+	kept.WriteString("\r\n")
+	h, _ := textproto.ReadHeader(bufio.NewReader(&kept)) // a malformed line keeps the fields before it
+	return h, nil
+}
+
+// readLineBounded reads one line, appending to kept while kept is under max.
+// blank reports whether the line was empty (the end of a header).
+func readLineBounded(br *bufio.Reader, kept *bytes.Buffer, max int) (blank bool, err error) {
+	n := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n += len(chunk)
+		if kept.Len()+len(chunk) <= max {
+			kept.Write(chunk)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF && n > 0 {
+				return false, nil
+			}
+			return false, err
+		}
+		trimmed := bytes.TrimRight(chunk, "\r\n")
+		return n == len(chunk) && len(trimmed) == 0, nil
+	}
+}
+
+// visitFunc is offered every part before its body is examined; returning
+// true means it consumed the body.
+type visitFunc func(p *Part, body io.Reader) (bool, error)
+
+// walkEntity builds the tree of one entity. path is its IMAP section number
+// (nil for the message itself); inner marks the body of a message/rfc822
+// part, which IMAP numbers like a top-level message below that part.
+func walkEntity(h textproto.Header, body io.Reader, path []int, depth int, inner bool, visit visitFunc) (*Part, error) {
+	p := partFromHeader(h)
+	isRoot := path == nil
+	if p.IsMultipart() && depth < MaxMIMEDepth && p.Params["boundary"] != "" {
+		if !isRoot {
+			p.Path = FormatPartPath(path)
+		}
+		if visit != nil && p.Path != "" && !inner {
+			if done, err := visit(p, body); done || err != nil {
+				return p, err
+			}
+		}
+		mr := textproto.NewMultipartReader(body, p.Params["boundary"])
+		for i := 1; ; i++ {
+			child, err := mr.NextPart()
+			if err != nil {
+				// io.EOF is the closing boundary; anything else is a
+				// malformed multipart (no closing boundary, junk): keep
+				// the parts found so far.
+				break
+			}
+			cp, err := walkEntity(child.Header, child, appendPath(path, i), depth+1, false, visit)
+			if cp != nil {
+				p.Children = append(p.Children, cp)
+			}
+			if err != nil && !isStructureError(err) {
+				return p, err
+			}
+		}
+		_, err := io.Copy(io.Discard, body)
+		return p, err
+	}
+	if p.IsMultipart() {
+		// Too deep or no boundary: show as an opaque leaf.
+		p.Type = "application/octet-stream"
+	}
+	if isRoot {
+		path = []int{1}
+	} else if inner {
+		path = appendPath(path, 1)
+	}
+	p.Path = FormatPartPath(path)
+	cr := &countingReader{r: body}
+	if visit != nil {
+		if done, err := visit(p, cr); done || err != nil {
+			return p, err
+		}
+	}
+	if p.Type == "message/rfc822" && depth < MaxMIMEDepth {
+		br := bufio.NewReader(cr)
+		ih, err := ReadHeaderBounded(br)
+		if err == nil {
+			in, err := walkEntity(ih, br, path, depth+1, true, visit)
+			if in != nil {
+				p.Children = []*Part{in}
+			}
+			if err != nil && !isStructureError(err) {
+				return p, err
+			}
+		}
+	}
+	_, err := io.Copy(io.Discard, cr)
+	p.Size = cr.n
+	return p, err
+}
+
+func isStructureError(err error) bool {
+	return err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && strings.HasPrefix(err.Error(), "multipart:")
+}
+
+func appendPath(path []int, n int) []int {
+	out := make([]int, len(path), len(path)+1)
+	copy(out, path)
+	return append(out, n)
+}
+
+func partFromHeader(h textproto.Header) *Part {
+	mh := message.Header{Header: h}
+	p := &Part{Type: "text/plain", Params: map[string]string{}}
+	if ct := h.Get("Content-Type"); ct != "" {
+		if t, params, err := mime.ParseMediaType(ct); err == nil {
+			p.Type = strings.ToLower(t)
+			p.Params = params
+		} else if t, params, err := mh.ContentType(); err == nil && t != "" {
+			p.Type = strings.ToLower(t)
+			p.Params = params
+		} else if i := strings.IndexByte(ct, ';'); i > 0 || ct != "" {
+			// Unparseable parameters: keep the media type, lose the params.
+			t := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+			if strings.Count(t, "/") == 1 {
+				p.Type = t
+			}
+		}
+	}
+	if d, params, err := mh.ContentDisposition(); err == nil {
+		p.Disposition = strings.ToLower(d)
+		p.Filename = params["filename"]
+	}
+	if p.Filename == "" {
+		p.Filename = p.Params["name"]
+	}
+	if p.Filename != "" {
+		p.Filename = decodeWords(p.Filename)
+	}
+	p.Encoding = strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	return p
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+func charsetReader(charset string, input io.Reader) (io.Reader, error) {
+	return message.CharsetReader(charset, input)
+}
+
+// decodeWords decodes RFC 2047 encoded words, keeping the raw text where a
+// word cannot be decoded.
+func decodeWords(s string) string {
+	if out, err := wordDecoder.DecodeHeader(s); err == nil {
+		return out
+	}
+	return s
+}
+
+// EnvelopeFromHeader fills the header fields of an envelope: decoded
+// subject, addresses, date and Message-ID. Fields that do not parse are
+// shown as their decoded raw text rather than dropped.
+func EnvelopeFromHeader(h textproto.Header) Envelope {
+	mh := mail.Header{Header: message.Header{Header: h}}
+	var env Envelope
+	if s, err := mh.Subject(); err == nil {
+		env.Subject = s
+	} else {
+		env.Subject = decodeWords(h.Get("Subject"))
+	}
+	if from := formatAddresses(mh, "From"); len(from) > 0 {
+		env.From = from[0]
+	}
+	env.To = formatAddresses(mh, "To")
+	if d, err := mh.Date(); err == nil {
+		env.Date = d
+	}
+	if id, err := mh.MessageID(); err == nil {
+		env.MessageID = id
+	}
+	return env
+}
+
+func formatAddresses(h mail.Header, key string) []string {
+	raw := h.Get(key)
+	if raw == "" {
+		return nil
+	}
+	list, err := h.AddressList(key)
+	if err != nil || len(list) == 0 {
+		return []string{decodeWords(raw)}
+	}
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		out = append(out, FormatAddress(a.Name, a.Address))
+	}
+	return out
+}
+
+// FormatAddress renders an address the way list prints it.
+func FormatAddress(name, addr string) string {
+	switch {
+	case name == "":
+		return addr
+	case addr == "":
+		return name
+	}
+	return name + " <" + addr + ">"
+}
+
+// DecodePart returns the body of p decoded from its transfer encoding and,
+// for text parts, converted to UTF-8. An unknown encoding or charset is not
+// fatal: the body is returned as it is and warning says what was not
+// understood, so the caller can tell the user and still show the text.
+func DecodePart(p *Part, body io.Reader) (r io.Reader, warning error) {
+	var h message.Header
+	h.Set("Content-Type", mime.FormatMediaType(p.Type, p.Params))
+	if h.Get("Content-Type") == "" { // params that cannot be formatted
+		h.Set("Content-Type", p.Type)
+	}
+	if p.Encoding != "" {
+		h.Set("Content-Transfer-Encoding", p.Encoding)
+	}
+	e, err := message.New(h, body)
+	if e == nil {
+		return body, err
+	}
+	if err != nil {
+		err = fmt.Errorf("part %s: %w (shown undecoded)", p.Path, err)
+	}
+	return e.Body, err
+}
+
+// WriteText writes the readable text of p (decoded; HTML rendered to plain
+// text) to w. warning is set when a charset or encoding was not understood;
+// the text is still written.
+func WriteText(p *Part, body io.Reader, w io.Writer) (warning, err error) {
+	r, warning := DecodePart(p, body)
+	if p.Type != "text/html" {
+		_, err = io.Copy(w, r)
+		return warning, err
+	}
+	html, err := io.ReadAll(io.LimitReader(r, MaxHTMLBytes))
+	if err != nil {
+		return warning, err
+	}
+	text := html2text.HTML2TextWithOptions(string(html), html2text.WithUnixLineBreaks(), html2text.WithLinksInnerText(), html2text.WithListSupport())
+	_, err = io.WriteString(w, strings.TrimSpace(text)+"\n")
+	// Drain what exceeded the limit so callers reading a stream stay aligned.
+	io.Copy(io.Discard, r)
+	return warning, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

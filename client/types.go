@@ -1,0 +1,146 @@
+// Package client holds what both protocols share: the Source interface that
+// imapsrc and popsrc implement, the message and folder types every command
+// prints, capabilities as data, the error kinds that become exit codes, and
+// the orchestration that combines a Source with the local cache.
+package client
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Protocol names, as written in the config file and shown to users.
+const (
+	IMAP = "imap"
+	POP3 = "pop3"
+)
+
+// Inbox is the one folder POP3 has and the name IMAP gives the inbox.
+const Inbox = "INBOX"
+
+// Flag is a message flag in duomail's protocol-neutral spelling: the IMAP
+// system flags lose their backslash and are lower case ("seen"), keywords
+// keep their server spelling ("$Forwarded").
+type Flag string
+
+const (
+	FlagSeen     Flag = "seen"
+	FlagAnswered Flag = "answered"
+	FlagFlagged  Flag = "flagged"
+	FlagDeleted  Flag = "deleted"
+	FlagDraft    Flag = "draft"
+)
+
+// ParseFlag accepts the names users type on the command line.
+func ParseFlag(s string) (Flag, bool) {
+	switch f := Flag(strings.ToLower(strings.TrimPrefix(s, `\`))); f {
+	case FlagSeen, FlagAnswered, FlagFlagged, FlagDraft, FlagDeleted:
+		return f, true
+	}
+	return "", false
+}
+
+// HasFlag reports whether flags contains f.
+func HasFlag(flags []Flag, f Flag) bool { return slices.Contains(flags, f) }
+
+// FlagOp says whether SetFlags adds or removes.
+type FlagOp int
+
+const (
+	FlagAdd FlagOp = iota
+	FlagRemove
+)
+
+// Folder is one mailbox as "folders" shows it.
+type Folder struct {
+	Name   string `json:"name"`
+	Role   string `json:"role,omitempty"` // special use without backslash, lower case: "trash", "sent", "inbox" ...
+	Total  int    `json:"total"`
+	Unseen int    `json:"unseen"`
+}
+
+// Folder roles (RFC 6154 special use, plus inbox).
+const (
+	RoleInbox   = "inbox"
+	RoleTrash   = "trash"
+	RoleSent    = "sent"
+	RoleDrafts  = "drafts"
+	RoleJunk    = "junk"
+	RoleArchive = "archive"
+	RoleAll     = "all"
+	RoleFlagged = "flagged"
+)
+
+// FolderStatus is what selecting a folder tells: counts and the markers an
+// incremental sync compares against what it saw last time.
+type FolderStatus struct {
+	Name          string
+	Messages      int
+	Unseen        int    // -1 when the server did not say
+	UIDValidity   uint32 // 0 for POP3, which has no such thing
+	UIDNext       uint32 // 0 when unknown
+	HighestModSeq uint64 // 0 without CONDSTORE
+}
+
+// FolderRef names a folder and the UIDVALIDITY under which the caller learned
+// its message IDs. A Source that finds a different UIDVALIDITY on the server
+// returns an error wrapping ErrStaleIDs instead of acting on a UID that may now
+// name another message. UIDValidity 0 means "no expectation" (a fresh list).
+type FolderRef struct {
+	Name        string
+	UIDValidity uint32
+}
+
+// Envelope is one message as list prints it. The JSON field names are the
+// documented, stable schema shared by both protocols.
+type Envelope struct {
+	ID             string    `json:"id"` // IMAP: the UID in decimal; POP3: the UIDL
+	Folder         string    `json:"folder"`
+	Date           time.Time `json:"date"`
+	From           string    `json:"from"`
+	To             []string  `json:"to"`
+	Subject        string    `json:"subject"`
+	Size           int64     `json:"size"`
+	Flags          []Flag    `json:"flags"`
+	HasAttachments bool      `json:"has_attachments"`
+	MessageID      string    `json:"message_id,omitempty"`
+	UIDValidity    uint32    `json:"uidvalidity,omitempty"`
+}
+
+// Item is one message in a folder inventory: enough to decide what a sync must
+// fetch, without any header or body.
+type Item struct {
+	ID    string
+	Size  int64  // 0 when the server did not say
+	Flags []Flag // nil when the protocol keeps no flags on the server
+}
+
+// InventoryOptions narrows which flags an inventory reports.
+type InventoryOptions struct {
+	// FlagsChangedSince, when the server has CONDSTORE, reports flags only for
+	// messages changed after this mod-sequence (the others get nil Flags).
+	FlagsChangedSince uint64
+}
+
+// ListOptions selects which envelopes List reports. Results come newest first.
+type ListOptions struct {
+	Limit  int      // 0 = all
+	Unseen bool     // only messages without \Seen
+	IDs    []string // only these (then Limit and order are ignored)
+}
+
+// DeleteOptions says how Delete removes mail.
+type DeleteOptions struct {
+	// Expunge removes for good instead of moving to the Trash folder.
+	Expunge bool
+}
+
+// DeleteResult says what Delete actually did, so the user is told.
+type DeleteResult struct {
+	MovedTo  string `json:"moved_to,omitempty"` // the Trash folder, when mail went there
+	Expunged bool   `json:"expunged"`
+	// Pending is true when the deletion takes effect only when the session
+	// ends cleanly (POP3 DELE is committed by QUIT).
+	Pending bool `json:"pending,omitempty"`
+}
