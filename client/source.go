@@ -24,7 +24,9 @@ type Source interface {
 	Capabilities() Capabilities
 
 	// Folders lists every folder with role and counts (IMAP LIST + STATUS;
-	// POP3: INBOX alone, counted with STAT).
+	// POP3: INBOX alone, counted with STAT). Unseen is -1 where the server
+	// cannot tell (POP3 keeps no flags; the orchestration fills it in from
+	// the cache).
 	Folders(ctx context.Context) ([]Folder, error)
 
 	// Status reports counts and sync markers of one folder.
@@ -54,8 +56,9 @@ type Source interface {
 
 	// Download streams whole messages, byte-exact, pipelined where the
 	// protocol allows (one UID FETCH BODY.PEEK[]; many RETR in flight). fn is
-	// called once per message, in the order of ids, and must consume r
-	// before returning; an error from fn stops the download and is returned.
+	// called once per message, in the order the server sends them (ascending
+	// UID for IMAP, the order of ids for POP3), and must consume r before
+	// returning; an error from fn stops the download and is returned.
 	// IDs no longer on the server are reported as an error wrapping
 	// ErrNotFound after the others were delivered. Never sets \Seen.
 	Download(ctx context.Context, ref FolderRef, ids []string, fn func(id string, size int64, r io.Reader) error) error
