@@ -79,6 +79,8 @@ type Cache interface {
 type Batch interface {
 	// Add reads one whole message from r into the folder's Maildir tmp/.
 	// uidValidity and id name it; flags are its server flags (nil for POP3).
+	// If reading r fails (a connection cut mid-message), Add removes what it
+	// wrote and returns the error: a partial message is never committed.
 	Add(ctx context.Context, id string, uidValidity uint32, flags []Flag, r io.Reader) error
 
 	// Pending reports how many messages and bytes were added since the last Commit.
