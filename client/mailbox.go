@@ -1,0 +1,601 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Mailbox is one account as the commands see it: a Source, dialled on first
+// use, and the account's cache. Its methods are the operations users ask
+// for; each decides from the Source's Capabilities how to carry them out, so
+// the same call lists headers from an IMAP server and syncs-then-lists for
+// POP3.
+type Mailbox struct {
+	Account *Account
+	Driver  Driver
+	Opts    DialOptions
+	Cache   Cache
+
+	src  Source
+	caps Capabilities
+}
+
+// Driver is one protocol implementation as the orchestration needs it.
+type Driver struct {
+	Dial Dialer
+	// Baseline holds the features that do not depend on the server (POP3
+	// never keeps flags on the server), so decisions about them need no
+	// connection. Features missing here are learned by connecting.
+	Baseline Capabilities
+}
+
+// NewMailbox ties an account to its protocol driver and cache. Nothing is
+// dialled yet.
+func NewMailbox(acct *Account, drv Driver, cache Cache, opts DialOptions) *Mailbox {
+	return &Mailbox{Account: acct, Driver: drv, Cache: cache, Opts: opts}
+}
+
+// feature answers whether f is supported, from the live connection when
+// there is one, else from the baseline, else by connecting.
+func (m *Mailbox) feature(ctx context.Context, f Feature) (Support, error) {
+	if m.src != nil {
+		return m.caps.Features[f], nil
+	}
+	if s, ok := m.Driver.Baseline.Features[f]; ok {
+		return s, nil
+	}
+	if _, err := m.Source(ctx); err != nil {
+		return Support{}, err
+	}
+	return m.caps.Features[f], nil
+}
+
+// Source returns the connected Source, dialling and logging in on first use.
+func (m *Mailbox) Source(ctx context.Context) (Source, error) {
+	if m.src != nil {
+		return m.src, nil
+	}
+	if m.Driver.Dial == nil {
+		return nil, fmt.Errorf("account %s: no driver for protocol %q", m.Account.Name, m.Account.Protocol)
+	}
+	src, err := m.Driver.Dial(ctx, m.Account, m.Opts)
+	if err != nil {
+		return nil, err
+	}
+	m.src, m.caps = src, src.Capabilities()
+	return src, nil
+}
+
+// require returns nil when f is supported and otherwise the error that says
+// why, without connecting when the baseline already knows.
+func (m *Mailbox) require(ctx context.Context, op string, f Feature) error {
+	s, err := m.feature(ctx, f)
+	if err != nil {
+		return err
+	}
+	if s.Supported {
+		return nil
+	}
+	caps := Capabilities{Protocol: m.Account.Protocol, Features: map[Feature]Support{f: s}}
+	return caps.Require(op, f)
+}
+
+// Capabilities connects if needed and reports what the server allows.
+func (m *Mailbox) Capabilities(ctx context.Context) (Capabilities, error) {
+	if _, err := m.Source(ctx); err != nil {
+		return Capabilities{}, err
+	}
+	return m.caps, nil
+}
+
+// Close ends the server session. For POP3 this is what commits deletions,
+// so its error matters.
+func (m *Mailbox) Close() error {
+	if m.src == nil {
+		return nil
+	}
+	err := m.src.Close()
+	m.src = nil
+	return err
+}
+
+// folderName normalises a folder argument: empty means the inbox, and any
+// spelling of INBOX is the inbox (RFC 3501 5.1).
+func folderName(folder string) string {
+	if folder == "" || strings.EqualFold(folder, Inbox) {
+		return Inbox
+	}
+	return folder
+}
+
+// ref returns the folder with the UIDVALIDITY its cached IDs belong to, so a
+// Source refuses to act on IDs from before a UIDVALIDITY change.
+func (m *Mailbox) ref(ctx context.Context, folder string) (FolderRef, error) {
+	st, err := m.Cache.State(ctx, folder)
+	if err != nil {
+		return FolderRef{}, err
+	}
+	return FolderRef{Name: folder, UIDValidity: st.UIDValidity}, nil
+}
+
+// adoptValidity records a folder's UIDVALIDITY in the cache, re-keying the
+// folder when it changed, so IDs shown to the user can be checked later.
+func (m *Mailbox) adoptValidity(ctx context.Context, folder string, uidValidity uint32) error {
+	if uidValidity == 0 {
+		return nil
+	}
+	st, err := m.Cache.State(ctx, folder)
+	if err != nil {
+		return err
+	}
+	if st.UIDValidity == uidValidity {
+		return nil
+	}
+	return m.Cache.Reset(ctx, folder, uidValidity)
+}
+
+// Folders lists the server's folders. Where the server cannot count unseen
+// mail (POP3 keeps no flags), the count comes from what the cache knows:
+// messages on the server that are not cached, or cached without "seen".
+func (m *Mailbox) Folders(ctx context.Context) ([]Folder, error) {
+	defer m.Opts.Stats.Begin("folders")()
+	src, err := m.Source(ctx)
+	if err != nil {
+		return nil, err
+	}
+	folders, err := src.Folders(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("folders: %w", err)
+	}
+	for i, f := range folders {
+		if f.Unseen >= 0 {
+			continue
+		}
+		unseen, err := m.unseenFromCache(ctx, src, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		folders[i].Unseen = unseen
+	}
+	return folders, nil
+}
+
+func (m *Mailbox) unseenFromCache(ctx context.Context, src Source, folder string) (int, error) {
+	_, items, err := src.Inventory(ctx, FolderRef{Name: folder}, InventoryOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("count unseen in %s: %w", folder, err)
+	}
+	entries, err := m.Cache.Entries(ctx, folder)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, it := range items {
+		if e, ok := entries[it.ID]; !ok || !HasFlag(e.Flags, FlagSeen) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ListRequest selects what list shows.
+type ListRequest struct {
+	Folder string
+	Limit  int  // 0 = all
+	Unseen bool // only messages without "seen"
+	// Offline answers from the cache without connecting.
+	Offline bool
+	// HeadersOnly lists from headers alone where the protocol's normal
+	// listing downloads whole messages (POP3 TOP n 0). Opt-in.
+	HeadersOnly bool
+	// Progress, when set, is told how a sync that list runs first advances.
+	Progress func(Progress)
+}
+
+// List returns envelopes newest first. On a server that lists headers
+// first (IMAP) they come from the server and are written to the cache; on
+// one that downloads whole messages (POP3) new mail is synced into the cache
+// first and the list comes from the cache.
+func (m *Mailbox) List(ctx context.Context, req ListRequest) ([]Envelope, error) {
+	folder := folderName(req.Folder)
+	opts := ListOptions{Limit: req.Limit, Unseen: req.Unseen}
+	if req.Offline {
+		return m.listCache(ctx, folder, opts)
+	}
+	end := m.Opts.Stats.Begin("list")
+	defer end()
+	src, err := m.Source(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.caps.Has(FeatureHeadersFirst):
+		return m.listServer(ctx, src, folder, opts)
+	case req.HeadersOnly:
+		if err := m.caps.Require("list --headers-only", FeatureHeadersOnly); err != nil {
+			return nil, err
+		}
+		if req.Unseen {
+			return nil, Unsupported("list --headers-only --unseen", m.caps.Features[FeatureServerFlags].How)
+		}
+		return m.listServer(ctx, src, folder, opts)
+	}
+	if _, err := m.sync(ctx, folder, SyncOptions{Progress: req.Progress}); err != nil {
+		return nil, err
+	}
+	return m.listCache(ctx, folder, opts)
+}
+
+func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions) ([]Envelope, error) {
+	var out []Envelope
+	err := m.Cache.List(ctx, folder, opts, func(e Envelope) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s from cache: %w", folder, err)
+	}
+	return out, nil
+}
+
+func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions) ([]Envelope, error) {
+	var out []Envelope
+	st, err := src.List(ctx, FolderRef{Name: folder}, opts, func(e Envelope) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", folder, err)
+	}
+	if err := m.adoptValidity(ctx, folder, st.UIDValidity); err != nil {
+		return nil, err
+	}
+	// Write-through, oldest first, so a POP3 folder keeps arrival order.
+	rev := make([]Envelope, len(out))
+	for i, e := range out {
+		e.UIDValidity = st.UIDValidity
+		rev[len(out)-1-i] = e
+	}
+	if err := m.Cache.PutEnvelopes(ctx, folder, rev); err != nil {
+		return nil, fmt.Errorf("list %s: record in cache: %w", folder, err)
+	}
+	return out, nil
+}
+
+// Progress reports how a sync advances, for a progress bar.
+type Progress struct {
+	Folder        string
+	Messages      int // downloaded so far
+	TotalMessages int // to download in this run
+	Bytes         int64
+	TotalBytes    int64 // 0 when the server did not give sizes
+}
+
+// SyncOptions control Sync.
+type SyncOptions struct {
+	// Bodies copies every message whole into the Maildir, even on a server
+	// that keeps mail (IMAP, like mbsync). POP3 always downloads whole.
+	Bodies   bool
+	Progress func(Progress)
+}
+
+// SyncReport says what a sync did.
+type SyncReport struct {
+	Folder      string `json:"folder"`
+	OnServer    int    `json:"on_server"`    // messages on the server after the sync
+	New         int    `json:"new"`          // envelopes not seen before
+	Downloaded  int    `json:"downloaded"`   // whole messages stored
+	Bytes       int64  `json:"bytes"`        // bytes of those messages
+	Deleted     int    `json:"deleted"`      // removed from the server by retention
+	Vanished    int    `json:"vanished"`     // gone from the server since the last sync
+	FlagChanges int    `json:"flag_changes"` // messages whose server flags changed
+	Unchanged   bool   `json:"unchanged"`    // the server said nothing changed; nothing fetched
+}
+
+// Sync brings the cache of one folder up to date. For a server that keeps
+// mail (IMAP) it fetches only what changed — envelopes of new UIDs, flags
+// changed since the last HIGHESTMODSEQ (or all flags without CONDSTORE),
+// forgets what vanished — and with Bodies copies whole messages. For POP3 it
+// downloads every message whose UIDL is not cached, makes each durable in
+// the cache, and only then applies the account's retention (DELE), which
+// the server commits at QUIT.
+func (m *Mailbox) Sync(ctx context.Context, folder string, opts SyncOptions) (SyncReport, error) {
+	defer m.Opts.Stats.Begin("sync")()
+	return m.sync(ctx, folderName(folder), opts)
+}
+
+// downloadBatch is how many messages or bytes are made durable at once:
+// large enough that one sync of the filesystem covers many files, small
+// enough that a crash re-downloads little.
+const (
+	downloadBatchMessages = 256
+	downloadBatchBytes    = 64 << 20
+)
+
+func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (SyncReport, error) {
+	rep := SyncReport{Folder: folder}
+	unlock, err := m.Cache.Lock(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("sync %s: %w", folder, err)
+	}
+	defer unlock()
+	src, err := m.Source(ctx)
+	if err != nil {
+		return rep, err
+	}
+	mirror := m.caps.Has(FeatureMailOnServer)
+
+	prev, err := m.Cache.State(ctx, folder)
+	if err != nil {
+		return rep, err
+	}
+	st, err := src.Status(ctx, folder)
+	if err != nil {
+		return rep, fmt.Errorf("sync %s: %w", folder, err)
+	}
+	if prev.UIDValidity != st.UIDValidity {
+		if err := m.Cache.Reset(ctx, folder, st.UIDValidity); err != nil {
+			return rep, err
+		}
+		prev = SyncState{UIDValidity: st.UIDValidity}
+	}
+	ref := FolderRef{Name: folder, UIDValidity: st.UIDValidity}
+
+	// With change tracking the status alone can prove nothing changed.
+	if mirror && !opts.Bodies && m.caps.Has(FeatureChangeTracking) && !prev.LastSync.IsZero() &&
+		st.HighestModSeq != 0 && st.HighestModSeq == prev.HighestModSeq &&
+		st.UIDNext == prev.UIDNext && st.Messages == prev.Messages {
+		rep.OnServer, rep.Unchanged = st.Messages, true
+		return rep, nil
+	}
+	var invOpts InventoryOptions
+	if m.caps.Has(FeatureChangeTracking) && !prev.LastSync.IsZero() {
+		invOpts.FlagsChangedSince = prev.HighestModSeq
+	}
+	st2, items, err := src.Inventory(ctx, ref, invOpts)
+	if err != nil {
+		return rep, fmt.Errorf("sync %s: %w", folder, err)
+	}
+	if st2.UIDValidity != st.UIDValidity {
+		return rep, fmt.Errorf("sync %s: %w", folder, ErrStaleIDs)
+	}
+	rep.OnServer = len(items)
+	entries, err := m.Cache.Entries(ctx, folder)
+	if err != nil {
+		return rep, err
+	}
+
+	onServer := make(map[string]bool, len(items))
+	for _, it := range items {
+		onServer[it.ID] = true
+	}
+	var gone []string
+	for id, e := range entries {
+		if e.OnServer && !onServer[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		// A mirror forgets what the server no longer has; a POP3 cache is
+		// the store of record and keeps its copy.
+		if mirror {
+			err = m.Cache.Remove(ctx, folder, gone)
+		} else {
+			err = m.Cache.MarkOffServer(ctx, folder, gone)
+		}
+		if err != nil {
+			return rep, err
+		}
+		rep.Vanished = len(gone)
+	}
+
+	var newIDs, needBody []string
+	var needBytes int64
+	flags := make(map[string][]Flag)
+	for _, it := range items {
+		e, known := entries[it.ID]
+		if !known {
+			newIDs = append(newIDs, it.ID)
+		}
+		if it.Flags != nil {
+			flags[it.ID] = it.Flags
+		} else if known {
+			flags[it.ID] = e.Flags
+		}
+		if !e.HasBody && (opts.Bodies || !mirror) {
+			needBody = append(needBody, it.ID)
+			needBytes += it.Size
+		}
+	}
+	rep.New = len(newIDs)
+
+	if mirror && m.caps.Has(FeatureHeadersFirst) {
+		// Envelopes of new mail that is not about to be downloaded whole.
+		bodySoon := make(map[string]bool, len(needBody))
+		for _, id := range needBody {
+			bodySoon[id] = true
+		}
+		var headersOnly []string
+		for _, id := range newIDs {
+			if !bodySoon[id] {
+				headersOnly = append(headersOnly, id)
+			}
+		}
+		if err := m.fetchEnvelopes(ctx, src, ref, headersOnly); err != nil {
+			return rep, err
+		}
+	}
+
+	if len(needBody) > 0 {
+		n, b, err := m.downloadInto(ctx, src, ref, needBody, flags, needBytes, opts.Progress)
+		rep.Downloaded, rep.Bytes = n, b
+		if err != nil {
+			return rep, err
+		}
+	}
+
+	if m.caps.Has(FeatureServerFlags) {
+		changed := make(map[string][]Flag)
+		for _, it := range items {
+			e, known := entries[it.ID]
+			if it.Flags != nil && known && !sameFlags(e.Flags, it.Flags) {
+				changed[it.ID] = it.Flags
+			}
+		}
+		if len(changed) > 0 {
+			if err := m.Cache.SetFlags(ctx, folder, changed); err != nil {
+				return rep, err
+			}
+			rep.FlagChanges = len(changed)
+		}
+	}
+
+	if !mirror {
+		deleted, err := m.applyRetention(ctx, src, ref, items)
+		rep.Deleted = deleted
+		if err != nil {
+			return rep, err
+		}
+	}
+
+	next := SyncState{UIDValidity: st.UIDValidity, UIDNext: st.UIDNext, HighestModSeq: st.HighestModSeq, Messages: len(items)}
+	next.LastSync = nowFunc()
+	if err := m.Cache.SetState(ctx, folder, next); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// fetchEnvelopes lists the envelopes of the given messages and records them.
+func (m *Mailbox) fetchEnvelopes(ctx context.Context, src Source, ref FolderRef, ids []string) error {
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		part := ids[:n]
+		ids = ids[n:]
+		var envs []Envelope
+		_, err := src.List(ctx, ref, ListOptions{IDs: part}, func(e Envelope) error {
+			e.UIDValidity = ref.UIDValidity
+			envs = append(envs, e)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sync %s: envelopes: %w", ref.Name, err)
+		}
+		// List answers newest first; the cache keeps arrival order.
+		for i, j := 0, len(envs)-1; i < j; i, j = i+1, j-1 {
+			envs[i], envs[j] = envs[j], envs[i]
+		}
+		if err := m.Cache.PutEnvelopes(ctx, ref.Name, envs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// downloadInto streams whole messages into the cache, committing them
+// durably in batches. Messages received completely before a failure are
+// still committed, so the next run does not fetch them again.
+func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, ids []string, flags map[string][]Flag, totalBytes int64, progress func(Progress)) (int, int64, error) {
+	batch, err := m.Cache.NewBatch(ctx, ref.Name)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer batch.Abort()
+	var stored int
+	var storedBytes int64
+	commit := func() error {
+		_, bytes := batch.Pending()
+		envs, err := batch.Commit(ctx)
+		if err != nil {
+			return fmt.Errorf("store messages of %s: %w", ref.Name, err)
+		}
+		stored += len(envs)
+		storedBytes += bytes
+		return nil
+	}
+	p := Progress{Folder: ref.Name, TotalMessages: len(ids), TotalBytes: totalBytes}
+	dlErr := src.Download(ctx, ref, ids, func(id string, size int64, r io.Reader) error {
+		if err := batch.Add(ctx, id, ref.UIDValidity, flags[id], r); err != nil {
+			return fmt.Errorf("download %s: %w", id, err)
+		}
+		n, b := batch.Pending()
+		if progress != nil {
+			p.Messages = stored + n
+			p.Bytes = storedBytes + b
+			progress(p)
+		}
+		if n >= downloadBatchMessages || b >= downloadBatchBytes {
+			return commit()
+		}
+		return nil
+	})
+	if err := commit(); err != nil {
+		return stored, storedBytes, errors.Join(dlErr, err)
+	}
+	if dlErr != nil {
+		return stored, storedBytes, fmt.Errorf("sync %s: %w", ref.Name, dlErr)
+	}
+	return stored, storedBytes, nil
+}
+
+// applyRetention deletes from the server what the account's policy says
+// should go and is durably in the cache, then ends the session so the
+// server commits the deletions (POP3 DELE takes effect at QUIT).
+func (m *Mailbox) applyRetention(ctx context.Context, src Source, ref FolderRef, items []Item) (int, error) {
+	acct := m.Account
+	if acct.KeepOnServer && acct.KeepDays <= 0 {
+		return 0, nil
+	}
+	entries, err := m.Cache.Entries(ctx, ref.Name)
+	if err != nil {
+		return 0, err
+	}
+	cutoff := nowFunc().AddDate(0, 0, -acct.KeepDays)
+	var doomed []string
+	for _, it := range items {
+		e, ok := entries[it.ID]
+		if !ok || !e.HasBody {
+			continue // never delete what is not safely stored
+		}
+		if !acct.KeepOnServer || acct.KeepDays > 0 && e.Downloaded.Before(cutoff) {
+			doomed = append(doomed, it.ID)
+		}
+	}
+	if len(doomed) == 0 {
+		return 0, nil
+	}
+	res, err := src.Delete(ctx, ref, doomed, DeleteOptions{Expunge: true})
+	if err != nil {
+		return 0, fmt.Errorf("delete downloaded mail from server: %w", err)
+	}
+	if res.Pending {
+		if err := m.Close(); err != nil {
+			return 0, fmt.Errorf("delete downloaded mail from server: %w (the server keeps it; the next sync deletes it)", err)
+		}
+	}
+	if err := m.Cache.MarkOffServer(ctx, ref.Name, doomed); err != nil {
+		return len(doomed), err
+	}
+	return len(doomed), nil
+}
+
+func sameFlags(a, b []Flag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := make(map[Flag]int, len(a))
+	for _, f := range a {
+		seen[f]++
+	}
+	for _, f := range b {
+		if seen[f] == 0 {
+			return false
+		}
+		seen[f]--
+	}
+	return true
+}
