@@ -271,6 +271,28 @@ func (d *Dovecot) chownAll(t testing.TB) {
 	})
 }
 
+var userSeq atomic.Int64
+
+// AddUser creates a new user with an empty mailbox and the usual password,
+// so each test gets a mailbox of its own without restarting Dovecot (it
+// re-reads the passwd file when it changes).
+func (d *Dovecot) AddUser(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("user%d", userSeq.Add(1))
+	home := filepath.Join(d.Dir, "mail", name)
+	if err := os.MkdirAll(filepath.Join(home, "Maildir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(d.Dir, "passwd"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "%s:{PLAIN}%s:%d:%d::%s\n", name, Password, d.uid, d.gid, home)
+	f.Close()
+	d.chownAll(t)
+	return name
+}
+
 // Log returns Dovecot's log so far, for failure messages.
 func (d *Dovecot) Log() string {
 	data, _ := os.ReadFile(filepath.Join(d.Dir, "log", "dovecot.log"))
