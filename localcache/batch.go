@@ -1,0 +1,394 @@
+package localcache
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/duomail/duomail/client"
+)
+
+// Batch implements client.Batch. It is not safe for concurrent use, and
+// should be used while holding the Cache's Lock: recovery in another
+// process that holds it removes duomail's temporary files, which makes a
+// Commit running outside the lock fail (without losing anything: nothing
+// was recorded, so the server copies are still needed and kept).
+type Batch struct {
+	c      *Cache
+	folder string
+	mdir   string
+	items  []*pendingMessage
+	keys   map[string]bool
+	bytes  int64
+}
+
+var _ client.Batch = (*Batch)(nil)
+
+type pendingMessage struct {
+	fileRef
+	flags []client.Flag // nil: not known (POP3)
+	tmp   string        // absolute path in tmp/
+	env   client.Envelope
+}
+
+// NewBatch implements client.Cache. It creates the folder's Maildir.
+func (c *Cache) NewBatch(ctx context.Context, folder string) (client.Batch, error) {
+	mdir, err := c.maildir(folder)
+	if err != nil {
+		return nil, fmt.Errorf("start storing into %q: %w", folder, err)
+	}
+	if err := initMaildir(mdir); err != nil {
+		return nil, fmt.Errorf("start storing into %s: %w", folder, err)
+	}
+	return &Batch{c: c, folder: folder, mdir: mdir, keys: map[string]bool{}}, nil
+}
+
+// Add implements client.Batch: it streams r into tmp/<key> (never holding
+// the message in memory) and parses the envelope back from that file.
+// uidValidity 0 means the folder's current UIDVALIDITY.
+func (b *Batch) Add(ctx context.Context, id string, uidValidity uint32, flags []client.Flag, r io.Reader) error {
+	if err := b.add(ctx, id, uidValidity, flags, r); err != nil {
+		return fmt.Errorf("store %s in %s: %w", id, b.folder, err)
+	}
+	return nil
+}
+
+func (b *Batch) add(ctx context.Context, id string, uidValidity uint32, flags []client.Flag, r io.Reader) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, _, err := b.c.lookupFolder(ctx, b.c.db, b.folder)
+	if err != nil {
+		return err
+	}
+	v, err := resolveValidity(ctx, b.c.db, &f, uidValidity, false)
+	if err != nil {
+		return err
+	}
+	m := &pendingMessage{fileRef: fileRef{uidValidity: v, id: id}, flags: flags}
+	key := m.key()
+	if b.keys[key] {
+		return errors.New("already added to this batch")
+	}
+	m.tmp = filepath.Join(b.mdir, "tmp", key)
+	file, err := os.OpenFile(m.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("temporary file %s exists: another duomail process is storing this message", m.tmp)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(file, ctxReader{ctx, r})
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		m.env, err = parseFile(m.tmp)
+		if err == nil && m.env.Size != n {
+			err = fmt.Errorf("stored %d bytes but read back %d", n, m.env.Size)
+		}
+	}
+	if err != nil {
+		os.Remove(m.tmp)
+		return err
+	}
+	b.items = append(b.items, m)
+	b.keys[key] = true
+	b.bytes += n
+	return nil
+}
+
+// parseFile parses a stored message's envelope; Size is the file's size.
+func parseFile(path string) (client.Envelope, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return client.Envelope{}, err
+	}
+	defer f.Close()
+	env, _, err := client.ParseMessage(f)
+	if err != nil {
+		return env, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
+	}
+	return env, nil
+}
+
+// ctxReader lets a cancelled context stop a long copy.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Pending implements client.Batch.
+func (b *Batch) Pending() (messages int, bytes int64) { return len(b.items), b.bytes }
+
+// Abort implements client.Batch.
+func (b *Batch) Abort() error {
+	var errs []error
+	for _, m := range b.items {
+		if err := os.Remove(m.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	b.reset()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("abort storing into %s: %w", b.folder, err)
+	}
+	return nil
+}
+
+func (b *Batch) reset() {
+	b.items, b.bytes = nil, 0
+	clear(b.keys)
+}
+
+// commitHook, when set by tests, is called at each stage of Commit; an
+// error return stops Commit right there, as a crash would: nothing is
+// cleaned up and the open transaction is never committed.
+var commitHook func(stage string) error
+
+func hook(stage string) error {
+	if commitHook == nil {
+		return nil
+	}
+	return commitHook(stage)
+}
+
+const commitSQL = `
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15)
+ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
+	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
+	subject = excluded.subject, message_id = excluded.message_id,
+	size = excluded.size, has_attachments = excluded.has_attachments,
+	flags = excluded.flags, seen = excluded.seen, on_server = 1,
+	downloaded = CASE WHEN body_path != '' AND downloaded != 0 THEN downloaded ELSE excluded.downloaded END,
+	body_path = excluded.body_path`
+
+// Commit implements client.Batch:
+//
+//  1. make the files in tmp/ durable (fsync each, or one syncfs);
+//  2. take the index's write lock, then rename each file into new/ (cur/
+//     with info letters when it has flags), onto an existing copy of the
+//     same message if there is one, so there is never a second copy;
+//  3. make the renames durable (fsync new/ and cur/, or syncfs again);
+//  4. record everything in the same, single transaction and commit it.
+//
+// Renaming under the index's write lock keeps recovery in another process,
+// which holds that lock while it scans, from seeing a half-done commit.
+// A crash before 2 leaves only temporary files (removed by recovery), one
+// after 2 leaves durable files without rows, which recovery adopts.
+func (b *Batch) Commit(ctx context.Context) ([]client.Envelope, error) {
+	if len(b.items) == 0 {
+		return []client.Envelope{}, nil
+	}
+	envs, err := b.commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("commit %d messages to %s: %w", len(b.items), b.folder, err)
+	}
+	b.reset()
+	return envs, nil
+}
+
+func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
+	if err := b.syncData(); err != nil {
+		return nil, err
+	}
+	if err := hook("data-synced"); err != nil {
+		return nil, err
+	}
+	tx, err := b.c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	f, err := b.c.ensureFolder(ctx, tx, b.folder)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := tx.PrepareContext(ctx, `SELECT flags, body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer sel.Close()
+	// Check everything before the first rename, so a stale batch (the
+	// folder was Reset since Add) is refused without touching the Maildir.
+	for _, m := range b.items {
+		if _, err := resolveValidity(ctx, tx, &f, m.uidValidity, true); err != nil {
+			b.Abort()
+			return nil, fmt.Errorf("id %s: %w", m.id, err)
+		}
+		var flags string
+		err := sel.QueryRowContext(ctx, f.id, int64(m.uidValidity), m.id).Scan(&flags, &m.path)
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return nil, fmt.Errorf("id %s: %w", m.id, err)
+		case m.flags == nil:
+			m.flags = parseFlags(flags) // keep flags set locally before the download
+		}
+		if m.flags == nil {
+			m.flags = []client.Flag{}
+		}
+	}
+	for i, m := range b.items {
+		dest, err := b.place(m)
+		if err != nil {
+			// Files renamed so far are durable and will be adopted;
+			// the rest stay in tmp/ for Abort or recovery.
+			b.items = b.items[i:]
+			clear(b.keys)
+			b.bytes = 0
+			for _, m := range b.items {
+				b.keys[m.key()] = true
+				b.bytes += m.env.Size
+			}
+			return nil, fmt.Errorf("id %s: %w", m.id, err)
+		}
+		m.path = dest
+	}
+	if err := hook("renamed"); err != nil {
+		return nil, err
+	}
+	if err := b.syncNames(); err != nil {
+		return nil, err
+	}
+	if err := hook("names-synced"); err != nil {
+		return nil, err
+	}
+	stmt, err := tx.PrepareContext(ctx, commitSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	now := time.Now().UnixNano()
+	envs := make([]client.Envelope, len(b.items))
+	for i, m := range b.items {
+		env := m.env
+		env.ID, env.Folder, env.UIDValidity, env.Flags = m.id, b.folder, m.uidValidity, m.flags
+		if err := execEnvelope(ctx, stmt, f.id, m.fileRef, env, m.flags, now); err != nil {
+			return nil, fmt.Errorf("id %s: %w", m.id, err)
+		}
+		envs[i] = env
+	}
+	if err := hook("before-index-commit"); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return envs, nil
+}
+
+// place moves a message from tmp/ to its place in new/ or cur/. An existing
+// copy of the message (a re-download) is replaced in place first, so that
+// at no moment two files carry the same message.
+func (b *Batch) place(m *pendingMessage) (string, error) {
+	existing, err := locateFlags(b.mdir, m.fileRef, m.flags, m.path != "")
+	if err != nil {
+		return "", err
+	}
+	want := bodyPath(m.key(), m.flags, existing)
+	if existing != "" && existing != want {
+		if err := os.Rename(m.tmp, filepath.Join(b.mdir, existing)); err != nil {
+			return "", err
+		}
+		return want, os.Rename(filepath.Join(b.mdir, existing), filepath.Join(b.mdir, want))
+	}
+	return want, os.Rename(m.tmp, filepath.Join(b.mdir, want))
+}
+
+// syncData makes the contents of the temporary files durable.
+func (b *Batch) syncData() error {
+	if b.c.durability == DurabilitySyncfs {
+		return syncfs(filepath.Join(b.mdir, "tmp"))
+	}
+	return fsyncFiles(b.items)
+}
+
+// syncNames makes the renamed directory entries durable.
+func (b *Batch) syncNames() error {
+	if b.c.durability == DurabilitySyncfs {
+		return syncfs(filepath.Join(b.mdir, "tmp"))
+	}
+	for _, d := range []string{"new", "cur", "tmp"} {
+		if err := fsyncPath(filepath.Join(b.mdir, d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fsyncParallelism bounds concurrent fsync calls: file systems with a
+// journal (ext4, xfs) merge concurrent fsyncs into fewer journal commits.
+const fsyncParallelism = 16
+
+func fsyncFiles(items []*pendingMessage) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, fsyncParallelism)
+	)
+	for _, m := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fsyncPath(m.tmp); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func fsyncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncfs flushes the whole file system holding path. Since Linux 5.8 it
+// reports write-back errors of any file on it, like fsync does.
+func syncfs(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,1079 @@
+package localcache
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-maildir"
+	"golang.org/x/sys/unix"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/duomail/duomail/client"
+)
+
+var _ client.Cache = (*Cache)(nil)
+
+// Durability selects how Batch.Commit makes message files durable before
+// recording them. See the package documentation for the measurements behind
+// the default.
+type Durability int
+
+const (
+	// DurabilityDefault is the faster of the two below on Linux file
+	// systems measured so far: DurabilitySyncfs.
+	DurabilityDefault Durability = iota
+	// DurabilityFsync calls fsync on every message file, then on the
+	// Maildir directories after the renames.
+	DurabilityFsync
+	// DurabilitySyncfs calls syncfs(2) once before and once after the
+	// renames: one flush of the whole file system per batch.
+	DurabilitySyncfs
+)
+
+func (d Durability) String() string {
+	switch d {
+	case DurabilityFsync:
+		return "fsync"
+	case DurabilitySyncfs:
+		return "syncfs"
+	}
+	return "default"
+}
+
+// ParseDurability accepts "fsync", "syncfs" and "" (the default), e.g. from
+// a configuration file or an environment variable in benchmarks.
+func ParseDurability(s string) (Durability, error) {
+	switch strings.ToLower(s) {
+	case "", "default":
+		return DurabilityDefault, nil
+	case "fsync":
+		return DurabilityFsync, nil
+	case "syncfs":
+		return DurabilitySyncfs, nil
+	}
+	return DurabilityDefault, fmt.Errorf("unknown durability %q (want fsync or syncfs)", s)
+}
+
+// Options tune a Cache; the zero value is right for normal use.
+type Options struct {
+	Durability Durability
+}
+
+// Cache is one account's local store. It is safe for concurrent use by
+// several goroutines and, through SQLite's locking and the sync lock, by
+// several processes.
+type Cache struct {
+	dir        string
+	db         *sql.DB
+	durability Durability
+}
+
+const (
+	indexName = "index.sqlite"
+	lockName  = "lock"
+	dirPerm   = 0o700
+	filePerm  = 0o600
+)
+
+// Open opens (creating if needed) the cache rooted at dir: dir/index.sqlite
+// and one Maildir per folder. When no other process holds the sync lock it
+// also recovers from an interrupted run: it adopts message files whose
+// index rows were never written, drops duplicates and duomail's leftover
+// temporary files, and notices files removed behind its back. Lock does the
+// same after waiting for the lock.
+func Open(dir string) (*Cache, error) {
+	return OpenWithOptions(dir, Options{})
+}
+
+// OpenWithOptions is Open with tuning options.
+func OpenWithOptions(dir string, opts Options) (*Cache, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", dir, err)
+	}
+	if err := mkdirPrivate(abs); err != nil {
+		return nil, fmt.Errorf("open cache: %w", err)
+	}
+	index := filepath.Join(abs, indexName)
+	// SQLite gives the -wal and -shm files the permissions of the database
+	// file, so creating it private first keeps all three private.
+	f, err := os.OpenFile(index, os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("open cache index: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().Perm()&0o077 != 0 {
+		err = f.Chmod(filePerm)
+	}
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("open cache index: %w", err)
+	}
+
+	dsn := "file:" + uriEscape(index) + "?" + strings.Join([]string{
+		"_pragma=busy_timeout(30000)", // another duomail may be writing
+		"_pragma=journal_mode(WAL)",   // readers never block the writer
+		"_pragma=synchronous(FULL)",   // a committed UIDL survives power loss before DELE
+		"_pragma=foreign_keys(1)",
+		"_txlock=immediate", // write transactions take the lock up front: no deadlocking upgrades
+	}, "&")
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open cache index: %w", err)
+	}
+	// A few connections let List's callback read (Open a body) while the
+	// listing is under way; more would only contend for SQLite's single
+	// writer lock.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	c := &Cache{dir: abs, db: db, durability: opts.Durability}
+	if c.durability == DurabilityDefault {
+		c.durability = DurabilitySyncfs
+	}
+	ctx := context.Background()
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open cache %s: %w", abs, err)
+	}
+	if err := c.recoverIfUnlocked(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open cache %s: %w", abs, err)
+	}
+	return c, nil
+}
+
+// uriEscape makes a path safe inside an SQLite file: URI.
+func uriEscape(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Dir returns the cache's root directory.
+func (c *Cache) Dir() string { return c.dir }
+
+// Durability reports the strategy Batch.Commit uses.
+func (c *Cache) Durability() Durability { return c.durability }
+
+// MaildirPath returns the folder's Maildir (with cur, new and tmp inside),
+// for pointing mutt or notmuch at it. It returns "" for a name that cannot
+// be stored (empty, or too long).
+func (c *Cache) MaildirPath(folder string) string {
+	enc, err := EncodeFolder(folder)
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(c.dir, enc)
+}
+
+func (c *Cache) maildir(folder string) (string, error) {
+	enc, err := EncodeFolder(folder)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.dir, enc), nil
+}
+
+// initMaildir creates a folder's Maildir, private.
+func initMaildir(path string) error {
+	if err := maildir.Dir(path).Init(); err != nil {
+		return fmt.Errorf("create maildir %s: %w", path, err)
+	}
+	return nil
+}
+
+// Close closes the index.
+func (c *Cache) Close() error {
+	if err := c.db.Close(); err != nil {
+		return fmt.Errorf("close cache index: %w", err)
+	}
+	return nil
+}
+
+// folderRow is a folder as the index records it.
+type folderRow struct {
+	id          int64
+	name        string
+	uidValidity uint32
+	path        string // the Maildir
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// lookupFolder returns the folder's row, or ok=false when the index has
+// never heard of it.
+func (c *Cache) lookupFolder(ctx context.Context, q querier, folder string) (f folderRow, ok bool, err error) {
+	path, err := c.maildir(folder)
+	if err != nil {
+		return f, false, err
+	}
+	var v int64
+	err = q.QueryRowContext(ctx, `SELECT id, uidvalidity FROM folders WHERE name = ?`, folder).Scan(&f.id, &v)
+	if err == sql.ErrNoRows {
+		return folderRow{name: folder, path: path}, false, nil
+	}
+	if err != nil {
+		return f, false, err
+	}
+	f.name, f.uidValidity, f.path = folder, uint32(v), path
+	return f, true, nil
+}
+
+// ensureFolder returns the folder's row, creating it and its Maildir.
+func (c *Cache) ensureFolder(ctx context.Context, tx *sql.Tx, folder string) (folderRow, error) {
+	f, ok, err := c.lookupFolder(ctx, tx, folder)
+	if err != nil {
+		return f, err
+	}
+	if !ok {
+		res, err := tx.ExecContext(ctx, `INSERT INTO folders (name) VALUES (?)`, folder)
+		if err != nil {
+			return f, err
+		}
+		if f.id, err = res.LastInsertId(); err != nil {
+			return f, err
+		}
+	}
+	if err := initMaildir(f.path); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// folderHasEntries reports whether any message row exists in the folder.
+func folderHasEntries(ctx context.Context, q querier, f folderRow) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ?)`, f.id).Scan(&n)
+	return n != 0, err
+}
+
+// resolveValidity decides the UIDVALIDITY that IDs given with v belong to:
+// 0 means the folder's current one. A folder without any entry takes on
+// the first validity it is given; otherwise a different one is stale.
+// Within a write transaction, it records a newly adopted validity.
+func resolveValidity(ctx context.Context, q querier, f *folderRow, v uint32, write bool) (uint32, error) {
+	if v == 0 || v == f.uidValidity {
+		return f.uidValidity, nil
+	}
+	if f.uidValidity == 0 && f.id != 0 {
+		has, err := folderHasEntries(ctx, q, *f)
+		if err != nil {
+			return 0, err
+		}
+		if has {
+			return 0, fmt.Errorf("folder %s: UIDVALIDITY %d, cached entries have none: %w", f.name, v, client.ErrStaleIDs)
+		}
+	}
+	if f.uidValidity != 0 {
+		return 0, fmt.Errorf("folder %s: UIDVALIDITY %d, cache has %d: %w", f.name, v, f.uidValidity, client.ErrStaleIDs)
+	}
+	if write {
+		if _, err := q.ExecContext(ctx, `UPDATE folders SET uidvalidity = ? WHERE id = ?`, int64(v), f.id); err != nil {
+			return 0, err
+		}
+		f.uidValidity = v
+	}
+	return v, nil
+}
+
+// begin starts a write transaction; _txlock=immediate makes it take
+// SQLite's write lock at once, so it never fails halfway on an upgrade.
+func (c *Cache) begin(ctx context.Context) (*sql.Tx, error) {
+	return c.db.BeginTx(ctx, nil)
+}
+
+// State implements client.Cache.
+func (c *Cache) State(ctx context.Context, folder string) (client.SyncState, error) {
+	var st client.SyncState
+	if _, err := EncodeFolder(folder); err != nil {
+		return st, fmt.Errorf("read state of %q: %w", folder, err)
+	}
+	var v, next, modseq, lastSync int64
+	err := c.db.QueryRowContext(ctx, `SELECT uidvalidity, uidnext, highestmodseq, messages, last_sync FROM folders WHERE name = ?`, folder).
+		Scan(&v, &next, &modseq, &st.Messages, &lastSync)
+	if err == sql.ErrNoRows {
+		return client.SyncState{}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read state of %s: %w", folder, err)
+	}
+	st.UIDValidity, st.UIDNext, st.HighestModSeq = uint32(v), uint32(next), uint64(modseq)
+	st.LastSync = fromNanos(lastSync)
+	return st, nil
+}
+
+// SetState implements client.Cache.
+func (c *Cache) SetState(ctx context.Context, folder string, st client.SyncState) error {
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, err := c.ensureFolder(ctx, tx, folder)
+		if err != nil {
+			return err
+		}
+		if st.UIDValidity != f.uidValidity {
+			// A folder with no validity yet and no entries takes this one;
+			// anything else must go through Reset.
+			if st.UIDValidity == 0 {
+				return fmt.Errorf("UIDVALIDITY 0, cache has %d: %w", f.uidValidity, client.ErrStaleIDs)
+			}
+			if _, err := resolveValidity(ctx, tx, &f, st.UIDValidity, true); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE folders SET uidnext = ?, highestmodseq = ?, messages = ?, last_sync = ? WHERE id = ?`,
+			int64(st.UIDNext), int64(st.HighestModSeq), st.Messages, toNanos(st.LastSync), f.id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record state of %s: %w", folder, err)
+	}
+	return nil
+}
+
+// Reset implements client.Cache. Bodies stored under UIDVALIDITY 0 (POP3)
+// are never deleted here: they may be the only copy.
+func (c *Cache) Reset(ctx context.Context, folder string, uidValidity uint32) error {
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, err := c.ensureFolder(ctx, tx, folder)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT uidvalidity, id, body_path FROM messages WHERE folder_id = ? AND uidvalidity != ? AND body_path != ''`, f.id, int64(uidValidity))
+		if err != nil {
+			return err
+		}
+		var stale []fileRef
+		for rows.Next() {
+			var r fileRef
+			var v int64
+			if err := rows.Scan(&v, &r.id, &r.path); err != nil {
+				rows.Close()
+				return err
+			}
+			r.uidValidity = uint32(v)
+			if r.uidValidity != 0 {
+				stale = append(stale, r)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Files go before rows: a crash in between leaves rows whose files
+		// are gone, which recovery clears, rather than files that
+		// recovery would adopt back.
+		for _, r := range stale {
+			if err := removeMessageFile(f.path, r); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE folder_id = ? AND uidvalidity != ?`, f.id, int64(uidValidity)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = 0, highestmodseq = 0, messages = 0, last_sync = 0 WHERE id = ?`, int64(uidValidity), f.id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reset %s to UIDVALIDITY %d: %w", folder, uidValidity, err)
+	}
+	return nil
+}
+
+// write runs fn in one write transaction and commits it.
+func (c *Cache) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Entries implements client.Cache.
+func (c *Cache) Entries(ctx context.Context, folder string) (map[string]client.Entry, error) {
+	out := map[string]client.Entry{}
+	f, ok, err := c.lookupFolder(ctx, c.db, folder)
+	if err != nil {
+		return nil, fmt.Errorf("read entries of %q: %w", folder, err)
+	}
+	if !ok {
+		return out, nil
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, flags, size, body_path != '', on_server, downloaded FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity))
+	if err != nil {
+		return nil, fmt.Errorf("read entries of %s: %w", folder, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e client.Entry
+		var flags string
+		var downloaded int64
+		if err := rows.Scan(&e.ID, &flags, &e.Size, &e.HasBody, &e.OnServer, &downloaded); err != nil {
+			return nil, fmt.Errorf("read entries of %s: %w", folder, err)
+		}
+		e.Flags = parseFlags(flags)
+		e.Downloaded = fromNanos(downloaded)
+		out[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read entries of %s: %w", folder, err)
+	}
+	return out, nil
+}
+
+// Counts returns how many messages the index holds for a folder and how
+// many of them lack the seen flag, for filling in Folder.Unseen where the
+// server cannot tell (POP3) and for offline folder listings.
+func (c *Cache) Counts(ctx context.Context, folder string) (total, unseen int, err error) {
+	f, ok, err := c.lookupFolder(ctx, c.db, folder)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("count %q: %w", folder, err)
+		}
+		return 0, 0, err
+	}
+	err = c.db.QueryRowContext(ctx, `SELECT count(*), count(*) - coalesce(sum(seen), 0) FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity)).Scan(&total, &unseen)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count %s: %w", folder, err)
+	}
+	return total, unseen, nil
+}
+
+// Folders returns the names of the folders the index knows, sorted, for
+// offline folder listings.
+func (c *Cache) Folders(ctx context.Context) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT name FROM folders ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list cached folders: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list cached folders: %w", err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list cached folders: %w", err)
+	}
+	return out, nil
+}
+
+// numericUID orders IMAP folders; POP3 IDs (UIDVALIDITY 0) all get 0 and
+// fall back to insertion order.
+func numericUID(uidValidity uint32, id string) int64 {
+	if uidValidity == 0 {
+		return 0
+	}
+	n, err := strconv.ParseUint(id, 10, 32)
+	if err != nil {
+		return 0
+	}
+	return int64(n)
+}
+
+const upsertEnvelopeSQL = `
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)
+ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
+	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
+	subject = excluded.subject, message_id = excluded.message_id,
+	size = CASE WHEN body_path != '' THEN size ELSE excluded.size END,
+	has_attachments = CASE WHEN body_path != '' THEN has_attachments ELSE excluded.has_attachments END,
+	flags = CASE WHEN ?14 THEN excluded.flags ELSE flags END,
+	seen = CASE WHEN ?14 THEN excluded.seen ELSE seen END,
+	on_server = 1`
+
+// PutEnvelopes implements client.Cache. An envelope with nil Flags keeps
+// the stored flags (POP3 envelopes carry none; local flags survive), a
+// non-nil one replaces them. Envelope.UIDValidity 0 means the folder's
+// current one; another value than the folder's is refused with
+// ErrStaleIDs. Size and HasAttachments of a message whose body is stored
+// stay as measured from the body.
+func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.Envelope) error {
+	if len(envs) == 0 {
+		return nil
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, err := c.ensureFolder(ctx, tx, folder)
+		if err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, upsertEnvelopeSQL)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, env := range envs {
+			if err := checkID(env.ID); err != nil {
+				return err
+			}
+			v, err := resolveValidity(ctx, tx, &f, env.UIDValidity, true)
+			if err != nil {
+				return fmt.Errorf("id %s: %w", env.ID, err)
+			}
+			to, err := marshalTo(env.To)
+			if err != nil {
+				return err
+			}
+			if _, err := stmt.ExecContext(ctx, f.id, int64(v), env.ID, numericUID(v, env.ID),
+				formatDate(env.Date), env.From, to, env.Subject, env.MessageID,
+				env.Size, env.HasAttachments, formatFlags(env.Flags), client.HasFlag(env.Flags, client.FlagSeen),
+				env.Flags != nil); err != nil {
+				return fmt.Errorf("id %s: %w", env.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store %d envelopes in %s: %w", len(envs), folder, err)
+	}
+	return nil
+}
+
+const envelopeColumns = `id, uidvalidity, date, sender, recipients, subject, message_id, size, has_attachments, flags`
+
+func scanEnvelope(rows interface{ Scan(...any) error }, folder string) (client.Envelope, error) {
+	var env client.Envelope
+	var v int64
+	var date, to, flags string
+	if err := rows.Scan(&env.ID, &v, &date, &env.From, &to, &env.Subject, &env.MessageID, &env.Size, &env.HasAttachments, &flags); err != nil {
+		return env, err
+	}
+	env.Folder = folder
+	env.UIDValidity = uint32(v)
+	env.Date = parseDate(date)
+	if to != "" {
+		if err := json.Unmarshal([]byte(to), &env.To); err != nil {
+			return env, fmt.Errorf("id %s: recipients: %w", env.ID, err)
+		}
+	}
+	env.Flags = parseFlags(flags)
+	return env, nil
+}
+
+// List implements client.Cache. With opts.IDs, envelopes come in the order
+// of the IDs and unknown IDs are skipped; opts.Unseen still applies.
+func (c *Cache) List(ctx context.Context, folder string, opts client.ListOptions, fn func(client.Envelope) error) error {
+	f, ok, err := c.lookupFolder(ctx, c.db, folder)
+	if err != nil {
+		return fmt.Errorf("list %q: %w", folder, err)
+	}
+	if !ok {
+		return nil
+	}
+	unseen := ""
+	if opts.Unseen {
+		unseen = " AND seen = 0"
+	}
+	if len(opts.IDs) > 0 {
+		return c.listIDs(ctx, f, opts.IDs, unseen, fn)
+	}
+	query := `SELECT ` + envelopeColumns + ` FROM messages WHERE folder_id = ? AND uidvalidity = ?` + unseen + ` ORDER BY uid DESC, seq DESC`
+	args := []any{f.id, int64(f.uidValidity)}
+	if opts.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, opts.Limit)
+	}
+	rows, err := c.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", folder, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		env, err := scanEnvelope(rows, folder)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", folder, err)
+		}
+		if err := fn(env); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list %s: %w", folder, err)
+	}
+	return nil
+}
+
+func (c *Cache) listIDs(ctx context.Context, f folderRow, ids []string, unseen string, fn func(client.Envelope) error) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", f.name, err)
+	}
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, `SELECT `+envelopeColumns+` FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`+unseen)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", f.name, err)
+	}
+	defer stmt.Close()
+	for _, id := range ids {
+		env, err := scanEnvelope(stmt.QueryRowContext(ctx, f.id, int64(f.uidValidity), id), f.name)
+		if err == sql.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", f.name, err)
+		}
+		if err := fn(env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Open implements client.Cache.
+func (c *Cache) Open(ctx context.Context, folder, id string) (io.ReadCloser, error) {
+	f, ok, err := c.lookupFolder(ctx, c.db, folder)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in %q: %w", id, folder, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("open %s in %s: %w", id, folder, client.ErrNotFound)
+	}
+	var path string
+	err = c.db.QueryRowContext(ctx, `SELECT body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`, f.id, int64(f.uidValidity), id).Scan(&path)
+	if err == sql.ErrNoRows || err == nil && path == "" {
+		return nil, fmt.Errorf("open %s in %s: no cached body: %w", id, folder, client.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s in %s: %w", id, folder, err)
+	}
+	ref := fileRef{uidValidity: f.uidValidity, id: id, path: path}
+	// The file may be renamed (flags) by another process between finding
+	// and opening it: look again once.
+	for try := 0; ; try++ {
+		p, err := locate(f.path, ref)
+		if err != nil {
+			return nil, fmt.Errorf("open %s in %s: %w", id, folder, err)
+		}
+		if p == "" {
+			return nil, fmt.Errorf("open %s in %s: message file is missing from %s: %w", id, folder, f.path, client.ErrNotFound)
+		}
+		file, err := os.Open(filepath.Join(f.path, p))
+		if errors.Is(err, fs.ErrNotExist) && try == 0 {
+			ref.path = ""
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open %s in %s: %w", id, folder, err)
+		}
+		return file, nil
+	}
+}
+
+// fileRef names a message file: its key parts and where the index last
+// saw it.
+type fileRef struct {
+	uidValidity uint32
+	id          string
+	path        string // relative to the Maildir; a hint
+}
+
+func (r fileRef) key() string { return fileKey(r.uidValidity, r.id) }
+
+// locate finds a message file, relative to the Maildir, or "" if there is
+// none: first where the index last put it, then in new/, then with the
+// usual flags in cur/ and finally by scanning cur/ (another tool changed its
+// flags).
+func locate(mdir string, r fileRef) (string, error) {
+	return locateFlags(mdir, r, nil, true)
+}
+
+// locateFlags is locate that also tries the name for flags, and scans cur/
+// only when scan is set: storing a new message must not read a large
+// directory for every file.
+func locateFlags(mdir string, r fileRef, flags []client.Flag, scan bool) (string, error) {
+	key := r.key()
+	candidates := []string{r.path, "new/" + key, "cur/" + key + ":2,", bodyPath(key, flags, "")}
+	for i, p := range candidates {
+		if p == "" || slices.Contains(candidates[:i], p) {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(mdir, p)); err == nil {
+			return p, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	if !scan {
+		return "", nil
+	}
+	msg, err := maildir.Dir(mdir).MessageByKey(key)
+	var keyErr *maildir.KeyError
+	switch {
+	case errors.As(err, &keyErr), errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return "cur/" + filepath.Base(msg.Filename()), nil
+}
+
+// removeMessageFile deletes a message file wherever it is now.
+func removeMessageFile(mdir string, r fileRef) error {
+	for try := 0; try < 2; try++ {
+		p, err := locate(mdir, r)
+		if err != nil || p == "" {
+			return err
+		}
+		err = os.Remove(filepath.Join(mdir, p))
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		r.path = ""
+	}
+	return nil
+}
+
+// SetFlags implements client.Cache. IDs the index does not know are
+// skipped: the server may report messages not cached yet.
+func (c *Cache) SetFlags(ctx context.Context, folder string, flags map[string][]client.Flag) error {
+	if len(flags) == 0 {
+		return nil
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, ok, err := c.lookupFolder(ctx, tx, folder)
+		if err != nil || !ok {
+			return err
+		}
+		u, err := newFlagUpdater(ctx, tx, f)
+		if err != nil {
+			return err
+		}
+		defer u.close()
+		for id, fl := range flags {
+			if _, err := u.update(ctx, id, func([]client.Flag) []client.Flag { return fl }); err != nil {
+				return fmt.Errorf("id %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store flags in %s: %w", folder, err)
+	}
+	return nil
+}
+
+// ChangeFlags implements client.Cache. An ID the index does not know fails
+// the whole call with ErrNotFound before anything changes.
+func (c *Cache) ChangeFlags(ctx context.Context, folder string, ids []string, op client.FlagOp, flags []client.Flag) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, ok, err := c.lookupFolder(ctx, tx, folder)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("id %s: %w", ids[0], client.ErrNotFound)
+		}
+		u, err := newFlagUpdater(ctx, tx, f)
+		if err != nil {
+			return err
+		}
+		defer u.close()
+		change := func(old []client.Flag) []client.Flag {
+			out := make([]client.Flag, 0, len(old)+len(flags))
+			for _, fl := range old {
+				if op == client.FlagAdd || !client.HasFlag(flags, fl) {
+					out = append(out, fl)
+				}
+			}
+			if op == client.FlagAdd {
+				for _, fl := range flags {
+					if !client.HasFlag(out, fl) {
+						out = append(out, fl)
+					}
+				}
+			}
+			return out
+		}
+		for _, id := range ids {
+			found, err := u.update(ctx, id, change)
+			if err != nil {
+				return fmt.Errorf("id %s: %w", id, err)
+			}
+			if !found {
+				return fmt.Errorf("id %s: %w", id, client.ErrNotFound)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("change flags in %s: %w", folder, err)
+	}
+	return nil
+}
+
+// flagUpdater rewrites the flags of messages in one folder: index row and
+// Maildir file name together, inside the caller's write transaction, so
+// recovery in another process never sees one without the other.
+type flagUpdater struct {
+	f          folderRow
+	sel, upd   *sql.Stmt
+	renameErrs int
+}
+
+func newFlagUpdater(ctx context.Context, tx *sql.Tx, f folderRow) (*flagUpdater, error) {
+	sel, err := tx.PrepareContext(ctx, `SELECT flags, body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	upd, err := tx.PrepareContext(ctx, `UPDATE messages SET flags = ?, seen = ?, body_path = ? WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		sel.Close()
+		return nil, err
+	}
+	return &flagUpdater{f: f, sel: sel, upd: upd}, nil
+}
+
+func (u *flagUpdater) close() {
+	u.sel.Close()
+	u.upd.Close()
+}
+
+func (u *flagUpdater) update(ctx context.Context, id string, change func([]client.Flag) []client.Flag) (found bool, err error) {
+	var old, path string
+	err = u.sel.QueryRowContext(ctx, u.f.id, int64(u.f.uidValidity), id).Scan(&old, &path)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	flags := change(parseFlags(old))
+	if path != "" {
+		if path, err = renameForFlags(u.f.path, fileRef{u.f.uidValidity, id, path}, flags); err != nil {
+			return true, err
+		}
+	}
+	_, err = u.upd.ExecContext(ctx, formatFlags(flags), client.HasFlag(flags, client.FlagSeen), path, u.f.id, int64(u.f.uidValidity), id)
+	return true, err
+}
+
+// renameForFlags gives a message file the info letters of flags, moving it
+// from new/ to cur/ when it gets any, and returns its new location. A file
+// that has vanished keeps its recorded path: recovery deals with it.
+func renameForFlags(mdir string, r fileRef, flags []client.Flag) (string, error) {
+	for try := 0; try < 2; try++ {
+		cur, err := locate(mdir, r)
+		if err != nil {
+			return r.path, err
+		}
+		if cur == "" {
+			return r.path, nil
+		}
+		want := bodyPath(r.key(), flags, cur)
+		if want == cur {
+			return cur, nil
+		}
+		err = os.Rename(filepath.Join(mdir, cur), filepath.Join(mdir, want))
+		if err == nil {
+			return want, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return r.path, fmt.Errorf("rename message file: %w", err)
+		}
+		r.path = "" // renamed under us: look again
+	}
+	return r.path, nil
+}
+
+// MarkOffServer implements client.Cache. Unknown IDs are skipped.
+func (c *Cache) MarkOffServer(ctx context.Context, folder string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, ok, err := c.lookupFolder(ctx, tx, folder)
+		if err != nil || !ok {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, `UPDATE messages SET on_server = 0 WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			if _, err := stmt.ExecContext(ctx, f.id, int64(f.uidValidity), id); err != nil {
+				return fmt.Errorf("id %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d messages off server in %s: %w", len(ids), folder, err)
+	}
+	return nil
+}
+
+// Remove implements client.Cache. Unknown IDs are skipped. Files are
+// deleted before the rows, inside the same write transaction: after a
+// crash in between, recovery finds rows without files (and clears them)
+// instead of files without rows (which it would adopt back).
+func (c *Cache) Remove(ctx context.Context, folder string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		f, ok, err := c.lookupFolder(ctx, tx, folder)
+		if err != nil || !ok {
+			return err
+		}
+		sel, err := tx.PrepareContext(ctx, `SELECT body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+		if err != nil {
+			return err
+		}
+		defer sel.Close()
+		del, err := tx.PrepareContext(ctx, `DELETE FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+		if err != nil {
+			return err
+		}
+		defer del.Close()
+		for _, id := range ids {
+			var path string
+			err := sel.QueryRowContext(ctx, f.id, int64(f.uidValidity), id).Scan(&path)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("id %s: %w", id, err)
+			}
+			if path != "" {
+				if err := removeMessageFile(f.path, fileRef{f.uidValidity, id, path}); err != nil {
+					return fmt.Errorf("id %s: %w", id, err)
+				}
+			}
+			if _, err := del.ExecContext(ctx, f.id, int64(f.uidValidity), id); err != nil {
+				return fmt.Errorf("id %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove %d messages from %s: %w", len(ids), folder, err)
+	}
+	return nil
+}
+
+// Lock implements client.Cache with an exclusive flock(2) on dir/lock,
+// polled so that ctx can end the wait. Once the lock is held, it recovers
+// from any run that was interrupted while holding it. unlock is safe to
+// call more than once.
+func (c *Cache) Lock(ctx context.Context) (unlock func(), err error) {
+	f, err := c.tryLock(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	unlock = func() { once.Do(func() { f.Close() }) } // closing the descriptor releases the flock
+	if err := c.recover(ctx); err != nil {
+		unlock()
+		return nil, fmt.Errorf("lock cache: %w", err)
+	}
+	return unlock, nil
+}
+
+// tryLock takes the sync lock, waiting for it until ctx ends when wait is
+// set; without wait it returns (nil, nil) when someone else holds it.
+func (c *Cache) tryLock(ctx context.Context, wait bool) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(c.dir, lockName), os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		return nil, fmt.Errorf("lock cache: %w", err)
+	}
+	const poll = 25 * time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock cache: %w", err)
+		}
+		if !wait {
+			f.Close()
+			return nil, nil
+		}
+		t.Reset(poll)
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock cache: another duomail process is syncing this account: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Cache) recoverIfUnlocked(ctx context.Context) error {
+	f, err := c.tryLock(ctx, false)
+	if err != nil || f == nil {
+		return err
+	}
+	defer f.Close()
+	return c.recover(ctx)
+}
+
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func formatDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func parseDate(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// marshalTo stores the recipients as a JSON array ("" for none): addresses
+// may contain any separator.
+func marshalTo(to []string) (string, error) {
+	if len(to) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(to)
+	return string(b), err
+}

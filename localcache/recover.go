@@ -1,0 +1,335 @@
+package localcache
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/duomail/duomail/client"
+)
+
+// recover repairs what an interrupted run left behind, in one write
+// transaction (so no other duomail process renames or records anything
+// meanwhile). The caller holds the sync lock, so no other process is in the
+// middle of a Batch whose temporary files it would remove.
+//
+// Per folder Maildir it:
+//   - removes duomail's files in tmp/ (a Batch never committed: the
+//     server still has those messages);
+//   - adopts files in new/ and cur/ whose rows were never written (a
+//     crash between the renames and the index commit), parsing their
+//     envelopes, or re-attaches them to an envelope-only row;
+//   - removes a second copy of the same message, and files of an old
+//     IMAP UIDVALIDITY (an interrupted Reset);
+//   - forgets bodies whose files are gone (deleted by another tool, or an
+//     interrupted Remove): the row stays as an envelope while the message
+//     is on the server, and goes when it is not.
+//
+// A folder whose Maildir (or its cur/ or new/) is missing is left alone:
+// that looks like a moved or unmounted directory, not lost mail.
+func (c *Cache) recover(ctx context.Context) error {
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		folders, err := c.recoveryFolders(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, f := range folders {
+			if err := c.recoverFolder(ctx, tx, f); err != nil {
+				return fmt.Errorf("folder %s: %w", f.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recover cache: %w", err)
+	}
+	return nil
+}
+
+// recoveryFolders lists the folders the index knows plus Maildirs on disk
+// it does not (its rows were lost), creating rows for the latter.
+func (c *Cache) recoveryFolders(ctx context.Context, tx *sql.Tx) ([]folderRow, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, name, uidvalidity FROM folders`)
+	if err != nil {
+		return nil, err
+	}
+	var out []folderRow
+	known := map[string]bool{}
+	for rows.Next() {
+		var f folderRow
+		var v int64
+		if err := rows.Scan(&f.id, &f.name, &v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		f.uidValidity = uint32(v)
+		if f.path, err = c.maildir(f.name); err != nil {
+			continue // cannot have been stored
+		}
+		known[f.name] = true
+		out = append(out, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		name, ok := DecodeFolder(e.Name())
+		if !ok || !e.IsDir() || known[name] {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(c.dir, e.Name(), "cur")); err != nil || !fi.IsDir() {
+			continue
+		}
+		f, err := c.ensureFolder(ctx, tx, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// recoveryRow is what recovery needs of an index row.
+type recoveryRow struct {
+	fileRef
+	flags    string
+	onServer bool
+}
+
+func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) error {
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if fi, err := os.Stat(filepath.Join(f.path, sub)); err != nil || !fi.IsDir() {
+			return nil
+		}
+	}
+	tmpNames, err := readNames(filepath.Join(f.path, "tmp"))
+	if err != nil {
+		return err
+	}
+	for _, n := range tmpNames {
+		if strings.HasPrefix(n, keyPrefix) {
+			if err := os.Remove(filepath.Join(f.path, "tmp", n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+
+	// Every duomail file in the Maildir, by key; cur/ first, so that of two
+	// copies the one with flags is kept.
+	files := map[string][]string{}
+	for _, sub := range []string{"cur", "new"} {
+		names, err := readNames(filepath.Join(f.path, sub))
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if key, _, _, ok := parseFileName(n); ok {
+				files[key] = append(files[key], sub+"/"+n)
+			}
+		}
+	}
+
+	rows, err := tx.QueryContext(ctx, `SELECT uidvalidity, id, body_path, flags, on_server FROM messages WHERE folder_id = ?`, f.id)
+	if err != nil {
+		return err
+	}
+	byKey := map[string]*recoveryRow{}
+	for rows.Next() {
+		r := &recoveryRow{}
+		var v int64
+		if err := rows.Scan(&v, &r.id, &r.path, &r.flags, &r.onServer); err != nil {
+			rows.Close()
+			return err
+		}
+		r.uidValidity = uint32(v)
+		byKey[r.key()] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	setPath, err := tx.PrepareContext(ctx, `UPDATE messages SET body_path = ? WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		return err
+	}
+	defer setPath.Close()
+
+	var orphans []adoptee
+	for key, paths := range files {
+		r := byKey[key]
+		keep := paths[0]
+		if r != nil && slices.Contains(paths, r.path) {
+			keep = r.path
+		}
+		for _, p := range paths {
+			if p != keep {
+				if err := os.Remove(filepath.Join(f.path, p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+			}
+		}
+		switch {
+		case r != nil && r.path == keep:
+		case r != nil && r.path != "":
+			// Renamed by another tool (flags, new/ to cur/).
+			if _, err := setPath.ExecContext(ctx, keep, f.id, int64(r.uidValidity), r.id); err != nil {
+				return err
+			}
+		default:
+			_, v, id, _ := parseFileName(keep)
+			a := adoptee{fileRef: fileRef{v, id, keep}, row: r}
+			if a.mtime, err = modTime(filepath.Join(f.path, keep)); err != nil {
+				return err
+			}
+			orphans = append(orphans, a)
+		}
+	}
+	if err := c.adopt(ctx, tx, f, byKey, orphans); err != nil {
+		return err
+	}
+
+	forget, err := tx.PrepareContext(ctx, `UPDATE messages SET body_path = '', downloaded = 0 WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		return err
+	}
+	defer forget.Close()
+	drop, err := tx.PrepareContext(ctx, `DELETE FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		return err
+	}
+	defer drop.Close()
+	for key, r := range byKey {
+		if r.path == "" || files[key] != nil {
+			continue
+		}
+		// Not seen by the scan; look once more, in case another tool
+		// renamed it while the directories were read.
+		p, err := locate(f.path, r.fileRef)
+		if err != nil {
+			return err
+		}
+		stmt := setPath
+		args := []any{p, f.id, int64(r.uidValidity), r.id}
+		switch {
+		case p != "":
+		case r.onServer:
+			stmt, args = forget, args[1:]
+		default:
+			stmt, args = drop, args[1:]
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type adoptee struct {
+	fileRef
+	row   *recoveryRow // an envelope-only row, or nil
+	mtime int64
+}
+
+// adopt records files that have no row (or an envelope-only one), oldest
+// first so that POP3 order (insertion order) follows download order.
+// Files of another UIDVALIDITY than the folder's are stale IMAP copies
+// and removed, except that a folder without validity and without entries
+// (a lost index) takes the validity of its files when they agree. Files
+// under validity 0 (POP3) are never removed.
+func (c *Cache) adopt(ctx context.Context, tx *sql.Tx, f folderRow, byKey map[string]*recoveryRow, orphans []adoptee) error {
+	if len(orphans) == 0 {
+		return nil
+	}
+	if f.uidValidity == 0 && len(byKey) == 0 {
+		var vs []uint32
+		for _, a := range orphans {
+			if !slices.Contains(vs, a.uidValidity) {
+				vs = append(vs, a.uidValidity)
+			}
+		}
+		if len(vs) == 1 && vs[0] != 0 {
+			if _, err := resolveValidity(ctx, tx, &f, vs[0], true); err != nil {
+				return err
+			}
+		}
+	}
+	slices.SortFunc(orphans, func(a, b adoptee) int {
+		if a.mtime != b.mtime {
+			if a.mtime < b.mtime {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	stmt, err := tx.PrepareContext(ctx, commitSQL)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, a := range orphans {
+		switch {
+		case a.uidValidity == f.uidValidity:
+		case a.uidValidity != 0 && f.uidValidity != 0:
+			if err := os.Remove(filepath.Join(f.path, a.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue
+		default:
+			continue // not ours to judge: leave it
+		}
+		env, err := parseFile(filepath.Join(f.path, a.path))
+		if err != nil {
+			return err
+		}
+		flags := flagsFromInfo(a.path)
+		if a.row != nil {
+			flags = parseFlags(a.row.flags)
+		}
+		if err := execEnvelope(ctx, stmt, f.id, a.fileRef, env, flags, a.mtime); err != nil {
+			return fmt.Errorf("adopt %s: %w", a.path, err)
+		}
+	}
+	return nil
+}
+
+func readNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+func modTime(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.ModTime().UnixNano(), nil
+}
+
+// execEnvelope runs commitSQL for a message file.
+func execEnvelope(ctx context.Context, stmt *sql.Stmt, folderID int64, r fileRef, env client.Envelope, flags []client.Flag, downloaded int64) error {
+	to, err := marshalTo(env.To)
+	if err != nil {
+		return err
+	}
+	_, err = stmt.ExecContext(ctx, folderID, int64(r.uidValidity), r.id, numericUID(r.uidValidity, r.id),
+		formatDate(env.Date), env.From, to, env.Subject, env.MessageID, env.Size, env.HasAttachments,
+		formatFlags(flags), client.HasFlag(flags, client.FlagSeen), r.path, downloaded)
+	return err
+}

@@ -1,0 +1,101 @@
+package localcache
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] brings the schema from version i to version i+1. Append to
+// change the schema; never edit a migration that has shipped, since indexes
+// written by older duomail versions replay the list from where they are.
+var migrations = []func(ctx context.Context, tx *sql.Tx) error{
+	migrateCreate,
+}
+
+// migrateCreate is the first schema.
+//
+// messages.seq is the insertion order (POP3 lists newest first as the
+// reverse of it); uid is the numeric IMAP UID (0 for POP3). body_path is the
+// message file relative to the folder's Maildir, "" when only the envelope
+// is cached; it is a hint, as other tools rename files when they change
+// flags, and the key in the name is what finds a file. Times are Unix
+// nanoseconds, 0 for none, except date, which keeps the sender's zone as
+// RFC 3339 text.
+func migrateCreate(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+CREATE TABLE folders (
+	id            INTEGER PRIMARY KEY,
+	name          TEXT NOT NULL UNIQUE,
+	uidvalidity   INTEGER NOT NULL DEFAULT 0,
+	uidnext       INTEGER NOT NULL DEFAULT 0,
+	highestmodseq INTEGER NOT NULL DEFAULT 0,
+	messages      INTEGER NOT NULL DEFAULT 0,
+	last_sync     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+	seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+	folder_id       INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+	uidvalidity     INTEGER NOT NULL,
+	id              TEXT NOT NULL,
+	uid             INTEGER NOT NULL,
+	date            TEXT NOT NULL DEFAULT '',
+	sender          TEXT NOT NULL DEFAULT '',
+	recipients      TEXT NOT NULL DEFAULT '',
+	subject         TEXT NOT NULL DEFAULT '',
+	message_id      TEXT NOT NULL DEFAULT '',
+	size            INTEGER NOT NULL DEFAULT 0,
+	has_attachments INTEGER NOT NULL DEFAULT 0,
+	flags           TEXT NOT NULL DEFAULT '',
+	seen            INTEGER NOT NULL DEFAULT 0,
+	on_server       INTEGER NOT NULL DEFAULT 1,
+	body_path       TEXT NOT NULL DEFAULT '',
+	downloaded      INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (folder_id, uidvalidity, id)
+);
+CREATE INDEX messages_order ON messages (folder_id, uidvalidity, uid, seq);
+`)
+	return err
+}
+
+// migrate brings the index to the newest schema in one transaction, so a
+// crash mid-migration leaves the old schema intact. An index written by a
+// newer duomail is refused rather than misread.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate index: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate index: %w", err)
+	}
+	var version int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	switch {
+	case err == sql.ErrNoRows:
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return fmt.Errorf("migrate index: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("migrate index: read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate index: schema version %d is newer than this duomail understands (%d)", version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for v := version; v < len(migrations); v++ {
+		if err := migrations[v](ctx, tx); err != nil {
+			return fmt.Errorf("migrate index from schema version %d: %w", v, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return fmt.Errorf("migrate index: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate index: %w", err)
+	}
+	return nil
+}
