@@ -1,3 +1,16 @@
+// Command duomail reads mail over IMAP and POP3 with one set of commands.
 package main
 
-func main() {}
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := newApp(osStreams(), os.Getenv).execute(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}

@@ -25,12 +25,12 @@ const maxStringSequence = 4096
 type sanState uint8
 
 const (
-	stGround   sanState = iota
-	stEsc               // after ESC
-	stEscInter          // ESC followed by intermediate bytes (0x20-0x2F)
-	stCSI               // ESC [ or U+009B, until a final byte
-	stString            // OSC, DCS, SOS, PM, APC, until BEL or ST
-	stStringEsc         // ESC inside a string: ST if a backslash follows
+	stGround    sanState = iota
+	stEsc                // after ESC
+	stEscInter           // ESC followed by intermediate bytes (0x20-0x2F)
+	stCSI                // ESC [ or U+009B, until a final byte
+	stString             // OSC, DCS, SOS, PM, APC, until BEL or ST
+	stStringEsc          // ESC inside a string: ST if a backslash follows
 )
 
 // sanitizer is the state carried between chunks of one stream.

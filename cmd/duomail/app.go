@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/duomail/duomail/client"
+	"github.com/spf13/viper"
+	"golang.org/x/term"
+)
+
+// streams are the process's standard files, with what is known about them.
+type streams struct {
+	in     io.Reader
+	inFd   int // -1 when in is not a file
+	out    io.Writer
+	err    io.Writer
+	inTTY  bool
+	outTTY bool
+	errTTY bool
+	width  int // stdout terminal columns; 0 when unknown
+}
+
+func osStreams() streams {
+	s := streams{in: os.Stdin, out: os.Stdout, err: os.Stderr, inFd: int(os.Stdin.Fd())}
+	s.inTTY = term.IsTerminal(s.inFd)
+	s.outTTY = term.IsTerminal(int(os.Stdout.Fd()))
+	s.errTTY = term.IsTerminal(int(os.Stderr.Fd()))
+	if s.outTTY {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			s.width = w
+		}
+	}
+	return s
+}
+
+// globalFlags are the persistent flags every command has.
+type globalFlags struct {
+	config  string
+	account string
+	url     string
+	json    bool
+	debug   bool
+	stats   bool
+	quiet   bool
+}
+
+// app is one invocation: the flags, the configuration read on demand, the
+// mailbox opened on demand, and the printer. Opening and closing the
+// mailbox happen here, for every command alike, so none can forget to
+// close it (for POP3 the QUIT commits deletions) or to check that close.
+type app struct {
+	io     streams
+	getenv func(string) string
+	flags  globalFlags
+	v      *viper.Viper
+	out    *printer
+
+	running     bool // a command's own code started (errors before are usage errors)
+	accountFlag bool // -a was given on the command line
+
+	cfg     *Config
+	mb      *client.Mailbox
+	cache   io.Closer
+	stats   *client.WireStats
+	account *AccountConfig
+}
+
+func newApp(s streams, getenv func(string) string) *app {
+	a := &app{io: s, getenv: getenv, v: viper.New()}
+	a.v.SetEnvPrefix("DUOMAIL")
+	a.v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	a.v.AutomaticEnv()
+	return a
+}
+
+// warn prints a warning on stderr; --quiet does not silence warnings.
+func (a *app) warn(msg string) {
+	fmt.Fprintf(a.io.err, "duomail: warning: %s\n", sanitizeField(msg))
+}
+
+// notice prints an informational line on stderr unless --quiet.
+func (a *app) notice(msg string) {
+	if !a.flags.quiet {
+		fmt.Fprintln(a.io.err, sanitizeField(msg))
+	}
+}
+
+// config reads the configuration file once.
+func (a *app) config() (*Config, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
+	path := a.flags.config
+	if path == "" {
+		path = a.v.GetString("config") // DUOMAIL_CONFIG
+	}
+	cfg, err := loadConfig(a.v, path, defaultPaths(a.getenv), a.warn)
+	if err != nil {
+		return nil, err
+	}
+	a.cfg = cfg
+	return cfg, nil
+}
+
+// execute runs one command line and returns the exit status.
+func (a *app) execute(ctx context.Context, args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug must not print a Go stack at the user.
+			fmt.Fprintf(a.io.err, "duomail: internal error: %s\n", sanitizeField(fmt.Sprint(r)))
+			code = exitError
+		}
+	}()
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !a.running && !errors.Is(err, client.ErrUsage) {
+		err = &usageError{err}
+	}
+	if cerr := a.closeMailbox(); cerr != nil {
+		if err == nil {
+			err = cerr
+		} else {
+			a.warn(errorMessage(cerr))
+		}
+	}
+	var stats *statsJSON
+	if a.flags.stats && a.stats != nil {
+		stats = newStatsJSON(a.stats)
+	}
+	if err == nil && a.out != nil {
+		err = a.out.finish(stats)
+	}
+	if stats != nil {
+		fmt.Fprintln(a.io.err, statsLine(a.stats))
+	}
+	if err != nil {
+		fmt.Fprintf(a.io.err, "duomail: %s\n", errorMessage(err))
+		var ue *usageError
+		if errors.As(err, &ue) && !a.running {
+			path := root.CommandPath()
+			if c, _, ferr := root.Find(args); ferr == nil {
+				path = c.CommandPath()
+			}
+			fmt.Fprintf(a.io.err, "Run '%s --help' for usage.\n", path)
+		}
+	}
+	return exitCode(err)
+}
+
+// closeMailbox ends the server session and closes the cache.
+func (a *app) closeMailbox() error {
+	var errs []error
+	if a.mb != nil {
+		if err := a.mb.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close connection: %w", err))
+		}
+		a.mb = nil
+	}
+	if a.cache != nil {
+		if err := a.cache.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close cache: %w", err))
+		}
+		a.cache = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/duomail/duomail/client"
+)
+
+// Exit codes. Every error a command returns is mapped here, in one place,
+// from the error kinds in package client.
+const (
+	exitOK          = 0
+	exitError       = 1 // anything else, including a broken config file
+	exitUsage       = 2 // bad flags or arguments, unknown account, client.ErrUsage
+	exitAuth        = 3 // client.ErrAuth: the server refused the credentials, or there are none
+	exitNetwork     = 4 // client.ErrNetwork (and client.ErrTLS): connect, timeout, certificate
+	exitUnsupported = 5 // client.ErrUnsupported: the protocol cannot do it
+)
+
+// usageError marks a mistake on the command line. It matches
+// client.ErrUsage, so library usage errors and ours exit alike.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string        { return e.err.Error() }
+func (e *usageError) Unwrap() error        { return e.err }
+func (e *usageError) Is(target error) bool { return target == client.ErrUsage }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// exitCode maps an error to the process exit status.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, client.ErrAuth):
+		return exitAuth
+	case errors.Is(err, client.ErrNetwork):
+		return exitNetwork
+	case errors.Is(err, client.ErrUnsupported):
+		return exitUnsupported
+	case errors.Is(err, client.ErrUsage):
+		return exitUsage
+	}
+	return exitError
+}
+
+// errorMessage is the one line printed after "duomail: ". Server texts in
+// it are sanitised; a bare EOF (a library's way of saying the peer went
+// away) is said in words.
+func errorMessage(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, client.ErrNetwork):
+		return "timed out"
+	}
+	msg := err.Error()
+	if msg == "EOF" || strings.HasSuffix(msg, ": EOF") {
+		msg = strings.TrimSuffix(msg, "EOF") + "connection closed unexpectedly"
+	} else if msg == "unexpected EOF" || strings.HasSuffix(msg, ": unexpected EOF") {
+		msg = strings.TrimSuffix(msg, "unexpected EOF") + "connection closed unexpectedly"
+	}
+	// One line: a server's multi-line text or cobra's suggestions fold.
+	return strings.Join(strings.Fields(sanitizeField(msg)), " ")
+}
