@@ -1,0 +1,276 @@
+// Package imapsrc is the IMAP implementation of client.Source, on
+// go-imap v2's imapclient.
+package imapsrc
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-sasl"
+
+	"github.com/duomail/duomail/client"
+)
+
+var (
+	_ client.Dialer  = Dial
+	_ client.Source  = (*Source)(nil)
+	_ client.Watcher = (*Source)(nil)
+)
+
+// Dial connects to the account's IMAP server, secures the connection as the
+// account says, logs in and learns what the server can do.
+func Dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (client.Source, error) {
+	s, err := dial(ctx, acct, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*Source, error) {
+	switch acct.TLS {
+	case client.TLSImplicit, client.TLSStartTLS, client.TLSNone:
+	default:
+		return nil, fmt.Errorf("account %s: %w: unknown tls mode %q (implicit, starttls or none)", acct.Name, client.ErrUsage, acct.TLS)
+	}
+	addr := acct.Address()
+	conn, base, err := client.Dial(ctx, acct, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Until the session is up, cancelling ctx drops the connection.
+	stop := context.AfterFunc(ctx, func() { base.Close() })
+	defer stop()
+	fail := func(op string, err error) (*Source, error) {
+		base.Close()
+		if ctx.Err() != nil {
+			return nil, client.NetError(op, ctx.Err())
+		}
+		return nil, err
+	}
+
+	s := &Source{
+		acct:    acct,
+		opts:    opts,
+		base:    base,
+		timeout: acct.EffectiveTimeout(),
+		events:  make(chan struct{}, 1),
+	}
+	greeting := ""
+	if acct.TLS == client.TLSStartTLS {
+		tc, err := startTLS(ctx, conn, acct, opts)
+		if err != nil {
+			return fail("STARTTLS with "+addr, err)
+		}
+		conn = tc
+		// imapclient expects a greeting; the real one came in plaintext and
+		// is worth nothing now. Without capabilities in it, imapclient asks
+		// for them again, over TLS.
+		greeting = "* OK TLS established\r\n"
+	}
+	s.tlsDesc = client.TLSDescription(conn, acct.TLS)
+	s.wire = newWireConn(conn, base, s.timeout, opts)
+	s.wire.arm(s.timeout)
+	var ic net.Conn = s.wire
+	if greeting != "" {
+		ic = withPrefix(s.wire, greeting)
+	}
+	s.c = imapclient.New(ic, &imapclient.Options{
+		WordDecoder:           &mime.WordDecoder{CharsetReader: charset.Reader},
+		UnilateralDataHandler: s.unilateralHandler(),
+	})
+
+	if err := s.c.WaitGreeting(); err != nil {
+		return fail("connect "+addr, s.translate("greeting from "+addr, err))
+	}
+	preCaps := s.c.Caps()
+	if preCaps == nil {
+		return fail("capability", s.translate("capabilities of "+addr, s.lostErr()))
+	}
+	if s.c.State() != imap.ConnStateAuthenticated {
+		if err := s.login(ctx, preCaps); err != nil {
+			return fail("login", err)
+		}
+	}
+	caps := s.c.Caps()
+	if caps == nil {
+		return fail("capability", s.translate("capabilities of "+addr, s.lostErr()))
+	}
+	s.caps = caps
+	if err := s.findTrash(); err != nil {
+		return fail("list", s.translate("list folders", err))
+	}
+	s.capabilities = buildCapabilities(preCaps, caps, s.tlsDesc, s.trash)
+	s.wire.disarm()
+	return s, nil
+}
+
+// lostErr is the error to report when imapclient gave up without one.
+func (s *Source) lostErr() error {
+	if err := s.wire.ioErr(); err != nil {
+		return err
+	}
+	return io.ErrUnexpectedEOF
+}
+
+// login sends the credentials: SASL PLAIN where offered, else LOGIN.
+func (s *Source) login(ctx context.Context, preCaps imap.CapSet) error {
+	acct := s.acct
+	if err := client.CheckPlaintextAuth(acct, acct.TLS != client.TLSNone, s.opts); err != nil {
+		return err
+	}
+	plain := preCaps.Has(imap.Cap("AUTH=PLAIN"))
+	if !plain && preCaps.Has(imap.CapLoginDisabled) {
+		return client.Unsupported("login", fmt.Sprintf("%s disables LOGIN and offers no SASL PLAIN (mechanisms: %s)",
+			acct.Address(), strings.Join(preCaps.AuthMechanisms(), " ")))
+	}
+	if acct.Password == nil {
+		return fmt.Errorf("login to %s: %w: no password configured", acct.Address(), client.ErrAuth)
+	}
+	pass, err := acct.Password(ctx)
+	if err != nil {
+		return fmt.Errorf("login to %s: password: %w", acct.Address(), err)
+	}
+	if plain {
+		err = s.c.Authenticate(sasl.NewPlainClient("", acct.Username, pass))
+	} else {
+		err = s.c.Login(acct.Username, pass).Wait()
+	}
+	if err == nil {
+		return nil
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return &client.ServerError{Op: "login as " + acct.Username, Text: ie.Text, Auth: ie.Type == imap.StatusResponseTypeNo}
+	}
+	return s.translate("login to "+acct.Address(), err)
+}
+
+// maxPlainLine bounds one line of the plaintext exchange before STARTTLS.
+const maxPlainLine = 16 << 10
+
+// startTLS reads the greeting, checks that STARTTLS is offered, asks for it
+// and completes a verified handshake, all before imapclient sees the
+// connection. Doing it here guarantees that nothing the server (or someone
+// in the middle) sent in plaintext after the OK is ever read as IMAP: such
+// bytes abort the connection (the "NO STARTTLS" class of attacks), and the
+// capabilities are learned again over TLS.
+func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts client.DialOptions) (*tls.Conn, error) {
+	addr := acct.Address()
+	var dbg *debugSink
+	if opts.Debug != nil {
+		dbg = &debugSink{w: opts.Debug}
+	}
+	br := bufio.NewReaderSize(conn, 4096)
+	readLine := func() (string, error) {
+		var line []byte
+		for {
+			chunk, err := br.ReadSlice('\n')
+			line = append(line, chunk...)
+			if err == bufio.ErrBufferFull && len(line) < maxPlainLine {
+				continue
+			}
+			if err == bufio.ErrBufferFull {
+				return "", fmt.Errorf("STARTTLS with %s: %w: line longer than %d bytes", addr, client.ErrProtocol, maxPlainLine)
+			}
+			if err != nil {
+				return "", client.NetError("STARTTLS with "+addr, err)
+			}
+			if dbg != nil {
+				dbg.line("S: ", line)
+			}
+			return strings.TrimRight(string(line), "\r\n"), nil
+		}
+	}
+	send := func(cmd string) error {
+		if dbg != nil {
+			dbg.line("C: ", []byte(cmd))
+		}
+		opts.Stats.Command()
+		if _, err := io.WriteString(conn, cmd+"\r\n"); err != nil {
+			return client.NetError("STARTTLS with "+addr, err)
+		}
+		return nil
+	}
+	// command sends one command and returns its untagged lines and its
+	// tagged status line (without the tag).
+	command := func(tag, cmd string) ([]string, string, error) {
+		if err := send(tag + " " + cmd); err != nil {
+			return nil, "", err
+		}
+		var untagged []string
+		for {
+			line, err := readLine()
+			if err != nil {
+				return nil, "", err
+			}
+			if rest, ok := strings.CutPrefix(line, tag+" "); ok {
+				return untagged, rest, nil
+			}
+			untagged = append(untagged, line)
+		}
+	}
+
+	greeting, err := readLine()
+	if err != nil {
+		return nil, err
+	}
+	status, _, _ := strings.Cut(strings.TrimPrefix(greeting, "* "), " ")
+	switch strings.ToUpper(status) {
+	case "OK":
+	case "PREAUTH":
+		return nil, fmt.Errorf("STARTTLS with %s: %w: server sent PREAUTH on a plaintext connection, so TLS can no longer be started", addr, client.ErrTLS)
+	default:
+		return nil, fmt.Errorf("STARTTLS with %s: %w: unexpected greeting %q", addr, client.ErrProtocol, greeting)
+	}
+	offered := hasCapability(greeting, "STARTTLS")
+	if !strings.Contains(strings.ToUpper(greeting), "[CAPABILITY ") {
+		untagged, st, err := command("P1", "CAPABILITY")
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(strings.ToUpper(st), "OK") {
+			return nil, &client.ServerError{Op: "capability", Text: st}
+		}
+		for _, l := range untagged {
+			if strings.HasPrefix(strings.ToUpper(l), "* CAPABILITY ") && hasCapability(l, "STARTTLS") {
+				offered = true
+			}
+		}
+	}
+	if !offered {
+		return nil, fmt.Errorf("STARTTLS with %s: %w: the server does not offer STARTTLS (use tls = \"implicit\" on port 993, or \"none\" only on a trusted network)", addr, client.ErrTLS)
+	}
+	_, st, err := command("P2", "STARTTLS")
+	if err != nil {
+		return nil, err
+	}
+	if word, text, _ := strings.Cut(st, " "); !strings.EqualFold(word, "OK") {
+		return nil, fmt.Errorf("STARTTLS with %s: %w: server refused STARTTLS: %s %s", addr, client.ErrTLS, word, text)
+	}
+	if n := br.Buffered(); n > 0 {
+		return nil, fmt.Errorf("STARTTLS with %s: %w: server sent %d bytes of plaintext after accepting STARTTLS (possible injection attack); connection dropped", addr, client.ErrTLS, n)
+	}
+	return client.StartTLS(ctx, conn, acct)
+}
+
+// hasCapability reports whether a CAPABILITY line or greeting lists name.
+func hasCapability(line, name string) bool {
+	line = strings.NewReplacer("[", " ", "]", " ").Replace(line)
+	for _, f := range strings.Fields(line) {
+		if strings.EqualFold(f, name) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,431 @@
+package imapsrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/duomail/duomail/client"
+)
+
+// listChunk is how many envelopes one FETCH of List asks for: memory stays
+// bounded and the first envelopes reach fn early.
+const listChunk = 500
+
+var envelopeItems = &imap.FetchOptions{
+	UID:           true,
+	Flags:         true,
+	Envelope:      true,
+	RFC822Size:    true,
+	InternalDate:  true,
+	BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+}
+
+// List calls fn with envelopes newest first (descending UID), fetched in
+// chunks from the newest end without a single body byte.
+func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.ListOptions, fn func(client.Envelope) error) (client.FolderStatus, error) {
+	op := "list " + ref.Name
+	var st client.FolderStatus
+	err := s.run(ctx, op, func() error {
+		var uids []imap.UID
+		var err error
+		if len(opts.IDs) > 0 {
+			if uids, err = parseIDs(op, opts.IDs); err != nil {
+				return err
+			}
+		}
+		if err := s.useRef(op, ref, false); err != nil {
+			return err
+		}
+		st = s.sel.status
+		if mb := s.c.Mailbox(); mb != nil {
+			st.Messages = int(mb.NumMessages)
+		}
+		switch {
+		case len(opts.IDs) > 0:
+		case st.Messages == 0:
+			return nil
+		case opts.Unseen:
+			uids, err = s.searchUIDs(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}})
+		default:
+			uids, err = s.searchUIDs(&imap.SearchCriteria{})
+		}
+		if err != nil {
+			return s.translate(op, err)
+		}
+		sort.Slice(uids, func(i, j int) bool { return uids[i] > uids[j] })
+		if opts.Limit > 0 && len(opts.IDs) == 0 && len(uids) > opts.Limit {
+			uids = uids[:opts.Limit]
+		}
+		var gone []imap.UID
+		for len(uids) > 0 {
+			chunk := uids[:min(listChunk, len(uids))]
+			uids = uids[len(chunk):]
+			got, err := s.fetchMeta(chunk, envelopeItems)
+			if err != nil {
+				return s.translate(op, err)
+			}
+			lost, err := s.unmatched(op, chunk, got)
+			if err != nil {
+				return err
+			}
+			gone = append(gone, lost...)
+			for _, u := range chunk {
+				buf := got[u]
+				if buf == nil {
+					continue
+				}
+				env, _ := envelopeFrom(buf, ref.Name, st.UIDValidity)
+				if err := fn(env); err != nil {
+					return &callbackError{err}
+				}
+			}
+		}
+		// Mail deleted meanwhile simply is not listed, unless the caller
+		// asked for it by ID.
+		if len(gone) > 0 && len(opts.IDs) > 0 {
+			return fmt.Errorf("%s: uid %s: %w (no longer on the server)", op, formatUIDs(gone), client.ErrNotFound)
+		}
+		return nil
+	})
+	return st, err
+}
+
+// fetchMeta fetches items without body sections for the given UIDs and asks
+// once more for those the answer lacked.
+func (s *Source) fetchMeta(uids []imap.UID, opts *imap.FetchOptions) (map[imap.UID]*imapclient.FetchMessageBuffer, error) {
+	wanted := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
+		wanted[u] = true
+	}
+	got := make(map[imap.UID]*imapclient.FetchMessageBuffer, len(uids))
+	fetch := func(list []imap.UID) error {
+		for _, set := range chunkUIDs(list) {
+			cmd := s.c.Fetch(set, opts)
+			for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+				buf, err := msg.Collect()
+				if err != nil {
+					cmd.Close()
+					return err
+				}
+				if wanted[buf.UID] {
+					got[buf.UID] = buf
+				}
+			}
+			if err := cmd.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := fetch(uids); err != nil {
+		return nil, err
+	}
+	if missing := missingUIDs(uids, got); len(missing) > 0 {
+		if err := fetch(missing); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
+}
+
+func missingUIDs[T any](asked []imap.UID, got map[imap.UID]T) []imap.UID {
+	var out []imap.UID
+	for _, u := range asked {
+		if _, ok := got[u]; !ok {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// unmatched looks at UIDs that were asked for and not delivered. Those the
+// server still has mean its answer could not be matched (FETCH items in an
+// unusual order, duplicates): that fails loudly instead of losing mail.
+// The others were deleted meanwhile and are returned.
+func (s *Source) unmatched(op string, asked []imap.UID, got map[imap.UID]*imapclient.FetchMessageBuffer) ([]imap.UID, error) {
+	missing := missingUIDs(asked, got)
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	if err := s.checkMissing(op, missing, func(imap.UID) bool { return false }); err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	return missing, nil
+}
+
+// Structure returns the envelope and MIME tree from ENVELOPE and
+// BODYSTRUCTURE, numbered exactly as client.ParseMessage numbers the parts.
+func (s *Source) Structure(ctx context.Context, ref client.FolderRef, id string) (client.Envelope, *client.Part, error) {
+	op := "structure uid " + id
+	var (
+		env  client.Envelope
+		root *client.Part
+	)
+	err := s.run(ctx, op, func() error {
+		uids, err := parseIDs(op, []string{id})
+		if err != nil {
+			return err
+		}
+		if err := s.useRef(op, ref, false); err != nil {
+			return err
+		}
+		got, err := s.fetchMeta(uids, envelopeItems)
+		if err != nil {
+			return s.translate(op, err)
+		}
+		buf := got[uids[0]]
+		if buf == nil {
+			return s.checkMissing(op, uids, func(imap.UID) bool { return false })
+		}
+		env, root = envelopeFrom(buf, ref.Name, s.sel.status.UIDValidity)
+		if root == nil {
+			return fmt.Errorf("%s: %w: the server sent no BODYSTRUCTURE", op, client.ErrProtocol)
+		}
+		return nil
+	})
+	return env, root, err
+}
+
+// FetchPart streams one part, still transfer-encoded, with BODY.PEEK so
+// \Seen is never set. path "HEADER" is the message's header.
+func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path string, w io.Writer) (int64, error) {
+	op := "fetch uid " + id + " part " + path
+	var written int64
+	err := s.run(ctx, op, func() error {
+		uids, err := parseIDs(op, []string{id})
+		if err != nil {
+			return err
+		}
+		section := &imap.FetchItemBodySection{Peek: true}
+		if strings.EqualFold(path, "HEADER") {
+			section.Specifier = imap.PartSpecifierHeader
+		} else if nums, ok := client.ParsePartPath(path); ok {
+			section.Part = nums
+		} else {
+			return fmt.Errorf("%s: %w: a part is numbered like 1 or 1.2, or HEADER", op, client.ErrUsage)
+		}
+		if err := s.useRef(op, ref, false); err != nil {
+			return err
+		}
+		uid := uids[0]
+		cmd := s.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+		found, nilPart := false, false
+		var writeErr error
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			var got imap.UID
+			for item := msg.Next(); item != nil; item = msg.Next() {
+				switch it := item.(type) {
+				case imapclient.FetchItemDataUID:
+					got = it.UID
+				case imapclient.FetchItemDataBodySection:
+					if got != uid || found || !it.MatchCommand(section) {
+						continue
+					}
+					found = true
+					if it.Literal == nil {
+						nilPart = true
+						continue
+					}
+					ew := &errWriter{w: w}
+					written, err = io.Copy(ew, it.Literal)
+					if err != nil && ew.err == nil {
+						cmd.Close()
+						return s.translate(op, err)
+					}
+					writeErr = ew.err
+				}
+			}
+		}
+		if err := cmd.Close(); err != nil {
+			return s.translate(op, err)
+		}
+		if writeErr != nil {
+			return fmt.Errorf("%s: %w", op, writeErr)
+		}
+		if nilPart {
+			return fmt.Errorf("%s: %w (the message has no such part)", op, client.ErrNotFound)
+		}
+		if !found {
+			return s.checkMissing(op, uids, func(imap.UID) bool { return false })
+		}
+		return nil
+	})
+	return written, err
+}
+
+// errWriter remembers a failure of the caller's writer, to tell it apart
+// from a failure reading the connection.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// Download streams whole messages with one UID FETCH (UID RFC822.SIZE
+// BODY.PEEK[]) for all of them; each literal goes straight from the
+// connection to fn.
+func (s *Source) Download(ctx context.Context, ref client.FolderRef, ids []string, fn func(id string, size int64, r io.Reader) error) error {
+	op := "download from " + ref.Name
+	uids, err := parseIDs(op, ids)
+	if err != nil {
+		return err
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	return s.run(ctx, op, func() error {
+		if err := s.useRef(op, ref, false); err != nil {
+			return err
+		}
+		wanted := make(map[imap.UID]bool, len(uids))
+		for _, u := range uids {
+			wanted[u] = true
+		}
+		delivered := make(map[imap.UID]bool, len(uids))
+		stream := func(list []imap.UID) error {
+			for _, set := range chunkUIDs(list) {
+				cmd := s.c.Fetch(set, &imap.FetchOptions{
+					UID:         true,
+					RFC822Size:  true,
+					BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+				})
+				if err := s.deliver(op, cmd, wanted, delivered, fn); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err := stream(uids); err != nil {
+			return err
+		}
+		if missing := missingUIDs(uids, delivered); len(missing) > 0 {
+			if err := stream(missing); err != nil {
+				return err
+			}
+		}
+		return s.checkMissing(op, uids, func(u imap.UID) bool { return delivered[u] })
+	})
+}
+
+// deliver hands each message of a running FETCH to fn.
+func (s *Source) deliver(op string, cmd *imapclient.FetchCommand, wanted, delivered map[imap.UID]bool, fn func(string, int64, io.Reader) error) error {
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var uid imap.UID
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil || !wanted[uid] || delivered[uid] ||
+					it.Section.Specifier != imap.PartSpecifierNone || len(it.Section.Part) > 0 {
+					continue // Next discards an unread literal
+				}
+				delivered[uid] = true
+				if err := fn(uidString(uid), it.Literal.Size(), it.Literal); err != nil {
+					if s.wire.ioErr() != nil {
+						return s.translate(fmt.Sprintf("%s: uid %d", op, uid), err)
+					}
+					// Stop now: draining the rest of a large FETCH could
+					// take minutes, so the connection is dropped instead.
+					s.breakWith(fmt.Errorf("download stopped: %w", err))
+					return fmt.Errorf("%s: uid %d: %w", op, uid, &callbackError{err})
+				}
+			}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return s.translate(op, err)
+	}
+	return nil
+}
+
+func uidString(u imap.UID) string { return strconv.FormatUint(uint64(u), 10) }
+
+// parseIDs turns message IDs into UIDs (sorted, without duplicates); an ID
+// that is not a positive number is a usage error.
+func parseIDs(op string, ids []string) ([]imap.UID, error) {
+	seen := make(map[imap.UID]bool, len(ids))
+	out := make([]imap.UID, 0, len(ids))
+	for _, id := range ids {
+		n, err := strconv.ParseUint(id, 10, 32)
+		if err != nil || n == 0 || strconv.FormatUint(n, 10) != id {
+			return nil, fmt.Errorf("%s: %w: message ID %q is not an IMAP UID (a positive number)", op, client.ErrUsage, id)
+		}
+		if u := imap.UID(n); !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// maxSetChars bounds the text of one UID set, so a command line stays far
+// below the servers' limits (Dovecot: 64 KiB).
+const maxSetChars = 8000
+
+// chunkUIDs packs UIDs into sets of ranges, as few as fit under maxSetChars.
+// It never returns an empty set: imapclient closes the connection on one.
+func chunkUIDs(uids []imap.UID) []imap.UIDSet {
+	u := append([]imap.UID(nil), uids...)
+	sort.Slice(u, func(i, j int) bool { return u[i] < u[j] })
+	var (
+		out []imap.UIDSet
+		cur imap.UIDSet
+		n   int
+	)
+	for i := 0; i < len(u); {
+		j := i
+		for j+1 < len(u) && (u[j+1] == u[j] || u[j+1] == u[j]+1) {
+			j++
+		}
+		r := imap.UIDRange{Start: u[i], Stop: u[j]}
+		l := len(uidString(u[i])) + 1
+		if u[j] != u[i] {
+			l += len(uidString(u[j])) + 1
+		}
+		if n+l > maxSetChars && len(cur) > 0 {
+			out = append(out, cur)
+			cur, n = nil, 0
+		}
+		cur = append(cur, r)
+		n += l
+		i = j + 1
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func formatUIDs(uids []imap.UID) string {
+	var set imap.UIDSet
+	set.AddNum(uids...)
+	return set.String()
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, client.ErrNotFound) && !errors.Is(err, client.ErrProtocol)
+}
+
+// callbackError carries an error returned by the caller's function through
+// run untouched: it is not a connection failure.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+func (e *callbackError) Unwrap() error { return e.err }

@@ -1,0 +1,398 @@
+package imapsrc
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/duomail/duomail/client"
+)
+
+// Folders lists every selectable folder with its role and counts: one LIST
+// with RETURN (STATUS) where the server has LIST-STATUS, else LIST and then
+// all STATUS commands pipelined.
+func (s *Source) Folders(ctx context.Context) ([]client.Folder, error) {
+	var out []client.Folder
+	err := s.run(ctx, "list folders", func() error {
+		listStatus := s.caps.Has(imap.CapListStatus)
+		var opts *imap.ListOptions
+		statusOpts := &imap.StatusOptions{NumMessages: true, NumUnseen: true}
+		if listStatus {
+			opts = &imap.ListOptions{ReturnStatus: statusOpts}
+			if s.caps.Has(imap.CapSpecialUse) {
+				opts.ReturnSpecialUse = true
+			}
+		} else if s.caps.Has(imap.CapSpecialUse) && s.caps.Has(imap.CapListExtended) {
+			opts = &imap.ListOptions{ReturnSpecialUse: true}
+		}
+		list, err := s.c.List("", "*", opts).Collect()
+		if err != nil {
+			return s.translate("list folders", err)
+		}
+		var usable []*imap.ListData
+		for _, l := range list {
+			if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
+				continue
+			}
+			usable = append(usable, l)
+		}
+		s.trash = pickTrash(list)
+
+		// Without LIST-STATUS (or where the server left a folder out),
+		// ask with STATUS, all commands in flight at once.
+		pending := make(map[int]*imapclient.StatusCommand)
+		for i, l := range usable {
+			if l.Status == nil || l.Status.NumMessages == nil {
+				pending[i] = s.c.Status(l.Mailbox, statusOpts)
+			}
+		}
+		var firstErr error
+		for i, l := range usable {
+			f := client.Folder{Name: l.Mailbox, Role: roleOf(l), Total: 0, Unseen: -1}
+			st := l.Status
+			if cmd := pending[i]; cmd != nil {
+				data, err := cmd.Wait()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = s.translate("status "+l.Mailbox, err)
+					}
+					continue
+				}
+				st = data
+			}
+			if st != nil && st.NumMessages != nil {
+				f.Total = int(*st.NumMessages)
+			}
+			if st != nil && st.NumUnseen != nil {
+				f.Unseen = int(*st.NumUnseen)
+			}
+			out = append(out, f)
+		}
+		return firstErr
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		// INBOX first, the rest in the server's order by name.
+		ii, ji := out[i].Role == client.RoleInbox, out[j].Role == client.RoleInbox
+		if ii != ji {
+			return ii
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// roleOf maps RFC 6154 special-use attributes to duomail roles.
+func roleOf(l *imap.ListData) string {
+	if strings.EqualFold(l.Mailbox, client.Inbox) {
+		return client.RoleInbox
+	}
+	for _, a := range l.Attrs {
+		switch imap.MailboxAttr(strings.ToLower(string(a))) {
+		case "\\trash":
+			return client.RoleTrash
+		case "\\sent":
+			return client.RoleSent
+		case "\\drafts":
+			return client.RoleDrafts
+		case "\\junk":
+			return client.RoleJunk
+		case "\\archive":
+			return client.RoleArchive
+		case "\\all":
+			return client.RoleAll
+		case "\\flagged":
+			return client.RoleFlagged
+		}
+	}
+	return ""
+}
+
+// selectFolder makes name the selected folder: EXAMINE (read-only) for
+// reading, SELECT when write is set. An already selected folder is kept.
+func (s *Source) selectFolder(name string, write bool) error {
+	if s.sel.name == name && (!write || !s.sel.readOnly) && s.c.Mailbox() != nil {
+		return nil
+	}
+	return s.reselect(name, !write)
+}
+
+func (s *Source) reselect(name string, readOnly bool) error {
+	verb := "select "
+	if readOnly {
+		verb = "examine "
+	}
+	s.sel = selection{}
+	data, err := s.c.Select(name, s.selectOptions(readOnly)).Wait()
+	if err != nil {
+		return s.translate(verb+name, err)
+	}
+	s.sel = selection{name: name, readOnly: readOnly, status: statusFromSelect(name, data)}
+	return nil
+}
+
+func (s *Source) selectOptions(readOnly bool) *imap.SelectOptions {
+	return &imap.SelectOptions{ReadOnly: readOnly, CondStore: s.caps.Has(imap.CapCondStore)}
+}
+
+func statusFromSelect(name string, d *imap.SelectData) client.FolderStatus {
+	return client.FolderStatus{
+		Name:          name,
+		Messages:      int(d.NumMessages),
+		Unseen:        -1,
+		UIDValidity:   d.UIDValidity,
+		UIDNext:       uint32(d.UIDNext),
+		HighestModSeq: d.HighestModSeq,
+	}
+}
+
+// useRef selects the folder of ref and refuses when its UIDVALIDITY is not
+// the one the caller's IDs belong to, before any UID is sent.
+func (s *Source) useRef(op string, ref client.FolderRef, write bool) error {
+	if err := s.selectFolder(ref.Name, write); err != nil {
+		return err
+	}
+	if ref.UIDValidity != 0 && ref.UIDValidity != s.sel.status.UIDValidity {
+		return fmt.Errorf("%s: %w: UIDVALIDITY of %s is now %d, the IDs were listed under %d",
+			op, client.ErrStaleIDs, ref.Name, s.sel.status.UIDValidity, ref.UIDValidity)
+	}
+	return nil
+}
+
+// Status selects the folder afresh (EXAMINE, or SELECT when it is selected
+// for writing) and counts unseen mail with SEARCH, pipelined behind it.
+func (s *Source) Status(ctx context.Context, folder string) (client.FolderStatus, error) {
+	var st client.FolderStatus
+	err := s.run(ctx, "status "+folder, func() error {
+		readOnly := !(s.sel.name == folder && !s.sel.readOnly)
+		s.sel = selection{}
+		selCmd := s.c.Select(folder, s.selectOptions(readOnly))
+		var searchOpts *imap.SearchOptions
+		if s.caps.Has(imap.CapESearch) {
+			searchOpts = &imap.SearchOptions{ReturnCount: true}
+		}
+		searchCmd := s.c.Search(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, searchOpts)
+		data, selErr := selCmd.Wait()
+		sdata, searchErr := searchCmd.Wait()
+		if selErr != nil {
+			return s.translate("status "+folder, selErr)
+		}
+		s.sel = selection{name: folder, readOnly: readOnly, status: statusFromSelect(folder, data)}
+		if searchErr != nil {
+			return s.translate("status "+folder+": search unseen", searchErr)
+		}
+		st = s.sel.status
+		if searchOpts != nil {
+			st.Unseen = int(sdata.Count)
+		} else {
+			st.Unseen = len(sdata.AllSeqNums())
+		}
+		return nil
+	})
+	return st, err
+}
+
+// Inventory lists every message with size and flags: UID FETCH 1:* (UID
+// FLAGS RFC822.SIZE), or with CONDSTORE and FlagsChangedSince the full UID
+// list from UID SEARCH plus only the changed flags.
+func (s *Source) Inventory(ctx context.Context, ref client.FolderRef, opts client.InventoryOptions) (client.FolderStatus, []client.Item, error) {
+	var (
+		st    client.FolderStatus
+		items []client.Item
+	)
+	op := "inventory " + ref.Name
+	err := s.run(ctx, op, func() error {
+		// A fresh selection, so counts and markers are current.
+		readOnly := !(s.sel.name == ref.Name && !s.sel.readOnly)
+		if err := s.reselect(ref.Name, readOnly); err != nil {
+			return err
+		}
+		if err := s.useRef(op, ref, false); err != nil {
+			return err
+		}
+		st = s.sel.status
+		if st.Messages == 0 {
+			items = []client.Item{}
+			st.Unseen = 0
+			return nil
+		}
+		var err error
+		if opts.FlagsChangedSince > 0 && s.caps.Has(imap.CapCondStore) {
+			items, err = s.inventoryChanged(op, opts.FlagsChangedSince)
+			st.Unseen = -1
+		} else {
+			items, err = s.inventoryFull(op)
+			st.Unseen = 0
+			for _, it := range items {
+				if !client.HasFlag(it.Flags, client.FlagSeen) {
+					st.Unseen++
+				}
+			}
+		}
+		if mb := s.c.Mailbox(); mb != nil {
+			st.Messages = int(mb.NumMessages)
+		}
+		return err
+	})
+	if err != nil {
+		return client.FolderStatus{}, nil, err
+	}
+	return st, items, nil
+}
+
+var allUIDs = imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+
+func (s *Source) inventoryFull(op string) ([]client.Item, error) {
+	byUID := make(map[imap.UID]client.Item)
+	fetch := func(set imap.UIDSet) error {
+		cmd := s.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true})
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			buf, err := msg.Collect()
+			if err != nil {
+				cmd.Close()
+				return err
+			}
+			if buf.UID == 0 {
+				continue
+			}
+			byUID[buf.UID] = client.Item{ID: uidString(buf.UID), Size: buf.RFC822Size, Flags: flagsFrom(buf.Flags)}
+		}
+		return cmd.Close()
+	}
+	if err := fetch(allUIDs); err != nil {
+		return nil, s.translate(op, err)
+	}
+	// A FETCH response imapclient could not match (items in an unusual
+	// order, duplicates) is silently routed elsewhere: compare with the
+	// number of messages the server says the folder has, and fetch what
+	// is missing by UID.
+	if mb := s.c.Mailbox(); mb != nil && int(mb.NumMessages) != len(byUID) {
+		uids, err := s.searchUIDs(&imap.SearchCriteria{})
+		if err != nil {
+			return nil, s.translate(op, err)
+		}
+		var missing []imap.UID
+		for _, u := range uids {
+			if _, ok := byUID[u]; !ok {
+				missing = append(missing, u)
+			}
+		}
+		if len(missing) > 0 {
+			for _, chunk := range chunkUIDs(missing) {
+				if err := fetch(chunk); err != nil {
+					return nil, s.translate(op, err)
+				}
+			}
+			if err := s.checkMissing(op, missing, func(u imap.UID) bool { _, ok := byUID[u]; return ok }); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sortedItems(byUID), nil
+}
+
+func (s *Source) inventoryChanged(op string, since uint64) ([]client.Item, error) {
+	uids, err := s.searchUIDs(&imap.SearchCriteria{})
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	byUID := make(map[imap.UID]client.Item, len(uids))
+	for _, u := range uids {
+		byUID[u] = client.Item{ID: uidString(u)}
+	}
+	if len(uids) == 0 {
+		return []client.Item{}, nil
+	}
+	cmd := s.c.Fetch(allUIDs, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: since})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		buf, err := msg.Collect()
+		if err != nil {
+			cmd.Close()
+			return nil, s.translate(op, err)
+		}
+		if it, ok := byUID[buf.UID]; ok && buf.UID != 0 {
+			it.Flags = flagsFrom(buf.Flags)
+			byUID[buf.UID] = it
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, s.translate(op, err)
+	}
+	return sortedItems(byUID), nil
+}
+
+func sortedItems(byUID map[imap.UID]client.Item) []client.Item {
+	uids := make([]imap.UID, 0, len(byUID))
+	for u := range byUID {
+		uids = append(uids, u)
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	out := make([]client.Item, 0, len(uids))
+	for _, u := range uids {
+		out = append(out, byUID[u])
+	}
+	return out
+}
+
+// searchUIDs runs UID SEARCH, asking for the compact ESEARCH answer where
+// the server has it.
+func (s *Source) searchUIDs(criteria *imap.SearchCriteria) ([]imap.UID, error) {
+	var opts *imap.SearchOptions
+	if s.caps.Has(imap.CapESearch) {
+		opts = &imap.SearchOptions{ReturnAll: true}
+	}
+	data, err := s.c.UIDSearch(criteria, opts).Wait()
+	if err != nil {
+		return nil, err
+	}
+	return uidsOf(data.All), nil
+}
+
+func uidsOf(set imap.NumSet) []imap.UID {
+	switch set := set.(type) {
+	case imap.UIDSet:
+		uids, _ := set.Nums()
+		return uids
+	case imap.SeqSet: // a server answering UID SEARCH with the wrong kind
+		nums, _ := set.Nums()
+		out := make([]imap.UID, len(nums))
+		for i, n := range nums {
+			out[i] = imap.UID(n)
+		}
+		return out
+	}
+	return nil
+}
+
+// checkMissing decides about UIDs a FETCH did not deliver even when asked
+// again: those the server no longer has are not found; those it still has
+// mean the server answered in a way this client cannot match, which must
+// fail loudly rather than lose mail silently.
+func (s *Source) checkMissing(op string, asked []imap.UID, got func(imap.UID) bool) error {
+	var missing []imap.UID
+	for _, u := range asked {
+		if !got(u) {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var set imap.UIDSet
+	set.AddNum(missing...)
+	exist, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{set}})
+	if err != nil {
+		return s.translate(op, err)
+	}
+	if len(exist) > 0 {
+		return fmt.Errorf("%s: %w: the server did not deliver uid %s in a form this client can match (FETCH items out of order or duplicated)",
+			op, client.ErrProtocol, formatUIDs(exist))
+	}
+	return fmt.Errorf("%s: uid %s: %w (no longer on the server)", op, formatUIDs(missing), client.ErrNotFound)
+}

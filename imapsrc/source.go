@@ -1,0 +1,319 @@
+package imapsrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/duomail/duomail/client"
+)
+
+// Source is one logged-in IMAP session. Like every client.Source it does one
+// operation at a time.
+type Source struct {
+	acct    *client.Account
+	opts    client.DialOptions
+	c       *imapclient.Client
+	base    *client.Conn
+	wire    *wireConn
+	timeout time.Duration
+	tlsDesc string
+
+	caps         imap.CapSet // after login
+	capabilities client.Capabilities
+	trash        string // the Trash folder, "" when there is none
+
+	sel selection
+
+	// events is signalled (without blocking) by the reader goroutine when
+	// the server reports new mail, an expunge or a flag change.
+	events chan struct{}
+
+	broken    error // the failure that ended the session
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// selection is the folder currently selected and what selecting it said.
+type selection struct {
+	name     string
+	readOnly bool
+	status   client.FolderStatus
+}
+
+// Capabilities reports what the server lets duomail do; no round trip.
+func (s *Source) Capabilities() client.Capabilities { return s.capabilities }
+
+func (s *Source) unilateralHandler() *imapclient.UnilateralDataHandler {
+	signal := func() {
+		select {
+		case s.events <- struct{}{}:
+		default:
+		}
+	}
+	// These run on imapclient's reader goroutine: they must not call the
+	// client, only note that something changed.
+	return &imapclient.UnilateralDataHandler{
+		Expunge: func(uint32) { signal() },
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				signal()
+			}
+		},
+		Fetch: func(msg *imapclient.FetchMessageData) {
+			signal()
+			// Drain it: an unclaimed FETCH (a flag change, or data a
+			// misbehaving server sent in an order imapclient cannot match)
+			// blocks the reader until its items are consumed.
+			for item := msg.Next(); item != nil; item = msg.Next() {
+			}
+		},
+	}
+}
+
+// run brackets one operation: it refuses to use a broken session, bounds
+// every wait by the account timeout, turns cancelling ctx into closing the
+// connection, and turns what went wrong into an error naming op.
+func (s *Source) run(ctx context.Context, op string, f func() error) error {
+	if s.broken != nil {
+		return fmt.Errorf("%s: session unusable after an earlier failure: %w", op, s.broken)
+	}
+	if s.c == nil {
+		return fmt.Errorf("%s: %w: session closed", op, client.ErrNetwork)
+	}
+	if err := ctx.Err(); err != nil {
+		return client.NetError(op, err)
+	}
+	s.wire.arm(s.timeout)
+	defer s.wire.disarm()
+	stop := context.AfterFunc(ctx, func() { s.base.Close() })
+	err := f()
+	if !stop() {
+		// ctx ended during the operation and the connection is gone.
+		s.breakWith(client.NetError(op, ctx.Err()))
+		if err != nil {
+			return s.broken
+		}
+		return nil
+	}
+	if err == nil {
+		return nil
+	}
+	return s.translate(op, err)
+}
+
+// translate turns an error from imapclient into the error a user reads. A
+// server's NO or BAD keeps the server's words; anything else means the
+// connection is gone and the session is marked broken.
+func (s *Source) translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var cb *callbackError
+	if isOwnError(err) || errors.As(err, &cb) {
+		return err
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return serverError(op, ie)
+	}
+	var out error
+	switch ioErr := s.wire.ioErr(); {
+	case ioErr != nil:
+		out = client.NetError(op, ioErr)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		out = client.NetError(op, io.EOF)
+	default:
+		out = fmt.Errorf("%s: %w: %v", op, client.ErrProtocol, err)
+	}
+	s.breakWith(out)
+	return out
+}
+
+// isOwnError reports whether err was already built by this package (or by
+// a caller's callback) with one of the client error kinds.
+func isOwnError(err error) bool {
+	for _, kind := range []error{client.ErrUsage, client.ErrStaleIDs, client.ErrNotFound, client.ErrUnsupported,
+		client.ErrProtocol, client.ErrNetwork, client.ErrServer, client.ErrAuth} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverError keeps the server's text; a missing folder also matches
+// ErrNotFound.
+func serverError(op string, ie *imap.Error) error {
+	se := &client.ServerError{Op: op, Text: ie.Text}
+	switch ie.Code {
+	case imap.ResponseCodeNonExistent, imap.ResponseCodeTryCreate:
+		return fmt.Errorf("%w (%w)", se, client.ErrNotFound)
+	}
+	if ie.Text == "" {
+		se.Text = string(ie.Type)
+	}
+	return se
+}
+
+// breakWith records the failure that ended the session and drops the
+// connection, so nothing more is sent on a connection in an unknown state.
+func (s *Source) breakWith(err error) {
+	if s.broken == nil {
+		s.broken = err
+	}
+	s.base.Close()
+}
+
+// Close logs out and closes the connection. Calling it again does nothing.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		if s.broken != nil {
+			s.c.Close()
+			s.closeErr = s.broken
+			return
+		}
+		s.wire.arm(s.timeout)
+		err := s.c.Logout().Wait()
+		s.c.Close()
+		if err != nil && s.wire.ioErr() == nil {
+			var ie *imap.Error
+			if errors.As(err, &ie) {
+				s.closeErr = serverError("logout", ie)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// buildCapabilities describes, feature by feature, how this server is used
+// or why it cannot be.
+func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capabilities {
+	var announced []string
+	for c := range caps {
+		announced = append(announced, string(c))
+	}
+	sort.Strings(announced)
+	out := client.Capabilities{
+		Protocol:  client.IMAP,
+		Announced: announced,
+		Auth:      pre.AuthMechanisms(),
+		TLS:       tlsDesc,
+	}
+	if out.Auth == nil {
+		out.Auth = []string{}
+	}
+	uidplus := caps.Has(imap.CapUIDPlus)
+	move := caps.Has(imap.CapMove)
+	noUIDPlus := "server lacks UIDPLUS: a plain EXPUNGE would also remove other clients' \\Deleted mail"
+
+	if caps.Has(imap.CapListStatus) {
+		out.Set(client.FeatureFolders, true, "LIST RETURN (SPECIAL-USE STATUS)")
+	} else {
+		out.Set(client.FeatureFolders, true, "LIST, then STATUS per folder")
+	}
+	out.Set(client.FeatureHeadersFirst, true, "UID FETCH (ENVELOPE BODYSTRUCTURE FLAGS RFC822.SIZE)")
+	out.Set(client.FeatureHeadersOnly, true, "ENVELOPE, BODY.PEEK[HEADER]")
+	out.Set(client.FeaturePartialFetch, true, "BODY.PEEK[section]")
+	out.Set(client.FeatureServerFlags, true, "UID STORE +FLAGS.SILENT / -FLAGS.SILENT")
+	switch {
+	case move:
+		out.Set(client.FeatureServerMove, true, "UID MOVE")
+	case uidplus:
+		out.Set(client.FeatureServerMove, true, "UID COPY + STORE \\Deleted + UID EXPUNGE")
+	default:
+		out.Set(client.FeatureServerMove, false, "server lacks MOVE and UIDPLUS: messages can be copied but the originals cannot be removed safely")
+	}
+	out.Set(client.FeatureServerSearch, true, "UID SEARCH")
+	if caps.Has(imap.CapIdle) {
+		out.Set(client.FeaturePush, true, "IDLE")
+	} else {
+		out.Set(client.FeaturePush, false, "server lacks IDLE: poll instead")
+	}
+	out.Set(client.FeatureMailOnServer, true, "IMAP keeps mail on the server; the cache is a copy")
+	switch {
+	case move || uidplus:
+		out.Set(client.FeatureDeleteNoDownload, true, "UID STORE \\Deleted + UID EXPUNGE, or a move to Trash")
+	default:
+		out.Set(client.FeatureDeleteNoDownload, false, noUIDPlus)
+	}
+	if uidplus {
+		out.Set(client.FeatureExpunge, true, "UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE")
+	} else {
+		out.Set(client.FeatureExpunge, false, noUIDPlus)
+	}
+	switch {
+	case trash == "":
+		out.Set(client.FeatureTrash, false, "no folder with the \\Trash role or named Trash")
+	case move:
+		out.Set(client.FeatureTrash, true, "UID MOVE to "+trash)
+	case uidplus:
+		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + STORE \\Deleted + UID EXPUNGE")
+	default:
+		out.Set(client.FeatureTrash, false, "server lacks MOVE and UIDPLUS: cannot move to "+trash+" without a plain EXPUNGE")
+	}
+	if caps.Has(imap.CapCondStore) {
+		out.Set(client.FeatureChangeTracking, true, "CONDSTORE (HIGHESTMODSEQ, FETCH CHANGEDSINCE)")
+	} else {
+		out.Set(client.FeatureChangeTracking, false, "server lacks CONDSTORE: every sync compares all flags")
+	}
+	out.Set(client.FeaturePipelining, true, "one UID FETCH for many messages; several tagged commands in flight")
+	return out
+}
+
+// findTrash learns which folder deletions go to: the one with the \Trash
+// special use, else one named Trash.
+func (s *Source) findTrash() error {
+	var opts *imap.ListOptions
+	if s.caps.Has(imap.CapSpecialUse) && (s.caps.Has(imap.CapListExtended) || s.caps.Has(imap.CapListStatus)) {
+		opts = &imap.ListOptions{ReturnSpecialUse: true}
+	}
+	list, err := s.c.List("", "*", opts).Collect()
+	if err != nil {
+		return err
+	}
+	s.trash = pickTrash(list)
+	return nil
+}
+
+func pickTrash(list []*imap.ListData) string {
+	byName := ""
+	for _, l := range list {
+		if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
+			continue
+		}
+		if hasAttr(l.Attrs, imap.MailboxAttrTrash) {
+			return l.Mailbox
+		}
+		if byName == "" && isTrashName(l.Mailbox, l.Delim) {
+			byName = l.Mailbox
+		}
+	}
+	return byName
+}
+
+func isTrashName(name string, delim rune) bool {
+	if strings.EqualFold(name, "Trash") {
+		return true
+	}
+	// Servers that keep every folder below INBOX (Courier, Cyrus).
+	return delim != 0 && strings.EqualFold(name, "INBOX"+string(delim)+"Trash")
+}
+
+func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
+	for _, x := range attrs {
+		if strings.EqualFold(string(x), string(a)) {
+			return true
+		}
+	}
+	return false
+}

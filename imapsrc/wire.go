@@ -1,0 +1,299 @@
+package imapsrc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duomail/duomail/client"
+)
+
+// wireConn sits between imapclient and the (TLS) connection. It
+//
+//   - remembers the first I/O error, because imapclient formats errors with
+//     %v and so loses whether the cause was a timeout or a closed socket;
+//   - bounds waits only while a command is outstanding: imapclient's reader
+//     goroutine always has a Read pending, and an idle Source must not die
+//     because nobody talked to it for longer than the timeout;
+//   - counts the commands sent and writes the exchange to the debug writer
+//     with credentials replaced by [redacted].
+type wireConn struct {
+	net.Conn
+	base    *client.Conn
+	timeout time.Duration
+
+	mu      sync.Mutex
+	busy    bool
+	armedAt time.Time
+	wait    time.Duration // bound in force while busy
+	err     error
+
+	out *outTap
+	in  *inTap
+}
+
+func newWireConn(c net.Conn, base *client.Conn, timeout time.Duration, opts client.DialOptions) *wireConn {
+	w := &wireConn{Conn: c, base: base, timeout: timeout, wait: timeout}
+	var dbg *debugSink
+	if opts.Debug != nil {
+		dbg = &debugSink{w: opts.Debug}
+	}
+	if dbg != nil || opts.Stats != nil {
+		w.out = &outTap{sink: dbg, stats: opts.Stats}
+	}
+	if dbg != nil {
+		w.in = &inTap{sink: dbg}
+	}
+	return w
+}
+
+// arm starts bounding waits by d: from now on a server silent for d is gone.
+func (w *wireConn) arm(d time.Duration) {
+	// Extending the deadline of the Read already pending comes first, so it
+	// cannot expire as a leftover from the idle period once busy is set.
+	w.base.SetTimeout(d)
+	w.base.Conn.SetReadDeadline(time.Now().Add(d))
+	w.mu.Lock()
+	w.busy, w.armedAt, w.wait = true, time.Now(), d
+	w.mu.Unlock()
+}
+
+// disarm ends the bound: the connection may now stay silent indefinitely
+// (TCP keep-alive still notices a dead peer).
+func (w *wireConn) disarm() {
+	w.mu.Lock()
+	w.busy = false
+	w.mu.Unlock()
+}
+
+// tolerate reports whether a read timeout belongs to an idle period (or to
+// a deadline set before the current command began) and should be retried.
+func (w *wireConn) tolerate() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.busy || time.Since(w.armedAt) < w.wait
+}
+
+func (w *wireConn) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+// ioErr returns the first I/O error seen, or nil.
+func (w *wireConn) ioErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *wireConn) Read(p []byte) (int, error) {
+	for {
+		n, err := w.Conn.Read(p)
+		if n > 0 && w.in != nil {
+			w.in.Write(p[:n])
+		}
+		if err != nil && n == 0 && isTimeout(err) && w.tolerate() {
+			continue
+		}
+		if err != nil {
+			w.fail(err)
+		}
+		return n, err
+	}
+}
+
+func (w *wireConn) Write(p []byte) (int, error) {
+	n, err := w.Conn.Write(p)
+	if n > 0 && w.out != nil {
+		w.out.Write(p[:n])
+	}
+	if err != nil {
+		w.fail(err)
+	}
+	return n, err
+}
+
+// The deadlines that count are client.Conn's; imapclient's are dropped.
+func (w *wireConn) SetDeadline(time.Time) error      { return nil }
+func (w *wireConn) SetReadDeadline(time.Time) error  { return nil }
+func (w *wireConn) SetWriteDeadline(time.Time) error { return nil }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// prefixConn serves a few bytes before the connection's own: the greeting
+// imapclient expects after we did STARTTLS ourselves.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func withPrefix(c net.Conn, prefix string) net.Conn {
+	return &prefixConn{Conn: c, r: io.MultiReader(strings.NewReader(prefix), c)}
+}
+
+// debugSink writes whole lines, "C: " for what we send and "S: " for what
+// the server sends, so both directions stay readable when interleaved.
+type debugSink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (d *debugSink) line(prefix string, b []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	io.WriteString(d.w, prefix)
+	d.w.Write(b)
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		io.WriteString(d.w, "\n")
+	}
+}
+
+// maxDebugLine bounds what is buffered waiting for a line end; a longer
+// line is written in pieces.
+const maxDebugLine = 64 << 10
+
+// inTap copies server output to the debug sink line by line.
+type inTap struct {
+	sink *debugSink
+	buf  []byte
+}
+
+func (t *inTap) Write(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			t.buf = append(t.buf, p...)
+			if len(t.buf) >= maxDebugLine {
+				t.sink.line("S: ", t.buf)
+				t.buf = t.buf[:0]
+			}
+			return
+		}
+		t.buf = append(t.buf, p[:i+1]...)
+		t.sink.line("S: ", t.buf)
+		t.buf = t.buf[:0]
+		p = p[i+1:]
+	}
+}
+
+// outTap follows what we send command by command: it counts each command
+// for WireStats and writes the debug copy with the arguments of LOGIN and
+// the payloads of AUTHENTICATE replaced. It parses literals ({n} and {n+})
+// so literal bytes are never mistaken for a command line.
+type outTap struct {
+	sink  *debugSink
+	stats *client.WireStats
+
+	line     []byte
+	literal  int64 // literal bytes still to come
+	inCmd    bool  // the current command continues after a literal
+	redactIt bool  // the current command's arguments are secret
+	sasl     bool  // an AUTHENTICATE exchange is running
+}
+
+func (t *outTap) Write(p []byte) {
+	for len(p) > 0 {
+		if t.literal > 0 {
+			n := int64(len(p))
+			if n > t.literal {
+				n = t.literal
+			}
+			if t.sink != nil {
+				if t.redactIt {
+					// nothing: secret
+				} else {
+					t.sink.line("C: ", []byte("<"+strconv.FormatInt(n, 10)+" literal bytes>"))
+				}
+			}
+			t.literal -= n
+			p = p[n:]
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			t.line = append(t.line, p...)
+			if len(t.line) > maxDebugLine {
+				// Not a line we understand: show it unless it may be secret.
+				t.emit(t.line, false)
+				t.line = t.line[:0]
+			}
+			return
+		}
+		t.line = append(t.line, p[:i+1]...)
+		t.emit(t.line, true)
+		t.line = t.line[:0]
+		p = p[i+1:]
+	}
+}
+
+// emit handles one complete line (or a piece of an overlong one).
+func (t *outTap) emit(line []byte, complete bool) {
+	text := strings.TrimRight(string(line), "\r\n")
+	shown := text
+	if !t.inCmd {
+		tag, rest, tagged := strings.Cut(text, " ")
+		if tagged && tag != "" && !strings.ContainsAny(tag, "+*") {
+			t.stats.Command()
+			t.sasl = false
+			t.redactIt = false
+			verb, args, _ := strings.Cut(rest, " ")
+			switch strings.ToUpper(verb) {
+			case "LOGIN":
+				t.redactIt = true
+				shown = tag + " " + verb + " [redacted]"
+			case "AUTHENTICATE":
+				t.sasl = true
+				if mech, ir, ok := strings.Cut(args, " "); ok && ir != "" {
+					shown = tag + " " + verb + " " + mech + " [redacted]"
+				}
+			}
+		} else if t.sasl {
+			// A client response in a SASL exchange.
+			shown = "[redacted]"
+		}
+	} else if t.redactIt {
+		shown = ""
+	}
+	// A line ending in {n} or {n+} announces a literal that continues
+	// the same command.
+	t.inCmd = false
+	if complete {
+		if n, ok := literalSize(text); ok {
+			t.literal = n
+			t.inCmd = true
+		}
+	}
+	if t.sink != nil && shown != "" {
+		t.sink.line("C: ", []byte(shown))
+	}
+}
+
+// literalSize parses a trailing {n} or {n+} (LITERAL+ and LITERAL-).
+func literalSize(line string) (int64, bool) {
+	if !strings.HasSuffix(line, "}") {
+		return 0, false
+	}
+	open := strings.LastIndexByte(line, '{')
+	if open < 0 {
+		return 0, false
+	}
+	num := strings.TrimSuffix(line[open+1:len(line)-1], "+")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
