@@ -276,7 +276,7 @@ func (s *Source) headerDigests(order []int, why string) (map[int]string, error) 
 			}
 			return nil // this message stays unidentified
 		}
-		h.h.Reset()
+		h.reset()
 		if _, err := io.Copy(h, r.body); err != nil {
 			return err
 		}
@@ -307,6 +307,11 @@ func (s *Source) headerDigests(order []int, why string) (map[int]string, error) 
 type headerHash struct {
 	h        hash.Hash
 	newlines int // held back: they count only if more text follows
+}
+
+func (w *headerHash) reset() {
+	w.h.Reset()
+	w.newlines = 0
 }
 
 func (w *headerHash) Write(p []byte) (int, error) {
