@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests in *_binary_test.go run the real duomail binary, built once here,
+// as a subprocess with its own XDG directories, against in-process test
+// servers and a real Dovecot.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "duomail-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "duomail")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build duomail:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli is one user's environment: private config and data directories.
+type cli struct {
+	t       *testing.T
+	home    string
+	config  string // XDG_CONFIG_HOME
+	data    string // XDG_DATA_HOME
+	env     map[string]string
+	timeout time.Duration
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	home := t.TempDir()
+	c := &cli{
+		t:       t,
+		home:    home,
+		config:  filepath.Join(home, "config"),
+		data:    filepath.Join(home, "data"),
+		env:     map[string]string{},
+		timeout: 60 * time.Second,
+	}
+	return c
+}
+
+// writeConfig writes $XDG_CONFIG_HOME/duomail/config.toml, private.
+func (c *cli) writeConfig(toml string) string {
+	c.t.Helper()
+	dir := filepath.Join(c.config, "duomail")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
+}
+
+type runResult struct {
+	args   []string
+	stdout string
+	stderr string
+	code   int
+}
+
+func (r runResult) String() string {
+	return fmt.Sprintf("duomail %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// run runs the binary with args; stdin is empty and nothing is a terminal.
+func (c *cli) run(args ...string) runResult {
+	c.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + c.home,
+		"XDG_CONFIG_HOME=" + c.config,
+		"XDG_DATA_HOME=" + c.data,
+		"TZ=UTC",
+	}
+	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(c.timeout):
+		cmd.Process.Kill()
+		<-done
+		c.t.Fatalf("duomail %s: did not finish within %v\nstderr: %s", strings.Join(args, " "), c.timeout, stderr.String())
+	}
+	return runResult{args: args, stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+// ok runs and requires exit status 0.
+func (c *cli) ok(args ...string) runResult {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != 0 {
+		c.t.Fatalf("want exit 0: %v", r)
+	}
+	return r
+}
+
+// fails runs and requires the given exit status and a "duomail: " message.
+func (c *cli) fails(code int, args ...string) runResult {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != code {
+		c.t.Fatalf("want exit %d: %v", code, r)
+	}
+	if !strings.Contains(r.stderr, "duomail: ") {
+		c.t.Fatalf("want an error message on stderr: %v", r)
+	}
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") {
+		c.t.Fatalf("Go stack on stderr: %v", r)
+	}
+	return r
+}
+
+// jsonOf decodes a --json output.
+func jsonOf[T any](t *testing.T, r runResult) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("stdout is not the expected JSON (%v): %v", err, r)
+	}
+	return v
+}
+
+// tsv splits piped output into records and fields.
+func tsv(out string) [][]string {
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		rows = append(rows, strings.Split(line, "\t"))
+	}
+	return rows
+}
+
+func TestBinaryVersion(t *testing.T) {
+	c := newCLI(t)
+	r := c.ok("--version")
+	if !strings.HasPrefix(r.stdout, "duomail ") || strings.TrimSpace(strings.TrimPrefix(r.stdout, "duomail ")) == "" {
+		t.Errorf("version output %q", r.stdout)
+	}
+}
+
+func TestBinaryVersionLdflags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary again")
+	}
+	bin := filepath.Join(t.TempDir(), "duomail")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=9.8.7", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || string(out) != "duomail 9.8.7\n" {
+		t.Errorf("--version = %q, %v", out, err)
+	}
+}
