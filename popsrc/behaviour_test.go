@@ -291,3 +291,26 @@ func TestFoldersAndList(t *testing.T) {
 		t.Fatalf("list fetched bodies: %d RETR", n)
 	}
 }
+
+// A QUIT that is never confirmed leaves the deletions uncommitted, and
+// Close says so.
+func TestQuitNotConfirmed(t *testing.T) {
+	srv := startServer(t, pop3test.Options{StallOn: "QUIT"})
+	srv.Add("alice", testMessage(1))
+	srv.Add("alice", testMessage(2))
+	acct := serverAccount(srv, client.TLSNone)
+	acct.Timeout = time.Second
+	s := mustDial(t, acct, client.DialOptions{})
+	ids := inventoryIDs(t, s)
+	if _, err := s.Delete(context.Background(), client.FolderRef{Name: client.Inbox}, ids, client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Close()
+	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "2 deletion(s) not committed") {
+		t.Fatalf("close: %v", err)
+	}
+	srv.Close() // drops the stalled session
+	if n := len(srv.Messages("alice")); n != 2 {
+		t.Fatalf("%d messages left, want 2", n)
+	}
+}
