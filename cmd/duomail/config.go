@@ -219,6 +219,11 @@ func checkKeys(path string, settings map[string]any) error {
 		if !slices.Contains(topLevelKeys, k) {
 			return &configError{File: path, Key: k, Msg: "unknown key" + suggest(k, topLevelKeys)}
 		}
+		if k != "accounts" {
+			if msg := checkType(k, settings[k]); msg != "" {
+				return &configError{File: path, Key: k, Msg: msg}
+			}
+		}
 	}
 	raw, ok := settings["accounts"]
 	if !ok {
@@ -248,12 +253,45 @@ func checkKeys(path string, settings map[string]any) error {
 		}
 		slices.Sort(fk)
 		for _, f := range fk {
+			if _, nested := fields[f].(map[string]any); nested {
+				return &configError{File: path, Key: key + "." + f, Msg: "unexpected table (account names cannot contain dots)"}
+			}
 			if !slices.Contains(accountKeys, f) {
 				return &configError{File: path, Key: key + "." + f, Msg: "unknown key" + suggest(f, accountKeys)}
+			}
+			if msg := checkType(f, fields[f]); msg != "" {
+				return &configError{File: path, Key: key + "." + f, Msg: msg}
 			}
 		}
 	}
 	return nil
+}
+
+// checkType checks a value as written in the file (the environment gives
+// strings, which typedGetter converts).
+func checkType(field string, v any) string {
+	switch field {
+	case "port", "keep_days":
+		if _, ok := v.(int64); !ok {
+			return fmt.Sprintf("want an integer, got %v", describeValue(v))
+		}
+	case "keep_on_server":
+		if _, ok := v.(bool); !ok {
+			return fmt.Sprintf("want true or false, got %v", describeValue(v))
+		}
+	default:
+		if _, ok := v.(string); !ok {
+			return fmt.Sprintf("want a string, got %v", describeValue(v))
+		}
+	}
+	return ""
+}
+
+func describeValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
 }
 
 // suggest names a known key that differs from k by little, for typos.
