@@ -83,47 +83,70 @@ func uniqueName(name string, used map[string]bool) string {
 }
 
 // WriteFileIn writes r to dir/name and returns the path and bytes written.
-// name must be a plain file name (SafeFilename's output); anything that
-// would resolve outside dir is refused. The file is created with O_EXCL and
-// without following symlinks, so an existing file, or a link planted where
-// the file would go, is never written through. With force an existing
-// regular file is replaced atomically (write beside it, then rename). A
-// failed write leaves no partial file.
+// See CreateFileIn for the rules.
 func WriteFileIn(dir, name string, r io.Reader, force bool) (string, int64, error) {
+	pf, err := CreateFileIn(dir, name, force)
+	if err != nil {
+		return filepath.Join(dir, name), 0, err
+	}
+	n, err := io.Copy(pf, r)
+	return pf.Path, n, pf.Finish(err)
+}
+
+// PendingFile is a file being written by CreateFileIn; Finish puts it in
+// place or removes it.
+type PendingFile struct {
+	*os.File
+	Path   string // final path
+	target string // where it is written: Path, or a temporary beside it with force
+}
+
+// CreateFileIn creates dir/name for writing. name must be a plain file name
+// (SafeFilename's output); anything that would resolve outside dir is
+// refused. The file is created with O_EXCL and without following symlinks,
+// so an existing file, or a link planted where the file would go, is never
+// written through. With force an existing regular file is replaced
+// atomically (written beside it, renamed over it by Finish).
+func CreateFileIn(dir, name string, force bool) (*PendingFile, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
-		return "", 0, fmt.Errorf("refusing file name %q", name)
+		return nil, fmt.Errorf("refusing file name %q", name)
 	}
 	dir = filepath.Clean(dir)
 	path := filepath.Join(dir, name)
 	if filepath.Dir(path) != dir {
-		return "", 0, fmt.Errorf("refusing file name %q: outside %s", name, dir)
+		return nil, fmt.Errorf("refusing file name %q: outside %s", name, dir)
 	}
 	target := path
 	if force {
 		if fi, err := os.Lstat(path); err == nil {
 			if !fi.Mode().IsRegular() {
-				return path, 0, fmt.Errorf("%s exists and is not a regular file", path)
+				return nil, fmt.Errorf("%s exists and is not a regular file", path)
 			}
 			target = filepath.Join(dir, fmt.Sprintf(".%s.duomail-%d.tmp", name, os.Getpid()))
 		}
 	}
 	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return path, 0, fmt.Errorf("%s already exists (use --force to overwrite)", path)
+		return nil, fmt.Errorf("%s already exists (use --force to overwrite)", path)
 	}
 	if err != nil {
-		return path, 0, err
+		return nil, err
 	}
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
+	return &PendingFile{File: f, Path: path, target: target}, nil
+}
+
+// Finish closes the file and, if writeErr is nil, puts it in place; on any
+// error the partial file is removed and the error returned.
+func (p *PendingFile) Finish(writeErr error) error {
+	err := writeErr
+	if cerr := p.File.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && target != path {
-		err = os.Rename(target, path)
+	if err == nil && p.target != p.Path {
+		err = os.Rename(p.target, p.Path)
 	}
 	if err != nil {
-		os.Remove(target)
-		return path, n, err
+		os.Remove(p.target)
 	}
-	return path, n, nil
+	return err
 }

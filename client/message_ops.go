@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -239,7 +240,9 @@ func (msg *Message) streamPart(ctx context.Context, path string, consume func(io
 		done <- err
 	}()
 	cerr := consume(pr)
-	pr.CloseWithError(errors.New("reader stopped"))
+	// Drain what the consumer left so the protocol session stays in step
+	// (an IMAP literal must be read to its end).
+	io.Copy(io.Discard, pr)
 	ferr := <-done
 	if ferr != nil {
 		return ferr
@@ -321,13 +324,19 @@ func (msg *Message) SaveAttachments(ctx context.Context, dir string, force bool)
 	used := make(map[string]bool)
 	for _, p := range tree.Attachments() {
 		name := uniqueName(SafeFilename(p.Filename, p), used)
-		sa := SavedAttachment{Part: p.Path, Filename: p.Filename}
-		err := msg.streamPart(ctx, p.Path, func(r io.Reader) error {
-			dr, _ := DecodePart(p, r)
-			path, n, err := WriteFileIn(dir, name, dr, force)
-			sa.Path, sa.Size = path, n
-			return err
-		})
+		sa := SavedAttachment{Part: p.Path, Filename: p.Filename, Path: filepath.Join(dir, name)}
+		// The file is claimed before anything is fetched, so a name that
+		// is taken costs no download.
+		pf, err := CreateFileIn(dir, name, force)
+		if err == nil {
+			err = msg.streamPart(ctx, p.Path, func(r io.Reader) error {
+				dr, _ := DecodePart(p, r)
+				n, err := io.Copy(pf, dr)
+				sa.Size = n
+				return err
+			})
+			err = pf.Finish(err)
+		}
 		if err != nil {
 			err = fmt.Errorf("%s: save part %s as %s: %w", msg.op(), p.Path, name, err)
 			sa.Error = err.Error()

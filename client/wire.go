@@ -146,3 +146,22 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Measure runs fn as operation op and returns what it cost on the wire.
+func (s *WireStats) Measure(op string, fn func() error) (Counts, error) {
+	if s == nil {
+		start := time.Now()
+		err := fn()
+		return Counts{Elapsed: time.Since(start)}, err
+	}
+	end := s.Begin(op)
+	s.mu.Lock()
+	idx := s.cur
+	s.mu.Unlock()
+	err := fn()
+	end()
+	s.mu.Lock()
+	c := s.ops[idx].Counts
+	s.mu.Unlock()
+	return c, err
+}

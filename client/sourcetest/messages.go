@@ -95,3 +95,13 @@ func SimpleMessage(subject string, date time.Time) []byte {
 		"\r\nDate: " + date.UTC().Format(time.RFC1123Z) + "\r\nMessage-ID: <" + fmt.Sprint(date.UnixNano()) + "@example.org>\r\n" +
 		"Content-Type: text/plain\r\n\r\nbody of " + subject + "\r\n")
 }
+
+// POP3WireForm is how a POP3 server sends a message: as WireForm, and ending
+// with CRLF, because the terminating "." must start a line.
+func POP3WireForm(raw []byte) []byte {
+	out := WireForm(raw)
+	if !bytes.HasSuffix(out, []byte("\r\n")) {
+		out = append(out, '\r', '\n')
+	}
+	return out
+}

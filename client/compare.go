@@ -1,0 +1,573 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// CompareOptions control Compare.
+type CompareOptions struct {
+	// WithDelete really deletes one message per account; without it the
+	// delete row only says what would be sent.
+	WithDelete bool
+	// ListCount is how many of the newest messages the listing row lists.
+	ListCount int
+}
+
+// CompareReport is the side-by-side result of Compare.
+type CompareReport struct {
+	Accounts [2]CompareAccount `json:"accounts"`
+	Rows     []CompareRow      `json:"rows"`
+}
+
+// CompareAccount names one side.
+type CompareAccount struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Server   string `json:"server"`
+}
+
+// CompareRow is one scenario run on both sides.
+type CompareRow struct {
+	Scenario string          `json:"scenario"`
+	Sides    [2]ScenarioSide `json:"sides"`
+}
+
+// ScenarioSide is what one protocol did for a scenario and what it cost,
+// as measured on the wire.
+type ScenarioSide struct {
+	Supported bool   `json:"supported"`
+	Did       string `json:"did"`              // the protocol mechanism used, or why it is impossible
+	Result    string `json:"result,omitempty"` // what came out
+	Counts
+	Error string `json:"error,omitempty"`
+}
+
+// Scenario names, in table order.
+const (
+	ScenarioConnect    = "connect and log in"
+	ScenarioList       = "list the newest headers"
+	ScenarioReadText   = "read the text of the largest message with an attachment, without the attachment"
+	ScenarioAttachment = "download one attachment only"
+	ScenarioFolders    = "see the other folders"
+	ScenarioOtherDev   = "a change made on a second device (mark read, observe on a fresh connection)"
+	ScenarioWhere      = "where the mail lives afterwards"
+	ScenarioDelete     = "delete a message without downloading it"
+)
+
+// Compare runs the same scenarios on two mailboxes — typically one mailbox
+// reached over IMAP and over POP3 — and reports, side by side, what each
+// protocol did and what it cost. It is read-only unless WithDelete: the one
+// flag it sets to show a second device seeing it is restored afterwards.
+// Both Mailboxes must have been made with DialOptions.Stats set.
+func Compare(ctx context.Context, a, b *Mailbox, opts CompareOptions) (CompareReport, error) {
+	if opts.ListCount <= 0 {
+		opts.ListCount = 20
+	}
+	sides := [2]*comparer{{mb: a, opts: opts}, {mb: b, opts: opts}}
+	var rep CompareReport
+	for i, c := range sides {
+		if c.mb.Opts.Stats == nil {
+			return rep, fmt.Errorf("compare: account %s has no wire statistics", c.mb.Account.Name)
+		}
+		rep.Accounts[i] = CompareAccount{Name: c.mb.Account.Name, Protocol: c.mb.Account.Protocol, Server: c.mb.Account.Address()}
+	}
+	scenarios := []struct {
+		name string
+		run  func(*comparer, context.Context) ScenarioSide
+	}{
+		{ScenarioConnect, (*comparer).connect},
+		{fmt.Sprintf("list the newest %d messages' headers", opts.ListCount), (*comparer).list},
+		{ScenarioReadText, (*comparer).readText},
+		{ScenarioAttachment, (*comparer).attachment},
+		{ScenarioFolders, (*comparer).folders},
+		{ScenarioOtherDev, (*comparer).otherDevice},
+		{ScenarioWhere, (*comparer).where},
+		{ScenarioDelete, nil},
+	}
+	for _, sc := range scenarios {
+		row := CompareRow{Scenario: sc.name}
+		for i, c := range sides {
+			run := sc.run
+			if run == nil {
+				// Each side deletes a different message, so the second
+				// side is not left looking for mail the first removed.
+				taken := sides[1-i].deleted
+				run = func(c *comparer, ctx context.Context) ScenarioSide { return c.delete(ctx, taken) }
+			}
+			row.Sides[i] = run(c, ctx)
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	for _, c := range sides {
+		if err := c.mb.Close(); err != nil {
+			return rep, fmt.Errorf("compare: %s: %w", c.mb.Account.Name, err)
+		}
+	}
+	return rep, nil
+}
+
+// comparer runs the scenarios on one side and remembers the message it
+// chose, so the later rows act on the same one.
+type comparer struct {
+	mb      *Mailbox
+	opts    CompareOptions
+	src     Source
+	caps    Capabilities
+	target  *Envelope // largest message with an attachment
+	tree    *Part
+	deleted *Envelope
+	dialErr error
+}
+
+func (c *comparer) measure(op string, fn func() error) (Counts, error) {
+	return c.mb.Opts.Stats.Measure(op, fn)
+}
+
+func failed(did string, counts Counts, err error) ScenarioSide {
+	return ScenarioSide{Supported: true, Did: did, Counts: counts, Error: err.Error()}
+}
+
+func unsupported(c Capabilities, f Feature) ScenarioSide {
+	return ScenarioSide{Supported: false, Did: "not possible: " + c.Features[f].How}
+}
+
+func (c *comparer) connect(ctx context.Context) ScenarioSide {
+	counts, err := c.measure("connect", func() error {
+		src, err := c.mb.Source(ctx)
+		c.src, c.dialErr = src, err
+		return err
+	})
+	if err != nil {
+		return failed("connect", counts, err)
+	}
+	c.caps = c.mb.caps
+	return ScenarioSide{Supported: true, Did: fmt.Sprintf("greeting, TLS %s, login", c.caps.TLS), Counts: counts}
+}
+
+func (c *comparer) ready() bool { return c.src != nil }
+
+func notConnected(c *comparer) ScenarioSide {
+	return ScenarioSide{Did: "not connected", Error: fmt.Sprint(c.dialErr)}
+}
+
+func (c *comparer) list(ctx context.Context) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	f := FeatureHeadersFirst
+	if !c.caps.Has(f) {
+		f = FeatureHeadersOnly
+	}
+	if !c.caps.Has(f) {
+		return unsupported(c.caps, FeatureHeadersOnly)
+	}
+	n := 0
+	counts, err := c.measure("compare list", func() error {
+		_, err := c.src.List(ctx, FolderRef{Name: Inbox}, ListOptions{Limit: c.opts.ListCount}, func(Envelope) error {
+			n++
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return failed(c.caps.Features[f].How, counts, err)
+	}
+	return ScenarioSide{Supported: true, Did: c.caps.Features[f].How, Result: fmt.Sprintf("%d envelopes", n), Counts: counts}
+}
+
+// choose finds the largest message whose headers show an attachment. The
+// search itself is not part of any measured row.
+func (c *comparer) choose(ctx context.Context) error {
+	if c.target != nil {
+		return nil
+	}
+	_, items, err := c.src.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Size > items[j].Size })
+	const candidates = 25
+	var ids []string
+	for _, it := range items[:min(candidates, len(items))] {
+		ids = append(ids, it.ID)
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("the inbox is empty")
+	}
+	sizes := map[string]int64{}
+	for _, it := range items {
+		sizes[it.ID] = it.Size
+	}
+	var best *Envelope
+	_, err = c.src.List(ctx, FolderRef{Name: Inbox}, ListOptions{IDs: ids}, func(e Envelope) error {
+		if e.Size == 0 {
+			e.Size = sizes[e.ID]
+		}
+		if e.HasAttachments && (best == nil || e.Size > best.Size) {
+			best = &e
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrUnsupported) {
+		return err
+	}
+	if best == nil {
+		// No headers to go by: the largest message is the likeliest.
+		best = &Envelope{ID: items[0].ID, Size: items[0].Size}
+	}
+	c.target = best
+	return nil
+}
+
+func describe(e *Envelope) string {
+	subj := e.Subject
+	if len(subj) > 40 {
+		subj = subj[:40] + "..."
+	}
+	if subj == "" {
+		return fmt.Sprintf("message %s (%s)", e.ID, humanBytes(e.Size))
+	}
+	return fmt.Sprintf("%q (%s)", subj, humanBytes(e.Size))
+}
+
+func (c *comparer) readText(ctx context.Context) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	if err := c.choose(ctx); err != nil {
+		return failed("choose a message", Counts{}, err)
+	}
+	ref := FolderRef{Name: Inbox}
+	var text bytes.Buffer
+	if c.caps.Has(FeaturePartialFetch) {
+		did := "BODYSTRUCTURE, then " + c.caps.Features[FeaturePartialFetch].How + " of the text part"
+		counts, err := c.measure("compare read text", func() error {
+			_, tree, err := c.src.Structure(ctx, ref, c.target.ID)
+			if err != nil {
+				return err
+			}
+			c.tree = tree
+			p := tree.TextPart()
+			if p == nil {
+				return fmt.Errorf("no text part")
+			}
+			var raw bytes.Buffer
+			if _, err := c.src.FetchPart(ctx, ref, c.target.ID, p.Path, &raw); err != nil {
+				return err
+			}
+			_, err = WriteText(p, &raw, &text)
+			return err
+		})
+		if err != nil {
+			return failed(did, counts, err)
+		}
+		return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s of text from %s", humanBytes(int64(text.Len())), describe(c.target)), Counts: counts}
+	}
+	did := "the whole message (" + c.caps.Features[FeaturePartialFetch].How + ")"
+	counts, err := c.measure("compare read text", func() error {
+		var raw bytes.Buffer
+		if err := c.downloadOne(ctx, &raw); err != nil {
+			return err
+		}
+		_, tree, err := ParseMessage(bytes.NewReader(raw.Bytes()))
+		if err != nil {
+			return err
+		}
+		c.tree = tree
+		if p := tree.TextPart(); p != nil {
+			var body bytes.Buffer
+			CopyPart(bytes.NewReader(raw.Bytes()), p.Path, &body)
+			WriteText(p, &body, &text)
+		}
+		return nil
+	})
+	if err != nil {
+		return failed(did, counts, err)
+	}
+	return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s of text from %s", humanBytes(int64(text.Len())), describe(c.target)), Counts: counts}
+}
+
+func (c *comparer) downloadOne(ctx context.Context, w io.Writer) error {
+	got := false
+	err := c.src.Download(ctx, FolderRef{Name: Inbox}, []string{c.target.ID}, func(_ string, _ int64, r io.Reader) error {
+		got = true
+		_, err := io.Copy(w, r)
+		return err
+	})
+	if err == nil && !got {
+		err = ErrNotFound
+	}
+	return err
+}
+
+func (c *comparer) attachment(ctx context.Context) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	if c.target == nil || c.tree == nil {
+		return ScenarioSide{Did: "skipped: no message chosen"}
+	}
+	atts := c.tree.Attachments()
+	if len(atts) == 0 {
+		return ScenarioSide{Supported: true, Did: "skipped", Result: describe(c.target) + " has no attachment"}
+	}
+	att := atts[0]
+	var decoded countingWriter
+	if c.caps.Has(FeaturePartialFetch) {
+		did := c.caps.Features[FeaturePartialFetch].How + " of part " + att.Path
+		counts, err := c.measure("compare attachment", func() error {
+			pr, pw := io.Pipe()
+			go func() {
+				_, err := c.src.FetchPart(ctx, FolderRef{Name: Inbox}, c.target.ID, att.Path, pw)
+				pw.CloseWithError(err)
+			}()
+			dr, _ := DecodePart(att, pr)
+			_, err := io.Copy(&decoded, dr)
+			pr.Close()
+			return err
+		})
+		if err != nil {
+			return failed(did, counts, err)
+		}
+		return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s (%s decoded)", att.Filename, humanBytes(decoded.n)), Counts: counts}
+	}
+	did := "the whole message again (" + c.caps.Features[FeaturePartialFetch].How + ")"
+	counts, err := c.measure("compare attachment", func() error {
+		var raw bytes.Buffer
+		if err := c.downloadOne(ctx, &raw); err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			_, err := CopyPart(bytes.NewReader(raw.Bytes()), att.Path, pw)
+			pw.CloseWithError(err)
+		}()
+		dr, _ := DecodePart(att, pr)
+		_, err := io.Copy(&decoded, dr)
+		pr.Close()
+		return err
+	})
+	if err != nil {
+		return failed(did, counts, err)
+	}
+	return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s (%s decoded)", att.Filename, humanBytes(decoded.n)), Counts: counts}
+}
+
+func (c *comparer) folders(ctx context.Context) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	if !c.caps.Has(FeatureFolders) {
+		return unsupported(c.caps, FeatureFolders)
+	}
+	var names []string
+	counts, err := c.measure("compare folders", func() error {
+		fs, err := c.src.Folders(ctx)
+		for _, f := range fs {
+			names = append(names, f.Name)
+		}
+		return err
+	})
+	did := c.caps.Features[FeatureFolders].How
+	if err != nil {
+		return failed(did, counts, err)
+	}
+	return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%d folders: %s", len(names), strings.Join(names, ", ")), Counts: counts}
+}
+
+func (c *comparer) otherDevice(ctx context.Context) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	if !c.caps.Has(FeatureServerFlags) {
+		return unsupported(c.caps, FeatureServerFlags)
+	}
+	if c.target == nil {
+		return ScenarioSide{Did: "skipped: no message chosen"}
+	}
+	ref := FolderRef{Name: Inbox}
+	id := c.target.ID
+	var wasSeen, observed bool
+	// The starting state is read outside the measurement.
+	c.src.List(ctx, ref, ListOptions{IDs: []string{id}}, func(e Envelope) error {
+		wasSeen = HasFlag(e.Flags, FlagSeen)
+		return nil
+	})
+	op, undo := FlagAdd, FlagRemove
+	if wasSeen {
+		op, undo = FlagRemove, FlagAdd // mark unread instead, then restore
+	}
+	did := "STORE on one connection, FETCH FLAGS on a fresh one (" + c.caps.Features[FeatureServerFlags].How + ")"
+	counts, err := c.measure("compare second device", func() error {
+		if err := c.src.SetFlags(ctx, ref, []string{id}, op, []Flag{FlagSeen}); err != nil {
+			return err
+		}
+		other, err := c.mb.Driver.Dial(ctx, c.mb.Account, c.mb.Opts)
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		_, err = other.List(ctx, ref, ListOptions{IDs: []string{id}}, func(e Envelope) error {
+			observed = HasFlag(e.Flags, FlagSeen) != wasSeen
+			return nil
+		})
+		return err
+	})
+	c.src.SetFlags(ctx, ref, []string{id}, undo, []Flag{FlagSeen})
+	if err != nil {
+		return failed(did, counts, err)
+	}
+	result := "the second connection saw the change (flag restored afterwards)"
+	if !observed {
+		result = "the second connection did NOT see the change"
+	}
+	return ScenarioSide{Supported: true, Did: did, Result: result, Counts: counts}
+}
+
+func (c *comparer) where(ctx context.Context) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	if c.target == nil {
+		return ScenarioSide{Did: "skipped: no message chosen"}
+	}
+	var still bool
+	counts, err := c.measure("compare where", func() error {
+		_, items, err := c.src.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+		for _, it := range items {
+			still = still || it.ID == c.target.ID
+		}
+		return err
+	})
+	if err != nil {
+		return failed("check the server", counts, err)
+	}
+	acct := c.mb.Account
+	policy := c.caps.Features[FeatureMailOnServer].How
+	switch {
+	case c.caps.Has(FeatureMailOnServer):
+	case !acct.KeepOnServer:
+		policy += "; this account deletes from the server after download (keep_on_server = false)"
+	case acct.KeepDays > 0:
+		policy += fmt.Sprintf("; this account deletes from the server %d days after download", acct.KeepDays)
+	default:
+		policy += "; this account keeps a server copy (keep_on_server = true)"
+	}
+	result := "after reading, the message is still on the server"
+	if !still {
+		result = "after reading, the message is no longer on the server"
+	}
+	return ScenarioSide{Supported: true, Did: policy, Result: result, Counts: counts}
+}
+
+func (c *comparer) delete(ctx context.Context, takenByOther *Envelope) ScenarioSide {
+	if !c.ready() {
+		return notConnected(c)
+	}
+	if !c.caps.Has(FeatureDeleteNoDownload) {
+		return unsupported(c.caps, FeatureDeleteNoDownload)
+	}
+	how := c.caps.Features[FeatureExpunge].How
+	if !c.opts.WithDelete {
+		return ScenarioSide{Supported: true, Did: "would send: " + how + " (run with --with-delete to measure)"}
+	}
+	// The oldest message that is not the one read above nor the one the
+	// other side deleted.
+	_, items, err := c.src.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+	if err != nil {
+		return failed(how, Counts{}, err)
+	}
+	victim := c.chooseVictim(ctx, items, takenByOther)
+	if victim == nil {
+		return ScenarioSide{Supported: true, Did: how, Result: "no message left to delete"}
+	}
+	counts, err := c.measure("compare delete", func() error {
+		res, err := c.src.Delete(ctx, FolderRef{Name: Inbox}, []string{victim.ID}, DeleteOptions{Expunge: true})
+		if err != nil {
+			return err
+		}
+		if res.Pending {
+			// The deletion only happens when the session ends: that is
+			// part of its cost.
+			err := c.mb.Close()
+			c.src = nil
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return failed(how, counts, err)
+	}
+	c.deleted = victim
+	return ScenarioSide{Supported: true, Did: how, Result: "deleted " + describe(victim), Counts: counts}
+}
+
+// chooseVictim picks the oldest message that is neither the one read above
+// nor the one the other side deleted (recognised by Message-ID where the
+// headers can be had, else by size).
+func (c *comparer) chooseVictim(ctx context.Context, items []Item, takenByOther *Envelope) *Envelope {
+	const look = 5
+	var ids []string
+	for _, it := range items {
+		if c.target != nil && it.ID == c.target.ID {
+			continue
+		}
+		ids = append(ids, it.ID)
+		if len(ids) == look {
+			break
+		}
+	}
+	envs := map[string]Envelope{}
+	c.src.List(ctx, FolderRef{Name: Inbox}, ListOptions{IDs: ids}, func(e Envelope) error {
+		envs[e.ID] = e
+		return nil
+	})
+	for _, it := range items {
+		if !slices.Contains(ids, it.ID) {
+			continue
+		}
+		e, known := envs[it.ID]
+		if !known {
+			e = Envelope{ID: it.ID}
+		}
+		e.Size = it.Size
+		if takenByOther != nil {
+			if takenByOther.MessageID != "" && e.MessageID != "" {
+				if e.MessageID == takenByOther.MessageID {
+					continue
+				}
+			} else if e.Size == takenByOther.Size {
+				continue
+			}
+		}
+		return &e
+	}
+	return nil
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
