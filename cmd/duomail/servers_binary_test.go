@@ -107,7 +107,14 @@ func findEnvelope(t *testing.T, l listJSON, subjectPrefix string) client.Envelop
 	return client.Envelope{}
 }
 
+// id is the ID of the message whose subject starts with prefix.
+func (l listJSON) id(t *testing.T, prefix string) string {
+	t.Helper()
+	return findEnvelope(t, l, prefix).ID
+}
+
 func TestBinaryIMAP(t *testing.T) {
+	t.Parallel()
 	srv, idx := startIMAPTest(t)
 	c := newCLI(t)
 	c.env["DUOMAIL_PASSWORD"] = "secret"
@@ -219,10 +226,9 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	list := jsonOf[listJSON](t, c.ok("--url", url, "list", "--json"))
-	id := func(prefix string) string { return findEnvelope(t, list, prefix).ID }
 
 	t.Run("fetch text marks seen", func(t *testing.T) {
-		lunch := id("Lunch on Friday?")
+		lunch := list.id(t, "Lunch on Friday?")
 		r := c.ok("--url", url, "fetch", lunch)
 		for _, want := range []string{"From:    Team <team@example.com>", "Subject: Lunch on Friday?", "Pizza or sushi? Reply by Thursday.\n"} {
 			if !strings.Contains(r.stdout, want) {
@@ -236,8 +242,8 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("fetch --peek keeps unseen", func(t *testing.T) {
-		c.ok("--url", url, "fetch", "--peek", id("Spring sale"))
-		c.ok("--url", url, "fetch", "--headers", id("Holiday picture"))
+		c.ok("--url", url, "fetch", "--peek", list.id(t, "Spring sale"))
+		c.ok("--url", url, "fetch", "--headers", list.id(t, "Holiday picture"))
 		after := jsonOf[listJSON](t, c.ok("--url", url, "list", "--json"))
 		for _, s := range []string{"Spring sale", "Holiday picture"} {
 			if e := findEnvelope(t, after, s); client.HasFlag(e.Flags, client.FlagSeen) {
@@ -247,36 +253,36 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("fetch HTML-only and charsets", func(t *testing.T) {
-		r := c.ok("--url", url, "fetch", "--peek", id("Spring sale"))
+		r := c.ok("--url", url, "fetch", "--peek", list.id(t, "Spring sale"))
 		if !strings.Contains(r.stdout, "Spring sale") || !strings.Contains(r.stdout, "20% off") || strings.Contains(r.stdout, "<h1>") {
 			t.Errorf("HTML not rendered as text:\n%s", r.stdout)
 		}
-		r = c.ok("--url", url, "fetch", "--peek", id("Café à Paris"))
+		r = c.ok("--url", url, "fetch", "--peek", list.id(t, "Café à Paris"))
 		if !strings.Contains(r.stdout, "Rendez-vous au café à midi ? Ça te va ?") {
 			t.Errorf("ISO-8859-1 body not converted:\n%s", r.stdout)
 		}
-		r = c.ok("--url", url, "fetch", "--peek", id("日本語の件名です"))
+		r = c.ok("--url", url, "fetch", "--peek", list.id(t, "日本語の件名です"))
 		if !strings.Contains(r.stdout, "来週の会議の資料を送ります。") || !strings.Contains(r.stdout, "Subject: 日本語の件名です") {
 			t.Errorf("UTF-8 message:\n%s", r.stdout)
 		}
 	})
 
 	t.Run("fetch sanitises", func(t *testing.T) {
-		r := c.ok("--url", url, "fetch", "--peek", id("Totally normal"))
+		r := c.ok("--url", url, "fetch", "--peek", list.id(t, "Totally normal"))
 		if strings.ContainsAny(r.stdout, "\x1b\x07\r") {
 			t.Errorf("control characters reached stdout: %q", r.stdout)
 		}
 		if !strings.Contains(r.stdout, "(and this line tried to clear the screen)") {
 			t.Errorf("text lost: %q", r.stdout)
 		}
-		raw := c.ok("--url", url, "fetch", "--peek", "--raw", id("Totally normal"))
+		raw := c.ok("--url", url, "fetch", "--peek", "--raw", list.id(t, "Totally normal"))
 		if want := idx.bySubject(t, "Totally normal").Raw; raw.stdout != string(want) {
 			t.Errorf("--raw is not byte-exact")
 		}
 	})
 
 	t.Run("fetch --headers", func(t *testing.T) {
-		r := c.ok("--url", url, "fetch", "--headers", id("Welcome"))
+		r := c.ok("--url", url, "fetch", "--headers", list.id(t, "Welcome"))
 		if !strings.Contains(r.stdout, "Message-ID: <sample-") || !strings.Contains(r.stdout, "MIME-Version: 1.0\n") || strings.Contains(r.stdout, "\r") {
 			t.Errorf("--headers output:\n%q", r.stdout)
 		}
@@ -287,7 +293,7 @@ func TestBinaryIMAP(t *testing.T) {
 
 	t.Run("fetch --raw byte-exact", func(t *testing.T) {
 		for _, m := range inbox {
-			r := c.ok("--url", url, "fetch", "--peek", "--raw", id(sampleSubject(m)))
+			r := c.ok("--url", url, "fetch", "--peek", "--raw", list.id(t, sampleSubject(m)))
 			if r.stdout != string(m.Raw) {
 				t.Errorf("%s: --raw differs from the delivered message (%d vs %d bytes)", sampleSubject(m), len(r.stdout), len(m.Raw))
 			}
@@ -295,7 +301,7 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("fetch --part", func(t *testing.T) {
-		inv := id("Invoice March 2025")
+		inv := list.id(t, "Invoice March 2025")
 		if r := c.ok("--url", url, "fetch", "--peek", "--part", "2", inv); r.stdout != samplePDF {
 			t.Errorf("--part 2 = %q, want the PDF bytes", r.stdout)
 		}
@@ -312,7 +318,7 @@ func TestBinaryIMAP(t *testing.T) {
 	t.Run("fetch --save-attachments", func(t *testing.T) {
 		m := idx.bySubject(t, "Expenses and minutes")
 		dir := filepath.Join(t.TempDir(), "att")
-		r := c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, id("Expenses and minutes"))
+		r := c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, list.id(t, "Expenses and minutes"))
 		rows := tsv(r.stdout)
 		if len(rows) != 2 {
 			t.Fatalf("want 2 saved rows: %v", r)
@@ -327,21 +333,21 @@ func TestBinaryIMAP(t *testing.T) {
 			}
 		}
 		os.WriteFile(filepath.Join(dir, "minutes.txt"), []byte("mine"), 0o600)
-		r = c.fails(1, "--url", url, "fetch", "--peek", "--save-attachments", dir, id("Expenses and minutes"))
+		r = c.fails(1, "--url", url, "fetch", "--peek", "--save-attachments", dir, list.id(t, "Expenses and minutes"))
 		if !strings.Contains(r.stderr, "already exists") {
 			t.Errorf("overwrite refusal: %q", r.stderr)
 		}
 		if got, _ := os.ReadFile(filepath.Join(dir, "minutes.txt")); string(got) != "mine" {
 			t.Errorf("existing file replaced without --force")
 		}
-		c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, "--force", id("Expenses and minutes"))
+		c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, "--force", list.id(t, "Expenses and minutes"))
 		if got, _ := os.ReadFile(filepath.Join(dir, "minutes.txt")); !bytes.Equal(got, m.Attachments["minutes.txt"]) {
 			t.Errorf("--force did not replace the file")
 		}
 	})
 
 	t.Run("fetch --json", func(t *testing.T) {
-		r := c.ok("--url", url, "fetch", "--peek", "--json", id("Release notes"))
+		r := c.ok("--url", url, "fetch", "--peek", "--json", list.id(t, "Release notes"))
 		f := jsonOf[struct {
 			client.Envelope
 			Parts *client.Part `json:"parts"`
@@ -353,11 +359,11 @@ func TestBinaryIMAP(t *testing.T) {
 		if f.Parts == nil || f.Parts.Type != "multipart/alternative" || len(f.Parts.Children) != 2 {
 			t.Errorf("parts %+v", f.Parts)
 		}
-		c.fails(2, "--url", url, "fetch", "--json", "--raw", id("Release notes"))
+		c.fails(2, "--url", url, "fetch", "--json", "--raw", list.id(t, "Release notes"))
 	})
 
 	t.Run("flag on the server", func(t *testing.T) {
-		welcome := id("Welcome")
+		welcome := list.id(t, "Welcome")
 		r := c.ok("--url", url, "flag", welcome, "--add", "flagged,answered")
 		if !strings.Contains(r.stdout, "Added flagged, answered to 1 message in INBOX.") || strings.Contains(r.stdout, "local") {
 			t.Errorf("flag output %q", r.stdout)
@@ -377,7 +383,7 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("move", func(t *testing.T) {
-		r := c.ok("--url", url, "move", id("Café à Paris"), "--to", "Archive")
+		r := c.ok("--url", url, "move", list.id(t, "Café à Paris"), "--to", "Archive")
 		if r.stdout != "Moved 1 message from INBOX to Archive.\n" {
 			t.Errorf("move output %q", r.stdout)
 		}
@@ -387,7 +393,7 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("delete to Trash, then expunge", func(t *testing.T) {
-		r := c.ok("--url", url, "delete", id("Lunch on Friday?"))
+		r := c.ok("--url", url, "delete", list.id(t, "Lunch on Friday?"))
 		if r.stdout != "Moved 1 message from INBOX to Trash.\n" {
 			t.Errorf("delete output %q", r.stdout)
 		}
@@ -417,6 +423,7 @@ func TestBinaryIMAP(t *testing.T) {
 }
 
 func TestBinaryPOP3(t *testing.T) {
+	t.Parallel()
 	srv, idx, uidls := startPOP3Test(t)
 	c := newCLI(t)
 	c.env["DUOMAIL_PASSWORD"] = "secret"
@@ -544,6 +551,7 @@ func TestBinaryPOP3(t *testing.T) {
 }
 
 func TestBinaryErrors(t *testing.T) {
+	t.Parallel()
 	imapSrv, _ := startIMAPTest(t)
 	popSrv, _, _ := startPOP3Test(t)
 	c := newCLI(t)
@@ -624,6 +632,7 @@ func TestBinaryErrors(t *testing.T) {
 }
 
 func TestBinaryAccounts(t *testing.T) {
+	t.Parallel()
 	c := newCLI(t)
 	marker := filepath.Join(c.home, "password-cmd-ran")
 	path := c.writeConfig(fmt.Sprintf(`default = "work"
