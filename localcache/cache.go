@@ -10,14 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-maildir"
-	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/duomail/duomail/client"
@@ -31,14 +28,17 @@ var _ client.Cache = (*Cache)(nil)
 type Durability int
 
 const (
-	// DurabilityDefault is the faster of the two below on Linux file
-	// systems measured so far: DurabilitySyncfs.
+	// DurabilityDefault is DurabilityFsync: as fast as syncfs on an idle
+	// disk, and many times faster while other programs write (see the
+	// package documentation).
 	DurabilityDefault Durability = iota
-	// DurabilityFsync calls fsync on every message file, then on the
-	// Maildir directories after the renames.
+	// DurabilityFsync calls fsync on every message file (several at a
+	// time), then on the Maildir directories after the renames. It
+	// flushes only duomail's own data.
 	DurabilityFsync
 	// DurabilitySyncfs calls syncfs(2) once before and once after the
-	// renames: one flush of the whole file system per batch.
+	// renames: two system calls per batch, but each flushes every dirty
+	// page of the whole file system, other programs' included.
 	DurabilitySyncfs
 )
 
@@ -90,9 +90,8 @@ const (
 // Open opens (creating if needed) the cache rooted at dir: dir/index.sqlite
 // and one Maildir per folder. When no other process holds the sync lock it
 // also recovers from an interrupted run: it adopts message files whose
-// index rows were never written, drops duplicates and duomail's leftover
-// temporary files, and notices files removed behind its back. Lock does the
-// same after waiting for the lock.
+// index rows were never written and drops duomail's leftover temporary
+// files. Lock does that and more (see recover) after waiting for the lock.
 func Open(dir string) (*Cache, error) {
 	return OpenWithOptions(dir, Options{})
 }
@@ -140,7 +139,7 @@ func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 	db.SetMaxIdleConns(4)
 	c := &Cache{dir: abs, db: db, durability: opts.Durability}
 	if c.durability == DurabilityDefault {
-		c.durability = DurabilitySyncfs
+		c.durability = DurabilityFsync
 	}
 	ctx := context.Background()
 	if err := migrate(ctx, db); err != nil {
@@ -213,6 +212,7 @@ type folderRow struct {
 	name        string
 	uidValidity uint32
 	path        string // the Maildir
+	discovered  bool   // found on disk by recovery, without a row
 }
 
 type querier interface {
@@ -686,225 +686,6 @@ func (c *Cache) Open(ctx context.Context, folder, id string) (io.ReadCloser, err
 	}
 }
 
-// fileRef names a message file: its key parts and where the index last
-// saw it.
-type fileRef struct {
-	uidValidity uint32
-	id          string
-	path        string // relative to the Maildir; a hint
-}
-
-func (r fileRef) key() string { return fileKey(r.uidValidity, r.id) }
-
-// locate finds a message file, relative to the Maildir, or "" if there is
-// none: first where the index last put it, then in new/, then with the
-// usual flags in cur/ and finally by scanning cur/ (another tool changed its
-// flags).
-func locate(mdir string, r fileRef) (string, error) {
-	return locateFlags(mdir, r, nil, true)
-}
-
-// locateFlags is locate that also tries the name for flags, and scans cur/
-// only when scan is set: storing a new message must not read a large
-// directory for every file.
-func locateFlags(mdir string, r fileRef, flags []client.Flag, scan bool) (string, error) {
-	key := r.key()
-	candidates := []string{r.path, "new/" + key, "cur/" + key + ":2,", bodyPath(key, flags, "")}
-	for i, p := range candidates {
-		if p == "" || slices.Contains(candidates[:i], p) {
-			continue
-		}
-		if _, err := os.Lstat(filepath.Join(mdir, p)); err == nil {
-			return p, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-	}
-	if !scan {
-		return "", nil
-	}
-	msg, err := maildir.Dir(mdir).MessageByKey(key)
-	var keyErr *maildir.KeyError
-	switch {
-	case errors.As(err, &keyErr), errors.Is(err, fs.ErrNotExist):
-		return "", nil
-	case err != nil:
-		return "", err
-	}
-	return "cur/" + filepath.Base(msg.Filename()), nil
-}
-
-// removeMessageFile deletes a message file wherever it is now.
-func removeMessageFile(mdir string, r fileRef) error {
-	for try := 0; try < 2; try++ {
-		p, err := locate(mdir, r)
-		if err != nil || p == "" {
-			return err
-		}
-		err = os.Remove(filepath.Join(mdir, p))
-		if err == nil || !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		r.path = ""
-	}
-	return nil
-}
-
-// SetFlags implements client.Cache. IDs the index does not know are
-// skipped: the server may report messages not cached yet.
-func (c *Cache) SetFlags(ctx context.Context, folder string, flags map[string][]client.Flag) error {
-	if len(flags) == 0 {
-		return nil
-	}
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		f, ok, err := c.lookupFolder(ctx, tx, folder)
-		if err != nil || !ok {
-			return err
-		}
-		u, err := newFlagUpdater(ctx, tx, f)
-		if err != nil {
-			return err
-		}
-		defer u.close()
-		for id, fl := range flags {
-			if _, err := u.update(ctx, id, func([]client.Flag) []client.Flag { return fl }); err != nil {
-				return fmt.Errorf("id %s: %w", id, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store flags in %s: %w", folder, err)
-	}
-	return nil
-}
-
-// ChangeFlags implements client.Cache. An ID the index does not know fails
-// the whole call with ErrNotFound before anything changes.
-func (c *Cache) ChangeFlags(ctx context.Context, folder string, ids []string, op client.FlagOp, flags []client.Flag) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		f, ok, err := c.lookupFolder(ctx, tx, folder)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("id %s: %w", ids[0], client.ErrNotFound)
-		}
-		u, err := newFlagUpdater(ctx, tx, f)
-		if err != nil {
-			return err
-		}
-		defer u.close()
-		change := func(old []client.Flag) []client.Flag {
-			out := make([]client.Flag, 0, len(old)+len(flags))
-			for _, fl := range old {
-				if op == client.FlagAdd || !client.HasFlag(flags, fl) {
-					out = append(out, fl)
-				}
-			}
-			if op == client.FlagAdd {
-				for _, fl := range flags {
-					if !client.HasFlag(out, fl) {
-						out = append(out, fl)
-					}
-				}
-			}
-			return out
-		}
-		for _, id := range ids {
-			found, err := u.update(ctx, id, change)
-			if err != nil {
-				return fmt.Errorf("id %s: %w", id, err)
-			}
-			if !found {
-				return fmt.Errorf("id %s: %w", id, client.ErrNotFound)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("change flags in %s: %w", folder, err)
-	}
-	return nil
-}
-
-// flagUpdater rewrites the flags of messages in one folder: index row and
-// Maildir file name together, inside the caller's write transaction, so
-// recovery in another process never sees one without the other.
-type flagUpdater struct {
-	f          folderRow
-	sel, upd   *sql.Stmt
-	renameErrs int
-}
-
-func newFlagUpdater(ctx context.Context, tx *sql.Tx, f folderRow) (*flagUpdater, error) {
-	sel, err := tx.PrepareContext(ctx, `SELECT flags, body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
-	if err != nil {
-		return nil, err
-	}
-	upd, err := tx.PrepareContext(ctx, `UPDATE messages SET flags = ?, seen = ?, body_path = ? WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
-	if err != nil {
-		sel.Close()
-		return nil, err
-	}
-	return &flagUpdater{f: f, sel: sel, upd: upd}, nil
-}
-
-func (u *flagUpdater) close() {
-	u.sel.Close()
-	u.upd.Close()
-}
-
-func (u *flagUpdater) update(ctx context.Context, id string, change func([]client.Flag) []client.Flag) (found bool, err error) {
-	var old, path string
-	err = u.sel.QueryRowContext(ctx, u.f.id, int64(u.f.uidValidity), id).Scan(&old, &path)
-	if err == sql.ErrNoRows {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	flags := change(parseFlags(old))
-	if path != "" {
-		if path, err = renameForFlags(u.f.path, fileRef{u.f.uidValidity, id, path}, flags); err != nil {
-			return true, err
-		}
-	}
-	_, err = u.upd.ExecContext(ctx, formatFlags(flags), client.HasFlag(flags, client.FlagSeen), path, u.f.id, int64(u.f.uidValidity), id)
-	return true, err
-}
-
-// renameForFlags gives a message file the info letters of flags, moving it
-// from new/ to cur/ when it gets any, and returns its new location. A file
-// that has vanished keeps its recorded path: recovery deals with it.
-func renameForFlags(mdir string, r fileRef, flags []client.Flag) (string, error) {
-	for try := 0; try < 2; try++ {
-		cur, err := locate(mdir, r)
-		if err != nil {
-			return r.path, err
-		}
-		if cur == "" {
-			return r.path, nil
-		}
-		want := bodyPath(r.key(), flags, cur)
-		if want == cur {
-			return cur, nil
-		}
-		err = os.Rename(filepath.Join(mdir, cur), filepath.Join(mdir, want))
-		if err == nil {
-			return want, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return r.path, fmt.Errorf("rename message file: %w", err)
-		}
-		r.path = "" // renamed under us: look again
-	}
-	return r.path, nil
-}
-
 // MarkOffServer implements client.Cache. Unknown IDs are skipped.
 func (c *Cache) MarkOffServer(ctx context.Context, folder string, ids []string) error {
 	if len(ids) == 0 {
@@ -980,66 +761,6 @@ func (c *Cache) Remove(ctx context.Context, folder string, ids []string) error {
 		return fmt.Errorf("remove %d messages from %s: %w", len(ids), folder, err)
 	}
 	return nil
-}
-
-// Lock implements client.Cache with an exclusive flock(2) on dir/lock,
-// polled so that ctx can end the wait. Once the lock is held, it recovers
-// from any run that was interrupted while holding it. unlock is safe to
-// call more than once.
-func (c *Cache) Lock(ctx context.Context) (unlock func(), err error) {
-	f, err := c.tryLock(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	var once sync.Once
-	unlock = func() { once.Do(func() { f.Close() }) } // closing the descriptor releases the flock
-	if err := c.recover(ctx); err != nil {
-		unlock()
-		return nil, fmt.Errorf("lock cache: %w", err)
-	}
-	return unlock, nil
-}
-
-// tryLock takes the sync lock, waiting for it until ctx ends when wait is
-// set; without wait it returns (nil, nil) when someone else holds it.
-func (c *Cache) tryLock(ctx context.Context, wait bool) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(c.dir, lockName), os.O_RDWR|os.O_CREATE, filePerm)
-	if err != nil {
-		return nil, fmt.Errorf("lock cache: %w", err)
-	}
-	const poll = 25 * time.Millisecond
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock cache: %w", err)
-		}
-		if !wait {
-			f.Close()
-			return nil, nil
-		}
-		t.Reset(poll)
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock cache: another duomail process is syncing this account: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-func (c *Cache) recoverIfUnlocked(ctx context.Context) error {
-	f, err := c.tryLock(ctx, false)
-	if err != nil || f == nil {
-		return err
-	}
-	defer f.Close()
-	return c.recover(ctx)
 }
 
 func toNanos(t time.Time) int64 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,13 +34,27 @@ import (
 //
 // A folder whose Maildir (or its cur/ or new/) is missing is left alone:
 // that looks like a moved or unmounted directory, not lost mail.
-func (c *Cache) recover(ctx context.Context) error {
+//
+// Comparing a Maildir with the index costs time in proportion to the
+// messages stored (about 8 ms per 1000 here), too much for every command.
+// So unless full is set, only folders with signs of an interrupted write
+// are compared: duomail files in tmp/ (an unfinished Batch, or the marker
+// that Commit keeps there while it renames), or a Maildir without a folder
+// row (a lost index). Lock, which precedes every sync, compares all, and
+// so also notices what other tools removed or renamed.
+func (c *Cache) recover(ctx context.Context, full bool) error {
 	err := c.write(ctx, func(tx *sql.Tx) error {
 		folders, err := c.recoveryFolders(ctx, tx)
 		if err != nil {
 			return err
 		}
 		for _, f := range folders {
+			if !full && !f.discovered {
+				dirty, err := hasDuomailFiles(filepath.Join(f.path, "tmp"))
+				if err != nil || !dirty {
+					continue // no Maildir to repair, or nothing to do
+				}
+			}
 			if err := c.recoverFolder(ctx, tx, f); err != nil {
 				return fmt.Errorf("folder %s: %w", f.name, err)
 			}
@@ -95,6 +110,7 @@ func (c *Cache) recoveryFolders(ctx context.Context, tx *sql.Tx) ([]folderRow, e
 		if err != nil {
 			return nil, err
 		}
+		f.discovered = true
 		out = append(out, f)
 	}
 	return out, nil
@@ -125,8 +141,8 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 		}
 	}
 
-	// Every duomail file in the Maildir, by key; cur/ first, so that of two
-	// copies the one with flags is kept.
+	// Every duomail file in the Maildir, by key. Of two copies, the one the
+	// index points to is kept, else the one in cur/ (listed first).
 	files := map[string][]string{}
 	for _, sub := range []string{"cur", "new"} {
 		names, err := readNames(filepath.Join(f.path, sub))
@@ -188,7 +204,7 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 				return err
 			}
 		default:
-			_, v, id, _ := parseFileName(keep)
+			_, v, id, _ := parseFileName(path.Base(keep))
 			a := adoptee{fileRef: fileRef{v, id, keep}, row: r}
 			if a.mtime, err = modTime(filepath.Join(f.path, keep)); err != nil {
 				return err
@@ -303,6 +319,26 @@ func (c *Cache) adopt(ctx context.Context, tx *sql.Tx, f folderRow, byKey map[st
 		}
 	}
 	return nil
+}
+
+// hasDuomailFiles reports whether a directory holds any file duomail wrote.
+func hasDuomailFiles(dir string) (bool, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	for {
+		names, err := d.Readdirnames(256)
+		for _, n := range names {
+			if strings.HasPrefix(n, keyPrefix) {
+				return true, nil
+			}
+		}
+		if err != nil {
+			return false, nil // io.EOF
+		}
+	}
 }
 
 func readNames(dir string) ([]string, error) {
