@@ -30,8 +30,8 @@ func BenchmarkDownload(b *testing.B) {
 		total += int64(len(raw))
 		d.Deliver(b, "alice", "INBOX", raw)
 	}
-	plain := dovecotAccount(d, client.TLSNone)
-	implicit := dovecotAccount(d, client.TLSImplicit)
+	plain := dovecotAccount(d, "alice", client.TLSNone)
+	implicit := dovecotAccount(d, "alice", client.TLSImplicit)
 
 	popsrcRun := func(b *testing.B, acct *client.Account) {
 		ctx := context.Background()

@@ -73,6 +73,15 @@ type message struct {
 	raw  []byte
 }
 
+// size is the message's size as sent: its bytes, plus the CRLF the server
+// adds when the last line has no ending.
+func (m *message) size() int {
+	if len(m.raw) > 0 && m.raw[len(m.raw)-1] != '\n' {
+		return len(m.raw) + 2
+	}
+	return len(m.raw)
+}
+
 type sessionLog struct {
 	mu       sync.Mutex
 	commands []string
@@ -357,12 +366,12 @@ func (ss *session) command(verb, arg string) error {
 		for i, m := range ss.msgs {
 			if !ss.deleted[i] {
 				n++
-				size += len(m.raw)
+				size += m.size()
 			}
 		}
 		ss.reply("+OK %d %d", n, size)
 	case "LIST":
-		ss.listing(arg, "scan listing", func(m *message) string { return strconv.Itoa(len(m.raw)) })
+		ss.listing(arg, "scan listing", func(m *message) string { return strconv.Itoa(m.size()) })
 	case "UIDL":
 		if opts.HideUIDL {
 			ss.reply("-ERR UIDL not supported")
@@ -380,7 +389,7 @@ func (ss *session) command(verb, arg string) error {
 			cut = &cutWriter{w: ss.bw, left: opts.CutRETRAfter}
 			w = cut
 		}
-		fmt.Fprintf(w, "+OK %d octets\r\n", len(m.raw))
+		fmt.Fprintf(w, "+OK %d octets\r\n", m.size())
 		writeDotStuffed(w, m.raw, -1)
 		if cut != nil && cut.cut {
 			ss.bw.Flush()

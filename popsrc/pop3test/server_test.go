@@ -62,7 +62,7 @@ func TestServerProtocol(t *testing.T) {
 		t.Fatalf("TOP 1 1: %q", got)
 	}
 	expectOK("DELE 1")
-	if line := expectOK("STAT"); line != "+OK 1 16" {
+	if line := expectOK("STAT"); line != "+OK 1 18" {
 		t.Fatalf("STAT after DELE: %q", line)
 	}
 	c.Close() // no QUIT: nothing deleted
