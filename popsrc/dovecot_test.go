@@ -105,7 +105,7 @@ func TestDovecot(t *testing.T) {
 					}
 					d.Deliver(t, user, folder, raw)
 				},
-				Wire:    sourcetest.POP3WireForm,
+				Wire: sourcetest.POP3WireForm,
 			}
 		}})
 	})
