@@ -237,8 +237,10 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 					ew := &errWriter{w: w}
 					written, err = io.Copy(ew, it.Literal)
 					if err != nil && ew.err == nil {
+						out := s.translate(op, err)
+						s.base.Close()
 						cmd.Close()
-						return s.translate(op, err)
+						return out
 					}
 					writeErr = ew.err
 				}
@@ -337,13 +339,21 @@ func (s *Source) deliver(op string, cmd *imapclient.FetchCommand, wanted, delive
 				}
 				delivered[uid] = true
 				if err := fn(uidString(uid), it.Literal.Size(), it.Literal); err != nil {
+					var out error
 					if s.wire.ioErr() != nil {
-						return s.translate(fmt.Sprintf("%s: uid %d", op, uid), err)
+						out = s.translate(fmt.Sprintf("%s: uid %d", op, uid), err)
+					} else {
+						// Stop now: draining the rest of a large FETCH
+						// could take minutes, so the connection is dropped.
+						s.breakWith(fmt.Errorf("download stopped: %w", err))
+						out = fmt.Errorf("%s: uid %d: %w", op, uid, &callbackError{err})
 					}
-					// Stop now: draining the rest of a large FETCH could
-					// take minutes, so the connection is dropped instead.
-					s.breakWith(fmt.Errorf("download stopped: %w", err))
-					return fmt.Errorf("%s: uid %d: %w", op, uid, &callbackError{err})
+					// With the connection closed this ends at once, and
+					// it releases imapclient's reader, which waits for the
+					// literal to be consumed.
+					s.base.Close()
+					cmd.Close()
+					return out
 				}
 			}
 		}

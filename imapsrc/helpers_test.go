@@ -57,12 +57,17 @@ func (b *backend) deliver(t testing.TB, user, folder string, raw []byte) {
 }
 
 // served is what the server hands out for a delivered message: Dovecot
-// turns bare LF into CRLF, imapmemserver keeps the bytes as they are.
+// turns bare LF into CRLF; imapmemserver keeps the bytes as they are except
+// that it writes the header out again, with CRLF line ends.
 func (b *backend) served(raw []byte) []byte {
 	if b.dovecot != nil {
 		return crlf(raw)
 	}
-	return raw
+	if bytes.Contains(raw, []byte("\r\n")) {
+		return raw
+	}
+	head, body, _ := bytes.Cut(raw, []byte("\n\n"))
+	return append(crlf(append(head, "\n\n"...)), body...)
 }
 
 func crlf(raw []byte) []byte {

@@ -178,13 +178,13 @@ func (s *Source) breakWith(err error) {
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		if s.broken != nil {
-			s.c.Close()
+			s.closeClient()
 			s.closeErr = s.broken
 			return
 		}
 		s.wire.arm(s.timeout)
 		err := s.c.Logout().Wait()
-		s.c.Close()
+		s.closeClient()
 		if err != nil && s.wire.ioErr() == nil {
 			var ie *imap.Error
 			if errors.As(err, &ie) {
@@ -193,6 +193,24 @@ func (s *Source) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// closeClient closes the connection and waits, boundedly, for imapclient's
+// reader to finish: a reader stuck handing data to a command nobody reads
+// any more must not hang Close.
+func (s *Source) closeClient() {
+	s.base.Close()
+	done := make(chan struct{})
+	go func() {
+		s.c.Close()
+		close(done)
+	}()
+	t := time.NewTimer(s.timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // buildCapabilities describes, feature by feature, how this server is used
