@@ -20,6 +20,10 @@ type dotReader struct {
 	err   error  // sticky: io.EOF after the terminator, or the failure
 	n     int64  // body bytes handed out
 
+	// traced is set when the consumer wrote the body to the debug trace
+	// itself, line by line.
+	traced bool
+
 	// wrap turns a read failure into the error callers see (naming the
 	// command); nil leaves it as is.
 	wrap func(error) error

@@ -150,7 +150,7 @@ func (s *Source) load() error {
 				noUIDL = r.refusal.Text
 				return nil
 			}
-			return readListing(r.body, "uidl", func(num int, arg string) error {
+			return s.readListing(r.body, "uidl", func(num int, arg string) error {
 				if !validUIDL(arg) {
 					return fmt.Errorf("uidl: %w: invalid unique-id %q for message %d", client.ErrProtocol, clip(arg), num)
 				}
@@ -161,7 +161,7 @@ func (s *Source) load() error {
 		if r.refusal != nil {
 			return r.refusal
 		}
-		return readListing(r.body, "list", func(num int, arg string) error {
+		return s.readListing(r.body, "list", func(num int, arg string) error {
 			size, err := strconv.ParseInt(arg, 10, 64)
 			if err != nil || size < 0 {
 				return fmt.Errorf("list: %w: invalid size %q for message %d", client.ErrProtocol, clip(arg), num)
@@ -209,10 +209,14 @@ func (s *Source) load() error {
 }
 
 // readListing parses the "number argument" lines of LIST and UIDL.
-func readListing(body io.Reader, op string, fn func(num int, arg string) error) error {
+func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg string) error) error {
+	body.traced = s.c.debug != nil
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 4096), maxLineLength)
 	for sc.Scan() {
+		if s.c.debug != nil {
+			fmt.Fprintf(s.c.debug, "S: %s\n", sc.Text())
+		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue

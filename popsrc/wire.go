@@ -175,11 +175,11 @@ func (c *conn) lines(op string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if line == "." {
-			return out, nil
-		}
 		if c.debug != nil {
 			fmt.Fprintf(c.debug, "S: %s\n", line)
+		}
+		if line == "." {
+			return out, nil
 		}
 		out = append(out, strings.TrimPrefix(line, "."))
 	}
@@ -195,7 +195,11 @@ func (c *conn) body(op string) *dotReader {
 // debug trace (bodies themselves are not traced).
 func (c *conn) endBody(b *dotReader) error {
 	err := b.drain()
-	if c.debug != nil && err == nil {
+	switch {
+	case c.debug == nil || err != nil:
+	case b.traced:
+		fmt.Fprintf(c.debug, "S: .\n")
+	default:
 		fmt.Fprintf(c.debug, "S: [%d bytes]\nS: .\n", b.n)
 	}
 	return err
