@@ -200,9 +200,10 @@ func (b *Batch) Commit(ctx context.Context) ([]client.Envelope, error) {
 	if len(b.items) == 0 {
 		return []client.Envelope{}, nil
 	}
+	n := len(b.items)
 	envs, err := b.commit(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("commit %d messages to %s: %w", len(b.items), b.folder, err)
+		return nil, fmt.Errorf("commit %d messages to %s: %w", n, b.folder, err)
 	}
 	b.reset()
 	return envs, nil
@@ -216,9 +217,9 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 	if err := os.WriteFile(marker, nil, filePerm); err != nil {
 		return nil, err
 	}
-	renamed := false
+	keepMarker := false
 	defer func() {
-		if !renamed {
+		if !keepMarker {
 			os.Remove(marker)
 		}
 	}()
@@ -226,6 +227,7 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		return nil, err
 	}
 	if err := hook("data-synced"); err != nil {
+		keepMarker = true // a crash cleans nothing up
 		return nil, err
 	}
 	tx, err := b.c.begin(ctx)
@@ -262,7 +264,7 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 			m.flags = []client.Flag{}
 		}
 	}
-	renamed = true
+	keepMarker = true
 	for i, m := range b.items {
 		dest, err := b.place(m)
 		if err != nil {

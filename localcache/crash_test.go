@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -417,12 +418,60 @@ func TestCrashKill(t *testing.T) {
 		t.Skip("re-executes the test binary many times")
 	}
 	dir := t.TempDir()
+	// Another process's view while the child writes and dies: everything
+	// listed opens, byte-exact; the count never goes down.
+	reader := openCache(t, dir)
+	readWhile := func(run func()) {
+		stop := make(chan struct{})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			last := 0
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var listed []string
+				if err := reader.List(context.Background(), client.Inbox, client.ListOptions{}, func(e client.Envelope) error {
+					listed = append(listed, e.ID)
+					return nil
+				}); err != nil {
+					t.Errorf("concurrent List: %v", err)
+					return
+				}
+				if len(listed) < last {
+					t.Errorf("concurrent List saw %d messages after %d", len(listed), last)
+				}
+				last = len(listed)
+				for _, id := range listed {
+					rc, err := reader.Open(context.Background(), client.Inbox, id)
+					if err != nil {
+						t.Errorf("concurrent Open %s: %v", id, err)
+						return
+					}
+					data, err := io.ReadAll(rc)
+					rc.Close()
+					if err != nil || !bytes.Equal(data, killMessage(id)) {
+						t.Errorf("concurrent Open %s: %d bytes, %v", id, len(data), err)
+						return
+					}
+				}
+			}
+		}()
+		run()
+		close(stop)
+		<-finished
+	}
 	var committed []string
 	rng := rand.New(rand.NewPCG(1, 2))
 	kills := 0
 	for round := 0; round < 30; round++ {
 		d := []Durability{DurabilityFsync, DurabilitySyncfs}[round%2]
-		got, done := runChild(t, dir, d, time.Duration(5+rng.IntN(60))*time.Millisecond)
+		var got []string
+		var done bool
+		readWhile(func() { got, done = runChild(t, dir, d, time.Duration(5+rng.IntN(60))*time.Millisecond) })
 		committed = append(committed, got...)
 		if done {
 			break
