@@ -2,17 +2,229 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
+	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/imapsrc/imaptest"
+	"github.com/duomail/duomail/popsrc/pop3test"
 	"github.com/spf13/cobra"
 )
 
+// The demo user of both built-in servers.
+const (
+	demoUser     = "demo"
+	demoPassword = "demo"
+)
+
 func newDemoCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var keep bool
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "A guided tour against built-in IMAP and POP3 test servers",
-		Args:  noArgs,
+		Long: `Start an IMAP and a POP3 server inside duomail, on loopback, both holding
+the same sample mailbox, and run a short tour of the commands against
+them. Nothing is needed: no account, no network. Everything is kept in a
+temporary directory that is removed at the end.
+
+With --keep-running the servers stay up after the tour, so the printed
+commands can be tried by hand in another terminal, until Ctrl-C.`,
+		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			return usageErrorf("demo is not built yet")
+			return a.demo(ctx, keep)
 		}),
 	}
+	cmd.Flags().BoolVar(&keep, "keep-running", false, "keep the servers running after the tour, until Ctrl-C")
+	return cmd
+}
+
+func (a *app) demo(ctx context.Context, keep bool) error {
+	dir, err := os.MkdirTemp("", "duomail-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// The tour runs duomail's own commands in this process; their caches
+	// go to the temporary directory, and no configuration of the user's
+	// takes part.
+	restore := setenvs(map[string]string{
+		"XDG_DATA_HOME":    filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME":  filepath.Join(dir, "config"),
+		"DUOMAIL_PASSWORD": demoPassword,
+		"DUOMAIL_ACCOUNT":  "",
+		"DUOMAIL_CONFIG":   "",
+	})
+	defer restore()
+
+	imapSrv, err := imaptest.Start(imaptest.Options{Users: map[string]string{demoUser: demoPassword}, InsecureAuth: true})
+	if err != nil {
+		return fmt.Errorf("demo: start IMAP server: %w", err)
+	}
+	defer imapSrv.Close()
+	popSrv, err := pop3test.Start(pop3test.Options{})
+	if err != nil {
+		return fmt.Errorf("demo: start POP3 server: %w", err)
+	}
+	defer popSrv.Close()
+	popSrv.AddUser(demoUser, demoPassword)
+
+	// IMAP UIDs count from 1 in the order of delivery, per folder.
+	uid := map[string]string{}
+	next := map[string]int{}
+	for _, m := range sampleMail() {
+		var flags []string
+		if m.Seen {
+			flags = []string{`\Seen`}
+		}
+		if err := imapSrv.Append(demoUser, m.Folder, m.Raw, flags, m.Date); err != nil {
+			return fmt.Errorf("demo: deliver sample mail: %w", err)
+		}
+		next[m.Folder]++
+		if m.Folder == client.Inbox {
+			uid[sampleSubject(m)] = strconv.Itoa(next[m.Folder])
+			popSrv.Add(demoUser, m.Raw)
+		}
+	}
+
+	imapURL := fmt.Sprintf("imap://%s@127.0.0.1:%d?tls=none", demoUser, imapSrv.Port())
+	popURL := fmt.Sprintf("pop3://%s@127.0.0.1:%d?tls=none", demoUser, popSrv.Port())
+	attachDir := filepath.Join(dir, "attachments")
+
+	t := &tour{a: a, ctx: ctx, w: a.io.out}
+	t.intro(imapURL, popURL)
+	t.step("Folders on the IMAP server, with their roles and counts", 0, "--url", imapURL, "folders")
+	t.step("The inbox, newest first (N = not seen yet, @ = attachments)", 0, "--url", imapURL, "list")
+	t.step("Read a message: headers, then the text, converted to UTF-8; reading marks it seen", 0,
+		"--url", imapURL, "fetch", uid["Grüße aus Köln"])
+	t.step("An HTML-only message is shown as text", 0, "--url", imapURL, "fetch", uid["Spring sale: 20% off"])
+	t.step("Save the attachments of a message; only those parts are fetched", 0,
+		"--url", imapURL, "fetch", "--save-attachments", attachDir, uid["Expenses and minutes"])
+	t.step("Flag a message on the server", 0, "--url", imapURL, "flag", uid["Invoice March 2025"], "--add", "flagged")
+	t.step("Delete a message: it moves to Trash", 0, "--url", imapURL, "delete", uid["Lunch on Friday?"])
+	t.step("POP3 has one folder and hands out whole messages: list downloads new mail first", 0,
+		"--url", popURL, "list", "--limit", "5")
+	t.step("A second sync finds nothing new to download", 0, "--url", popURL, "sync")
+	t.step("What POP3 cannot do is refused with the reason (exit status 5)", exitUnsupported,
+		"--url", popURL, "move", "--to", "Archive", t.firstPOP3ID(popURL))
+	if t.err != nil {
+		return t.err
+	}
+	t.outro(imapURL, popURL, keep, filepath.Join(dir, "data"))
+	if keep {
+		<-ctx.Done()
+		fmt.Fprintln(t.w)
+		fmt.Fprintln(t.w, "Stopped the demo servers; the demo directory is removed.")
+	}
+	return nil
+}
+
+// tour runs duomail commands in this process, each under a heading.
+type tour struct {
+	a   *app
+	ctx context.Context
+	w   io.Writer
+	n   int
+	err error
+}
+
+func (t *tour) intro(imapURL, popURL string) {
+	fmt.Fprintf(t.w, "duomail demo: an IMAP server and a POP3 server are running on loopback,\n")
+	fmt.Fprintf(t.w, "both holding the same sample mailbox (%d messages in INBOX).\n", len(sampleIndex{mail: sampleMail()}.inFolder(client.Inbox)))
+	fmt.Fprintf(t.w, "  IMAP: %s\n  POP3: %s\n", imapURL, popURL)
+}
+
+// step runs one command, which must exit with the given status.
+func (t *tour) step(title string, wantCode int, args ...string) {
+	if t.err != nil {
+		return
+	}
+	t.n++
+	fmt.Fprintf(t.w, "\n== %d. %s\n$ duomail %s\n\n", t.n, title, shellQuote(args))
+	sub := newApp(t.a.io, os.Getenv)
+	if code := sub.execute(t.ctx, args); code != wantCode {
+		t.err = fmt.Errorf("demo: step %d (duomail %s) ended with exit status %d, want %d", t.n, strings.Join(args, " "), code, wantCode)
+	}
+}
+
+// firstPOP3ID lists the POP3 inbox quietly to learn one message's UIDL.
+func (t *tour) firstPOP3ID(popURL string) string {
+	if t.err != nil {
+		return ""
+	}
+	sub := newApp(streams{in: strings.NewReader(""), inFd: -1, out: io.Discard, err: io.Discard}, os.Getenv)
+	sub.execute(t.ctx, []string{"--url", popURL, "list", "--offline", "--limit", "1", "--json"})
+	id := ""
+	if sub.out != nil {
+		if r, ok := sub.out.pending.(*listResult); ok && len(r.Messages) > 0 {
+			id = r.Messages[0].ID
+		}
+	}
+	if id == "" {
+		// Should not happen after the list above; "1" still shows the refusal.
+		return "1"
+	}
+	return id
+}
+
+func (t *tour) outro(imapURL, popURL string, keep bool, dataDir string) {
+	fmt.Fprintf(t.w, "\n== Try it yourself\n\n")
+	if !keep {
+		fmt.Fprintf(t.w, "The servers stop when the demo ends. Run \"duomail demo --keep-running\" to keep\nthem up, then in another terminal:\n\n")
+	} else {
+		fmt.Fprintf(t.w, "The servers keep running until Ctrl-C. In another terminal:\n\n")
+	}
+	fmt.Fprintf(t.w, "  export DUOMAIL_PASSWORD=%s\n", demoPassword)
+	if keep {
+		fmt.Fprintf(t.w, "  export XDG_DATA_HOME=%s   # keeps the demo's caches out of your own\n", shellQuote([]string{dataDir}))
+	}
+	fmt.Fprintf(t.w, "  duomail --url '%s' list\n", imapURL)
+	fmt.Fprintf(t.w, "  duomail --url '%s' fetch 1\n", imapURL)
+	fmt.Fprintf(t.w, "  duomail --url '%s' list --json\n", popURL)
+	fmt.Fprintf(t.w, "  duomail --url '%s' folders --stats\n", imapURL)
+}
+
+// setenvs sets environment variables ("" unsets) and returns a function
+// that puts the old values back.
+func setenvs(vars map[string]string) (restore func()) {
+	type old struct {
+		v  string
+		ok bool
+	}
+	saved := map[string]old{}
+	for k, v := range vars {
+		ov, ok := os.LookupEnv(k)
+		saved[k] = old{ov, ok}
+		if v == "" {
+			os.Unsetenv(k)
+		} else {
+			os.Setenv(k, v)
+		}
+	}
+	return func() {
+		for k, o := range saved {
+			if o.ok {
+				os.Setenv(k, o.v)
+			} else {
+				os.Unsetenv(k)
+			}
+		}
+	}
+}
+
+// shellQuote renders arguments so they can be pasted into a shell.
+func shellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, s := range args {
+		if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,") == "" {
+			out[i] = s
+		} else {
+			out[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -8,6 +8,8 @@ import (
 	"mime/quotedprintable"
 	"strings"
 	"time"
+
+	"github.com/duomail/duomail/client"
 )
 
 // sampleMessage is one message of the demo mailbox. The same messages go
@@ -21,6 +23,27 @@ type sampleMessage struct {
 	// Attachments are the decoded bytes of each attachment, by file name,
 	// for tests to compare saved files against.
 	Attachments map[string][]byte
+}
+
+// sampleIndex looks messages of the sample mailbox up.
+type sampleIndex struct {
+	mail []sampleMessage
+}
+
+func (s sampleIndex) inFolder(folder string) []sampleMessage {
+	var out []sampleMessage
+	for _, m := range s.mail {
+		if m.Folder == folder {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// sampleSubject reads the subject back from the raw message.
+func sampleSubject(m sampleMessage) string {
+	env, _, _ := client.ParseMessage(bytes.NewReader(m.Raw))
+	return env.Subject
 }
 
 // sampleBase is the date of the first sample message; the others follow
@@ -75,7 +98,7 @@ func sampleMail() []sampleMessage {
 		textCharset("こんにちは。\n来週の会議の資料を送ります。\n", "utf-8"))
 	add("INBOX", true, newMail("François <francois@example.fr>", "Café à Paris").
 		textCharset("Rendez-vous au café à midi ? Ça te va ?\n", "iso-8859-1"))
-	add("INBOX", false, newMail("Photos <photos@example.com>", "Holiday picture 🏖").
+	add("INBOX", false, newMail("Photos <photos@example.com>", "Holiday picture 🌴").
 		text("One pixel of pure holiday.\n").
 		attach("beach.png", "image/png", samplePNG))
 	add("INBOX", false, newMail("Treasurer <treasurer@club.example>", "Expenses and minutes").

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/duomail/duomail/client"
+	"github.com/rivo/uniseg"
 )
 
 // printer is the one place that turns results into output. Commands build
@@ -223,12 +222,8 @@ func (p *printer) writeTable(t table) error {
 		header[i] = c.title
 	}
 	fitWidth(t.cols, header, rendered, p.width)
-	tw := tabwriter.NewWriter(p.out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, row := range rendered {
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	return tw.Flush()
+	_, err := io.WriteString(p.out, alignColumns(append([][]string{header}, rendered...)))
+	return err
 }
 
 const (
@@ -237,16 +232,17 @@ const (
 )
 
 // fitWidth shortens the flexible columns, widest first, until the table
-// fits the terminal (or they reach a minimum width).
+// fits the terminal (or they reach a minimum width). Widths are display
+// columns: CJK characters and most emoji take two.
 func fitWidth(cols []column, header []string, rows [][]string, width int) {
 	if width <= 0 {
 		return
 	}
 	widths := make([]int, len(cols))
 	for i := range cols {
-		widths[i] = utf8.RuneCountInString(header[i])
+		widths[i] = uniseg.StringWidth(header[i])
 		for _, row := range rows {
-			widths[i] = max(widths[i], utf8.RuneCountInString(row[i]))
+			widths[i] = max(widths[i], uniseg.StringWidth(row[i]))
 		}
 	}
 	total := columnGap * (len(cols) - 1)
@@ -276,16 +272,54 @@ func fitWidth(cols []column, header []string, rows [][]string, width int) {
 	}
 }
 
-// truncate shortens s to n runes, marking the cut with an ellipsis.
+// truncate shortens s to n display columns, marking the cut with an
+// ellipsis.
 func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if uniseg.StringWidth(s) <= n {
 		return s
 	}
 	if n <= 1 {
 		return "…"
 	}
-	runes := []rune(s)
-	return strings.TrimRight(string(runes[:n-1]), " ") + "…"
+	var b strings.Builder
+	w := 0
+	g := uniseg.NewGraphemes(s)
+	for g.Next() {
+		if w+g.Width() > n-1 {
+			break
+		}
+		w += g.Width()
+		b.WriteString(g.Str())
+	}
+	return strings.TrimRight(b.String(), " ") + "…"
+}
+
+// alignColumns lays rows out in columns padded to the widest cell. It
+// measures display columns, not runes as text/tabwriter does, so cells with
+// CJK characters or emoji (two columns each) line up too.
+func alignColumns(rows [][]string) string {
+	var widths []int
+	for _, row := range rows {
+		for i, c := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], uniseg.StringWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		var line strings.Builder
+		for i, c := range row {
+			line.WriteString(c)
+			if i < len(row)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-uniseg.StringWidth(c)+columnGap))
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // messageHeader shows the short header block fetch prints before the text.

@@ -189,3 +189,11 @@ func TestStatsLine(t *testing.T) {
 		t.Errorf("%q", line)
 	}
 }
+
+func TestAlignColumnsWide(t *testing.T) {
+	out := alignColumns([][]string{{"A", "B", "C"}, {"日本語", "x", "1"}, {"ab", "🌴🌴", "2"}})
+	want := "A       B     C\n日本語  x     1\nab      🌴🌴  2\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}

@@ -18,10 +18,6 @@ import (
 // The sample mailbox is delivered to in-process servers (imaptest,
 // pop3test) and the binary is pointed at them with --url.
 
-type sampleIndex struct {
-	mail []sampleMessage
-}
-
 func (s sampleIndex) bySubject(t *testing.T, prefix string) sampleMessage {
 	t.Helper()
 	for _, m := range s.mail {
@@ -31,22 +27,6 @@ func (s sampleIndex) bySubject(t *testing.T, prefix string) sampleMessage {
 	}
 	t.Fatalf("no sample message %q", prefix)
 	return sampleMessage{}
-}
-
-// sampleSubject reads the subject back from the raw message.
-func sampleSubject(m sampleMessage) string {
-	env, _, _ := client.ParseMessage(bytes.NewReader(m.Raw))
-	return env.Subject
-}
-
-func (s sampleIndex) inFolder(folder string) []sampleMessage {
-	var out []sampleMessage
-	for _, m := range s.mail {
-		if m.Folder == folder {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 func startIMAPTest(t *testing.T) (*imaptest.Server, sampleIndex) {

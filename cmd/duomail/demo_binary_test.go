@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBinaryDemo(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	start := time.Now()
+	r := c.ok("demo")
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("demo took %v", d)
+	}
+	for _, want := range []string{
+		"== 1. Folders on the IMAP server",
+		"INBOX\tinbox\t11\t7",
+		"Subject: Grüße aus Köln",
+		"viele Grüße aus Köln",
+		"expenses.csv",
+		"Moved 1 message from INBOX to Trash.",
+		"uid00000011",
+		"== Try it yourself",
+		"export DUOMAIL_PASSWORD=demo",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "duomail: move: POP3 has no folders") {
+		t.Errorf("demo stderr %q", r.stderr)
+	}
+	if strings.ContainsRune(r.stdout, 0x1b) {
+		t.Errorf("control sequence in the demo output")
+	}
+	// It leaves nothing behind: not in the user's data directory, and its
+	// temporary directory (where attachments were saved) is gone.
+	if _, err := os.Stat(c.data); err == nil {
+		t.Errorf("demo wrote into XDG_DATA_HOME")
+	}
+	if m := regexp.MustCompile(`(/\S+duomail-demo-\d+)/attachments/expenses.csv`).FindStringSubmatch(r.stdout); m == nil {
+		t.Errorf("no saved attachment path in the output")
+	} else if _, err := os.Stat(m[1]); err == nil {
+		t.Errorf("demo left %s behind", m[1])
+	}
+}
+
+func TestBinaryDemoKeepRunning(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	cmd := exec.Command(binary, "demo", "--keep-running")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.home, "XDG_DATA_HOME=" + c.data, "XDG_CONFIG_HOME=" + c.config}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Wait for the printed commands, then try one by hand.
+	var imapLine, dataDir string
+	timeout := time.After(30 * time.Second)
+	for imapLine == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo ended early: %s", stderr.String())
+			}
+			if m := regexp.MustCompile(`export XDG_DATA_HOME=(\S+)`).FindStringSubmatch(l); m != nil {
+				dataDir = m[1]
+			}
+			if strings.HasPrefix(l, "  duomail --url 'imap://") && strings.HasSuffix(l, " list") {
+				imapLine = l
+			}
+		case <-timeout:
+			t.Fatal("demo did not print the commands to try")
+		}
+	}
+	url := regexp.MustCompile(`'(imap://[^']+)'`).FindStringSubmatch(imapLine)[1]
+	if dataDir == "" {
+		t.Fatal("no XDG_DATA_HOME line")
+	}
+	c.env["DUOMAIL_PASSWORD"] = "demo"
+	c.data = dataDir
+	r := c.ok("--url", url, "list", "--limit", "2")
+	if len(tsv(r.stdout)) != 2 {
+		t.Errorf("list against the running demo: %v", r)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("demo after Ctrl-C: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("demo did not stop on Ctrl-C")
+	}
+	if _, err := os.Stat(dataDir); err == nil {
+		t.Errorf("demo left %s behind", dataDir)
+	}
+}
