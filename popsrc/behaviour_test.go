@@ -228,6 +228,12 @@ func TestCapabilities(t *testing.T) {
 	if err := caps.Require("move", client.FeatureServerMove); err == nil || err.Error() != "move: POP3 has no folders" {
 		t.Errorf("require: %v", err)
 	}
+	// What commands decide without connecting agrees with a session.
+	for f, sup := range Baseline().Features {
+		if caps.Features[f] != sup {
+			t.Errorf("Baseline %s = %+v, session says %+v", f, sup, caps.Features[f])
+		}
+	}
 }
 
 func TestFoldersAndList(t *testing.T) {

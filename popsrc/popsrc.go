@@ -310,16 +310,13 @@ func (s *Source) warnOnce(msg string) {
 	s.opts.Warnf(msg)
 }
 
-// Capabilities reports what the server announced, as features.
+// Capabilities reports what the server announced, as features: the
+// protocol's limits (Baseline) and what CAPA said.
 func (s *Source) Capabilities() client.Capabilities {
-	caps := client.Capabilities{
-		Protocol:  client.POP3,
-		Announced: append([]string{}, s.capa...),
-		Auth:      append([]string{}, s.sasl...),
-		TLS:       s.tlsDesc,
-	}
-	caps.Set(client.FeatureFolders, false, "POP3 has no folders")
-	caps.Set(client.FeatureHeadersFirst, false, "POP3 downloads whole messages")
+	caps := Baseline()
+	caps.Announced = append([]string{}, s.capa...)
+	caps.Auth = append([]string{}, s.sasl...)
+	caps.TLS = s.tlsDesc
 	switch s.top {
 	case supported:
 		caps.Set(client.FeatureHeadersOnly, true, "TOP n 0")
@@ -328,16 +325,8 @@ func (s *Source) Capabilities() client.Capabilities {
 	default:
 		caps.Set(client.FeatureHeadersOnly, false, "server lacks TOP")
 	}
-	caps.Set(client.FeaturePartialFetch, false, "POP3 downloads whole messages")
-	caps.Set(client.FeatureServerFlags, false, "POP3 keeps no flags on the server")
-	caps.Set(client.FeatureServerMove, false, "POP3 has no folders")
-	caps.Set(client.FeatureServerSearch, false, "POP3 has no search; duomail searches its local cache")
-	caps.Set(client.FeaturePush, false, "POP3 has no push; duomail polls with UIDL")
-	caps.Set(client.FeatureMailOnServer, false, "POP3 is download-and-store; the local cache is the store of record")
 	caps.Set(client.FeatureDeleteNoDownload, true, "DELE (committed at QUIT)")
 	caps.Set(client.FeatureExpunge, true, "DELE")
-	caps.Set(client.FeatureTrash, false, "POP3 has no folders, so no Trash")
-	caps.Set(client.FeatureChangeTracking, false, "only UIDL differences")
 	if s.hasCapa("PIPELINING") {
 		caps.Set(client.FeaturePipelining, true, "CAPA PIPELINING")
 	} else {
