@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/duomail/duomail/client"
@@ -216,17 +214,6 @@ func partList(tree *client.Part) string {
 }
 
 func (a *app) saveAttachments(ctx context.Context, msg *client.Message, o fetchOptions) error {
-	if !o.force {
-		// Refuse before fetching anything, rather than after some files
-		// were written and a transfer was cut short.
-		_, tree, err := msg.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if existing := existingTargets(o.saveDir, tree); len(existing) > 0 {
-			return fmt.Errorf("%s already exists (use --force to overwrite)", sanitizeField(strings.Join(existing, ", ")))
-		}
-	}
 	saved, err := msg.SaveAttachments(ctx, o.saveDir, o.force)
 	for _, s := range saved {
 		if s.Error != "" && err != nil && s.Error != err.Error() {
@@ -250,27 +237,6 @@ func (a *app) saveAttachments(ctx context.Context, msg *client.Message, o fetchO
 		return perr
 	}
 	return err
-}
-
-// existingTargets lists the files SaveAttachments would write that are
-// already there. The names follow client.SafeFilename, with the same "-2"
-// suffix for a repeated name as SaveAttachments gives.
-func existingTargets(dir string, tree *client.Part) []string {
-	var out []string
-	used := map[string]bool{}
-	for _, p := range tree.Attachments() {
-		name := client.SafeFilename(p.Filename, p)
-		candidate, ext := name, filepath.Ext(name)
-		for i := 2; used[candidate]; i++ {
-			candidate = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext)
-		}
-		used[candidate] = true
-		path := filepath.Join(dir, candidate)
-		if _, err := os.Lstat(path); err == nil {
-			out = append(out, path)
-		}
-	}
-	return out
 }
 
 // endsWithNewline passes text through and adds a final newline when the

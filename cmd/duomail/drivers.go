@@ -11,6 +11,6 @@ import (
 // connecting (e.g. that POP3 cannot move); features left out are learned
 // from the server.
 var drivers = map[string]client.Driver{
-	client.IMAP: {Dial: imapsrc.Dial},
-	client.POP3: {Dial: popsrc.Dial},
+	client.IMAP: {Dial: imapsrc.Dial, Baseline: imapsrc.Baseline()},
+	client.POP3: {Dial: popsrc.Dial, Baseline: popsrc.Baseline()},
 }

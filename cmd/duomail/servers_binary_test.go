@@ -133,6 +133,16 @@ func TestBinaryIMAP(t *testing.T) {
 		}
 	})
 
+	t.Run("debug trace redacts the password", func(t *testing.T) {
+		r := c.ok("--url", url, "--debug", "folders")
+		if !strings.Contains(r.stderr, "[redacted]") || strings.Contains(r.stderr, "secret") {
+			t.Errorf("--debug stderr:\n%s", r.stderr)
+		}
+		if strings.Contains(r.stdout, "[redacted]") {
+			t.Errorf("trace on stdout")
+		}
+	})
+
 	t.Run("list TSV", func(t *testing.T) {
 		rows := tsv(c.ok("--url", url, "list").stdout)
 		if len(rows) != len(inbox) {
@@ -410,6 +420,15 @@ func TestBinaryPOP3(t *testing.T) {
 	url := popURL(srv.Port())
 	inbox := idx.inFolder(client.Inbox)
 
+	t.Run("debug trace redacts the password", func(t *testing.T) {
+		c2 := newCLI(t)
+		c2.env["DUOMAIL_PASSWORD"] = "secret"
+		r := c2.ok("--url", url, "--debug", "--quiet", "folders")
+		if !strings.Contains(r.stderr, "[redacted]") || strings.Contains(r.stderr, "secret") {
+			t.Errorf("--debug stderr:\n%s", r.stderr)
+		}
+	})
+
 	t.Run("list syncs first", func(t *testing.T) {
 		rows := tsv(c.ok("--url", url, "list").stdout)
 		if len(rows) != len(inbox) {
@@ -576,6 +595,19 @@ func TestBinaryErrors(t *testing.T) {
 		c.fails(4, "--url", fmt.Sprintf("imaps://alice@127.0.0.1:%d?timeout=5s", imapSrv.Port()), "folders")
 	})
 
+	t.Run("POP3 move is refused without connecting", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		r := c.fails(5, "--url", popURL(port), "move", "x", "--to", "Archive")
+		if !strings.Contains(r.stderr, "duomail: move: POP3 has no folders") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+	})
+
 	t.Run("usage errors exit 2", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"list", "--bogus"},
@@ -652,6 +684,18 @@ keep_on_server = false
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("list --offline ran password_cmd")
 	}
+	// A password in a file others can read draws a warning.
+	os.WriteFile(path, []byte("[accounts.x]\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\npassword = \"hunter2\"\n"), 0o644)
+	os.Chmod(path, 0o644)
+	r = c.ok("accounts")
+	if !strings.HasPrefix(r.stderr, "duomail: warning: config "+path) || strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("permission warning: %q", r.stderr)
+	}
+	os.Chmod(path, 0o600)
+	if r := c.ok("accounts"); r.stderr != "" {
+		t.Errorf("warning for a private file: %q", r.stderr)
+	}
+	c.writeConfig(fmt.Sprintf("[accounts.work]\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\npassword_cmd = \"touch %s\"\n", marker))
 	// DUOMAIL_ACCOUNT chooses like -a.
 	c.env["DUOMAIL_ACCOUNT"] = "nosuch"
 	c.fails(2, "list", "--offline")
