@@ -51,7 +51,7 @@ bytes exactly as stored instead. Reading marks the message seen unless
 	f.StringVarP(&o.folder, "folder", "f", "", "`folder` of the message (default INBOX)")
 	f.BoolVar(&o.headers, "headers", false, "show the full header block")
 	f.BoolVar(&o.raw, "raw", false, "write the message byte-exact, without cleaning")
-	f.StringVar(&o.part, "part", "", "show one MIME part, decoded, e.g. 1.2")
+	f.StringVar(&o.part, "part", "", "show one MIME part, decoded, numbered like `1.2`")
 	f.StringVar(&o.saveDir, "save-attachments", "", "save the attachments into `DIR`")
 	f.BoolVar(&o.force, "force", false, "with --save-attachments: overwrite existing files")
 	f.BoolVar(&o.peek, "peek", false, "do not mark the message seen")
