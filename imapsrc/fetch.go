@@ -235,11 +235,13 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 						continue
 					}
 					ew := &errWriter{w: w}
-					written, err = io.Copy(ew, it.Literal)
-					if err != nil && ew.err == nil {
-						out := s.translate(op, err)
-						s.base.Close()
-						cmd.Close()
+					lit := &literalGuard{r: it.Literal}
+					written, err = io.Copy(ew, lit)
+					if lit.err != nil {
+						// As in deliver: the literal must not be read
+						// again once it failed.
+						out := s.translate(op, lit.err)
+						s.breakWith(out)
 						return out
 					}
 					writeErr = ew.err
@@ -261,6 +263,24 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 		return nil
 	})
 	return written, err
+}
+
+// literalGuard remembers a failed read of a literal (io.EOF is the normal
+// end, not a failure).
+type literalGuard struct {
+	r   io.Reader
+	err error
+}
+
+func (g *literalGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF {
+		g.err = err
+	}
+	return n, err
 }
 
 // errWriter remembers a failure of the caller's writer, to tell it apart
@@ -338,22 +358,29 @@ func (s *Source) deliver(op string, cmd *imapclient.FetchCommand, wanted, delive
 					continue // Next discards an unread literal
 				}
 				delivered[uid] = true
-				if err := fn(uidString(uid), it.Literal.Size(), it.Literal); err != nil {
-					var out error
-					if s.wire.ioErr() != nil {
-						out = s.translate(fmt.Sprintf("%s: uid %d", op, uid), err)
-					} else {
-						// Stop now: draining the rest of a large FETCH
-						// could take minutes, so the connection is dropped.
-						s.breakWith(fmt.Errorf("download stopped: %w", err))
-						out = fmt.Errorf("%s: uid %d: %w", op, uid, &callbackError{err})
+				lit := &literalGuard{r: it.Literal}
+				err := fn(uidString(uid), it.Literal.Size(), lit)
+				if lit.err != nil {
+					// The connection failed under fn. imapclient's reader
+					// has moved on and owns the buffer now: the literal
+					// must not be read again, not even to discard it, so
+					// cmd is left alone; the reader ends by itself on the
+					// closed connection.
+					if err == nil {
+						err = lit.err
 					}
-					// With the connection closed this ends at once, and
-					// it releases imapclient's reader, which waits for the
-					// literal to be consumed.
-					s.base.Close()
-					cmd.Close()
+					out := s.translate(fmt.Sprintf("%s: uid %d", op, uid), err)
+					s.breakWith(out)
 					return out
+				}
+				if err != nil {
+					// Stop now: draining the rest of a large FETCH could
+					// take minutes, so the connection is dropped; closing
+					// cmd then ends at once and releases imapclient's
+					// reader, which waits for the literal to be consumed.
+					s.breakWith(fmt.Errorf("download stopped: %w", err))
+					cmd.Close()
+					return fmt.Errorf("%s: uid %d: %w", op, uid, &callbackError{err})
 				}
 			}
 		}

@@ -386,9 +386,15 @@ func (s *Source) checkMissing(op string, asked []imap.UID, got func(imap.UID) bo
 	}
 	var set imap.UIDSet
 	set.AddNum(missing...)
-	exist, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{set}})
+	found, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{set}})
 	if err != nil {
 		return s.translate(op, err)
+	}
+	var exist []imap.UID
+	for _, u := range found {
+		if set.Contains(u) {
+			exist = append(exist, u)
+		}
 	}
 	if len(exist) > 0 {
 		return fmt.Errorf("%s: %w: the server did not deliver uid %s in a form this client can match (FETCH items out of order or duplicated)",

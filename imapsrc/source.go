@@ -98,10 +98,13 @@ func (s *Source) run(ctx context.Context, op string, f func() error) error {
 	stop := context.AfterFunc(ctx, func() { s.base.Close() })
 	err := f()
 	if !stop() {
-		// ctx ended during the operation and the connection is gone.
-		s.breakWith(client.NetError(op, ctx.Err()))
+		// ctx ended during the operation and the connection is gone;
+		// that, not the broken read it caused, is what happened.
+		cerr := client.NetError(op, ctx.Err())
+		s.broken = cerr
+		s.base.Close()
 		if err != nil {
-			return s.broken
+			return cerr
 		}
 		return nil
 	}
@@ -183,7 +186,15 @@ func (s *Source) Close() error {
 			return
 		}
 		s.wire.arm(s.timeout)
-		err := s.c.Logout().Wait()
+		// Bounded: a LOGOUT that cannot even be sent (another goroutine
+		// misusing the Source, a server not reading) must not hang Close.
+		done := make(chan error, 1)
+		go func() { done <- s.c.Logout().Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(s.timeout):
+		}
 		s.closeClient()
 		if err != nil && s.wire.ioErr() == nil {
 			var ie *imap.Error

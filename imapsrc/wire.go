@@ -95,6 +95,11 @@ func (w *wireConn) ioErr() error {
 }
 
 func (w *wireConn) Read(p []byte) (int, error) {
+	// A failure is final: imapclient's decoder, through bufio, would read
+	// again after an error and so wait out the timeout several times.
+	if err := w.ioErr(); err != nil {
+		return 0, err
+	}
 	for {
 		n, err := w.Conn.Read(p)
 		if n > 0 && w.in != nil {
@@ -111,10 +116,12 @@ func (w *wireConn) Read(p []byte) (int, error) {
 }
 
 func (w *wireConn) Write(p []byte) (int, error) {
-	n, err := w.Conn.Write(p)
-	if n > 0 && w.out != nil {
-		w.out.Write(p[:n])
+	// Traced before it is sent, so the trace never shows an answer before
+	// its command.
+	if w.out != nil {
+		w.out.Write(p)
 	}
+	n, err := w.Conn.Write(p)
 	if err != nil {
 		w.fail(err)
 	}
