@@ -770,3 +770,26 @@ func TestPragmas(t *testing.T) {
 		}
 	}
 }
+
+// TestReadersDoNotWaitForWriter: while another process holds the index's
+// write lock (a long Commit or Reset), a second one can open the cache and
+// read it.
+func TestReadersDoNotWaitForWriter(t *testing.T) {
+	dir := t.TempDir()
+	c1 := openCache(t, dir)
+	store(t, c1, client.Inbox, 0, nil, []string{"a"}, func(id string) []byte { return testMessage(id, 100) })
+	tx, err := c1.db.BeginTx(context.Background(), nil) // _txlock=immediate: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	start := time.Now()
+	c2 := openCache(t, dir)
+	if got := listIDs(t, c2, client.Inbox, client.ListOptions{}); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("List = %v", got)
+	}
+	readBody(t, c2, client.Inbox, "a")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("reading took %v: it waited for the writer", d)
+	}
+}

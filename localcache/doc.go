@@ -51,22 +51,25 @@
 // (DurabilityFsync, the default; up to 16 fsyncs in flight, which the
 // file system's journal merges), or call syncfs(2) on the whole file system
 // once for each (DurabilitySyncfs). BenchmarkCommit stores batches of 100
-// messages of 70 KB; measured on ext4 (a 2-CPU Firecracker VM shared with
-// other jobs, so noisy) with
+// messages of 70 KB; "busy" runs it while another goroutine keeps writing
+// a file without syncing it. Measured on ext4 in a 2-CPU Firecracker VM
+// shared with other jobs (load 2-6, so noisy), over several runs of
 //
 //	go test ./localcache -run '^$' -bench Commit -benchtime 30x -count 3
 //
 // the time spent in Commit per batch was:
 //
 //	                      idle disk     another program writing
-//	fsync, 16 at a time   40-63 ms      72-433 ms
-//	fsync, one at a time  74-132 ms     107-225 ms
-//	syncfs                39-58 ms      1030-1260 ms
+//	fsync, 16 at a time   40-63 ms      65-433 ms
+//	fsync, one at a time  74-172 ms     107-350 ms
+//	syncfs                36-58 ms      860-1260 ms
 //
-// On an idle disk the two are equal within the noise; as soon as anything
-// else on the file system writes (a download, a build, a second mail
-// client), syncfs has to flush that data too and becomes many times
-// slower, with no bound. Hence fsync is the default.
+// On an idle disk syncfs is at best slightly faster, within the noise; as
+// soon as anything else on the file system writes (a download, a build,
+// another mail client), syncfs has to flush that data too and becomes ten
+// times slower, without bound. Hence fsync is the default. (Add, which
+// creates the files, costs more than Commit here: about 1 ms per file
+// creation on this VM's disk.)
 //
 // # Recovery
 //

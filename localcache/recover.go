@@ -43,17 +43,32 @@ import (
 // row (a lost index). Lock, which precedes every sync, compares all, and
 // so also notices what other tools removed or renamed.
 func (c *Cache) recover(ctx context.Context, full bool) error {
+	needs := func(f folderRow) bool {
+		if full || f.discovered {
+			return true
+		}
+		dirty, err := hasDuomailFiles(filepath.Join(f.path, "tmp"))
+		return err == nil && dirty // an error: no Maildir to repair
+	}
+	if !full {
+		// Look before taking the write lock, which would make every
+		// command wait for a writing process.
+		folders, err := c.recoveryFolders(ctx, c.db, nil)
+		if err != nil {
+			return fmt.Errorf("recover cache: %w", err)
+		}
+		if !slices.ContainsFunc(folders, needs) {
+			return nil
+		}
+	}
 	err := c.write(ctx, func(tx *sql.Tx) error {
-		folders, err := c.recoveryFolders(ctx, tx)
+		folders, err := c.recoveryFolders(ctx, tx, tx)
 		if err != nil {
 			return err
 		}
 		for _, f := range folders {
-			if !full && !f.discovered {
-				dirty, err := hasDuomailFiles(filepath.Join(f.path, "tmp"))
-				if err != nil || !dirty {
-					continue // no Maildir to repair, or nothing to do
-				}
+			if !needs(f) {
+				continue
 			}
 			if err := c.recoverFolder(ctx, tx, f); err != nil {
 				return fmt.Errorf("folder %s: %w", f.name, err)
@@ -68,9 +83,10 @@ func (c *Cache) recover(ctx context.Context, full bool) error {
 }
 
 // recoveryFolders lists the folders the index knows plus Maildirs on disk
-// it does not (its rows were lost), creating rows for the latter.
-func (c *Cache) recoveryFolders(ctx context.Context, tx *sql.Tx) ([]folderRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, name, uidvalidity FROM folders`)
+// it does not (its rows were lost), creating rows for the latter when tx
+// is not nil.
+func (c *Cache) recoveryFolders(ctx context.Context, q querier, tx *sql.Tx) ([]folderRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, uidvalidity FROM folders`)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +122,11 @@ func (c *Cache) recoveryFolders(ctx context.Context, tx *sql.Tx) ([]folderRow, e
 		if fi, err := os.Stat(filepath.Join(c.dir, e.Name(), "cur")); err != nil || !fi.IsDir() {
 			continue
 		}
-		f, err := c.ensureFolder(ctx, tx, name)
-		if err != nil {
-			return nil, err
+		f := folderRow{name: name, path: filepath.Join(c.dir, e.Name())}
+		if tx != nil {
+			if f, err = c.ensureFolder(ctx, tx, name); err != nil {
+				return nil, err
+			}
 		}
 		f.discovered = true
 		out = append(out, f)

@@ -62,6 +62,13 @@ CREATE INDEX messages_order ON messages (folder_id, uidvalidity, uid, seq);
 // crash mid-migration leaves the old schema intact. An index written by a
 // newer duomail is refused rather than misread.
 func migrate(ctx context.Context, db *sql.DB) error {
+	// The usual case, an index at the current version, needs no write lock
+	// (which would make every command wait for a writing process).
+	var version int
+	err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	if err == nil && version == len(migrations) {
+		return nil
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate index: %w", err)
@@ -70,7 +77,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate index: %w", err)
 	}
-	var version int
+	version = 0
 	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
 	switch {
 	case err == sql.ErrNoRows:
