@@ -108,7 +108,14 @@ func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 	index := filepath.Join(abs, indexName)
 	// SQLite gives the -wal and -shm files the permissions of the database
 	// file, so creating it private first keeps all three private.
-	f, err := os.OpenFile(index, os.O_RDWR|os.O_CREATE, filePerm)
+	f, err := os.OpenFile(index, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(index, os.O_RDWR, filePerm)
+	} else if err == nil {
+		if err = fsyncPath(abs); err != nil { // SQLite syncs the directory for its -wal, not for this
+			f.Close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open cache index: %w", err)
 	}
@@ -158,8 +165,22 @@ func uriEscape(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
+// mkdirPrivate creates dir and any missing parents (0700), making each new
+// entry durable.
 func mkdirPrivate(dir string) error {
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirPrivate(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := fsyncPath(parent); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	return nil
@@ -191,9 +212,22 @@ func (c *Cache) maildir(folder string) (string, error) {
 }
 
 // initMaildir creates a folder's Maildir, private.
+// The new directory entries are made durable at once: the fsyncs of a
+// Commit cover the files in cur/ and new/, not the entries that lead there.
 func initMaildir(path string) error {
+	if fi, err := os.Stat(filepath.Join(path, "tmp")); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := mkdirPrivate(filepath.Dir(path)); err != nil {
+		return err
+	}
 	if err := maildir.Dir(path).Init(); err != nil {
 		return fmt.Errorf("create maildir %s: %w", path, err)
+	}
+	for _, d := range []string{path, filepath.Dir(path)} {
+		if err := fsyncPath(d); err != nil {
+			return fmt.Errorf("create maildir %s: %w", path, err)
+		}
 	}
 	return nil
 }
