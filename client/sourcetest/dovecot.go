@@ -29,6 +29,7 @@ type Dovecot struct {
 	CAFile    string
 	CA        *TestCA
 	uid, gid  int
+	users     atomic.Int64
 }
 
 // Password is every test user's password.
@@ -40,8 +41,6 @@ type DovecotOptions struct {
 	// hide MOVE, CONDSTORE...). Dovecot still executes the commands; the
 	// client must not use what is not announced.
 	IMAPCapability string
-	// NoUIDL makes POP3 hide UIDL from CAPA and refuse the command.
-	NoUIDL bool
 	// Extra is appended to dovecot.conf.
 	Extra string
 }
@@ -113,7 +112,11 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 	d.IMAPPort, d.IMAPSPort, d.POP3Port, d.POP3SPort = ports[0], ports[1], ports[2], ports[3]
 
 	var passwd strings.Builder
-	for _, name := range []string{"alice", "bob"} {
+	names := []string{"alice", "bob"}
+	for i := 1; i <= spareUsers; i++ {
+		names = append(names, fmt.Sprintf("user%d", i))
+	}
+	for _, name := range names {
 		home := filepath.Join(dir, "mail", name)
 		os.MkdirAll(filepath.Join(home, "Maildir"), 0o700)
 		fmt.Fprintf(&passwd, "%s:{PLAIN}%s:%d:%d::%s\n", name, Password, d.uid, d.gid, home)
@@ -123,11 +126,6 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 	var extra strings.Builder
 	if opts.IMAPCapability != "" {
 		fmt.Fprintf(&extra, "protocol imap {\n  imap_capability = %s\n}\n", opts.IMAPCapability)
-	}
-	if opts.NoUIDL {
-		// Dovecot has no switch to drop UIDL; an empty format makes it
-		// unusable, and the CAPA override hides it.
-		extra.WriteString("protocol pop3 {\n  pop3_uidl_format = \n}\n")
 	}
 	extra.WriteString(opts.Extra)
 
@@ -240,23 +238,30 @@ namespace inbox {
 	return d
 }
 
+// stop ends the whole Dovecot process group: after SIGTERM the master can
+// wait for seconds on its children, which a test run need not pay for.
 func (d *Dovecot) stop() {
 	data, err := os.ReadFile(filepath.Join(d.Dir, "run", "master.pid"))
 	if err != nil {
 		return
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
+	if err != nil || pid <= 1 {
 		return
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 20; i++ {
 		if syscall.Kill(pid, 0) != nil {
-			return
+			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	// The master leads its own process group (it daemonizes with setsid).
+	if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	} else {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 func (d *Dovecot) chownAll(t testing.TB) {
@@ -271,26 +276,20 @@ func (d *Dovecot) chownAll(t testing.TB) {
 	})
 }
 
-var userSeq atomic.Int64
+// spareUsers are written into the passwd file at start: Dovecot notices a
+// changed passwd file only about once a second, so a user added later could
+// be refused for a moment.
+const spareUsers = 64
 
-// AddUser creates a new user with an empty mailbox and the usual password,
-// so each test gets a mailbox of its own without restarting Dovecot (it
-// re-reads the passwd file when it changes).
+// AddUser hands out a user with an empty mailbox and the usual password,
+// so each test gets a mailbox of its own without restarting Dovecot.
 func (d *Dovecot) AddUser(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("user%d", userSeq.Add(1))
-	home := filepath.Join(d.Dir, "mail", name)
-	if err := os.MkdirAll(filepath.Join(home, "Maildir"), 0o700); err != nil {
-		t.Fatal(err)
+	n := d.users.Add(1)
+	if n > spareUsers {
+		t.Fatalf("more than %d users asked of one Dovecot", spareUsers)
 	}
-	f, err := os.OpenFile(filepath.Join(d.Dir, "passwd"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "%s:{PLAIN}%s:%d:%d::%s\n", name, Password, d.uid, d.gid, home)
-	f.Close()
-	d.chownAll(t)
-	return name
+	return fmt.Sprintf("user%d", n)
 }
 
 // Log returns Dovecot's log so far, for failure messages.

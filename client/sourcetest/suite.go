@@ -256,7 +256,13 @@ func testDownload(t *testing.T, mb *Mailbox) {
 			t.Errorf("message %s (%s) differs from the server's copy:\n got %d bytes %q\nwant %d bytes %q",
 				it.ID, msgs[i].Name, len(got[it.ID]), clip(got[it.ID]), len(want), clip(want))
 		}
-		if it.Size != int64(len(want)) {
+		// POP3 servers end a message that lacks a final newline with one
+		// on the wire but may count it without (Dovecot's LIST).
+		slack := int64(0)
+		if !bytes.HasSuffix(msgs[i].Raw, []byte("\n")) {
+			slack = 2
+		}
+		if d := int64(len(want)) - it.Size; d < 0 || d > slack {
 			t.Errorf("message %s (%s): inventory size %d, downloaded %d bytes", it.ID, msgs[i].Name, it.Size, len(want))
 		}
 	}
