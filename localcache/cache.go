@@ -119,13 +119,17 @@ func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cache index: %w", err)
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.Mode().Perm()&0o077 != 0 {
-		err = f.Chmod(filePerm)
-	}
 	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("open cache index: %w", err)
+	// An index that another program (or a careless copy) made readable to
+	// others is made private again, -wal and -shm included.
+	for _, name := range []string{index, index + "-wal", index + "-shm"} {
+		fi, err := os.Stat(name)
+		if err == nil && fi.Mode().Perm()&0o077 != 0 {
+			err = os.Chmod(name, filePerm)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open cache index: %w", err)
+		}
 	}
 
 	dsn := "file:" + uriEscape(index) + "?" + strings.Join([]string{

@@ -424,6 +424,9 @@ func TestFlagsInFileNames(t *testing.T) {
 	if got := entries(t, c, client.Inbox)["p"].Flags; !slices.Equal(got, []client.Flag{client.FlagFlagged}) {
 		t.Errorf("a failed ChangeFlags changed flags to %v", got)
 	}
+	if sub, info := infoOf(t, c, client.Inbox, "p", 0); sub != "cur" || info != "2,FP" {
+		t.Errorf("a failed ChangeFlags renamed the file to %s/ %q", sub, info)
+	}
 }
 
 func TestCommitWithServerFlags(t *testing.T) {
@@ -693,8 +696,29 @@ func TestPermissions(t *testing.T) {
 	// An index created by someone else with a lax mode is tightened.
 	c.Close()
 	os.Chmod(filepath.Join(root, indexName), 0o644)
+	os.WriteFile(filepath.Join(root, indexName+"-wal"), nil, 0o644)
+	os.Chmod(filepath.Join(root, indexName+"-wal"), 0o644)
 	c = openCache(t, root)
 	check(filepath.Join(root, indexName), 0o600)
+	check(filepath.Join(root, indexName+"-wal"), 0o600)
+}
+
+func TestOddCachePath(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "we?ird#dir%20 x", "acct")
+	c := openCache(t, root)
+	store(t, c, client.Inbox, 0, nil, []string{"a"}, func(id string) []byte { return testMessage(id, 100) })
+	if _, err := os.Stat(filepath.Join(root, indexName)); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := readNames(parent); !slices.Equal(names, []string{"we?ird#dir%20 x"}) {
+		t.Errorf("created %q", names)
+	}
+	c.Close()
+	c = openCache(t, root)
+	if e := entries(t, c, client.Inbox); !e["a"].HasBody {
+		t.Errorf("entries after reopen: %+v", e)
+	}
 }
 
 func TestLockExcludes(t *testing.T) {

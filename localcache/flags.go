@@ -76,13 +76,18 @@ func (c *Cache) ChangeFlags(ctx context.Context, folder string, ids []string, op
 			}
 			return out
 		}
+		// Check every ID first: a rolled-back transaction would not undo
+		// the renames of the IDs before an unknown one.
 		for _, id := range ids {
-			found, err := u.update(ctx, id, change)
-			if err != nil {
+			if err := u.sel.QueryRowContext(ctx, f.id, int64(f.uidValidity), id).Scan(new(string), new(string)); err == sql.ErrNoRows {
+				return fmt.Errorf("id %s: %w", id, client.ErrNotFound)
+			} else if err != nil {
 				return fmt.Errorf("id %s: %w", id, err)
 			}
-			if !found {
-				return fmt.Errorf("id %s: %w", id, client.ErrNotFound)
+		}
+		for _, id := range ids {
+			if _, err := u.update(ctx, id, change); err != nil {
+				return fmt.Errorf("id %s: %w", id, err)
 			}
 		}
 		return nil
@@ -97,9 +102,8 @@ func (c *Cache) ChangeFlags(ctx context.Context, folder string, ids []string, op
 // Maildir file name together, inside the caller's write transaction, so
 // recovery in another process never sees one without the other.
 type flagUpdater struct {
-	f          folderRow
-	sel, upd   *sql.Stmt
-	renameErrs int
+	f        folderRow
+	sel, upd *sql.Stmt
 }
 
 func newFlagUpdater(ctx context.Context, tx *sql.Tx, f folderRow) (*flagUpdater, error) {
