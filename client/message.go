@@ -3,7 +3,6 @@ package client
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -29,14 +28,14 @@ const (
 // tree. Malformed structure is tolerated as far as possible: the error is
 // non-nil only when r itself fails.
 func ParseMessage(r io.Reader) (Envelope, *Part, error) {
-	cr := &countingReader{r: r}
-	br := bufio.NewReaderSize(cr, 64<<10)
+	w := &walker{src: &sourceReader{r: r}}
+	br := bufio.NewReaderSize(w.src, 64<<10)
 	h, err := ReadHeaderBounded(br)
 	if err != nil {
 		return Envelope{}, nil, err
 	}
 	env := EnvelopeFromHeader(h)
-	root, err := walkEntity(h, br, nil, 0, false, nil)
+	root, err := w.entity(h, br, nil, 0, false)
 	if err != nil {
 		return env, root, err
 	}
@@ -44,7 +43,7 @@ func ParseMessage(r io.Reader) (Envelope, *Part, error) {
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return env, root, err
 	}
-	env.Size = cr.n
+	env.Size = w.src.n
 	env.HasAttachments = root.HasAttachments()
 	return env, root, nil
 }
@@ -52,25 +51,31 @@ func ParseMessage(r io.Reader) (Envelope, *Part, error) {
 // CopyPart finds the part at path in the message read from r and writes its
 // body, still in its transfer encoding, to w. A message/rfc822 part is
 // written whole (header and body of the embedded message).
-func CopyPart(r io.Reader, path string, w io.Writer) (*Part, error) {
+func CopyPart(r io.Reader, path string, out io.Writer) (*Part, error) {
 	if _, ok := ParsePartPath(path); !ok {
 		return nil, fmt.Errorf("part %q: %w: a part is numbered like 1 or 1.2", path, ErrUsage)
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	h, err := ReadHeaderBounded(br)
-	if err != nil {
-		return nil, err
-	}
 	var found *Part
-	visit := func(p *Part, body io.Reader) (bool, error) {
+	w := &walker{src: &sourceReader{r: r}}
+	w.visit = func(p *Part, body io.Reader) (bool, error) {
 		if found != nil || p.Path != path {
 			return false, nil
 		}
 		found = p
-		_, err := io.Copy(w, body)
+		cr := &countingReader{r: body}
+		_, err := io.Copy(out, cr)
+		p.Size = cr.n
+		if err != nil && w.structural(err) {
+			err = nil // a truncated part still gives what it has
+		}
 		return true, err
 	}
-	if _, err := walkEntity(h, br, nil, 0, false, visit); err != nil {
+	br := bufio.NewReaderSize(w.src, 64<<10)
+	h, err := ReadHeaderBounded(br)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.entity(h, br, nil, 0, false); err != nil {
 		return found, err
 	}
 	if found == nil {
@@ -130,18 +135,43 @@ func readLineBounded(br *bufio.Reader, kept *bytes.Buffer, max int) (blank bool,
 // true means it consumed the body.
 type visitFunc func(p *Part, body io.Reader) (bool, error)
 
-// walkEntity builds the tree of one entity. path is its IMAP section number
+// walker walks one message's MIME structure.
+type walker struct {
+	src      *sourceReader
+	visit    visitFunc
+	visitErr error
+}
+
+// structural reports whether err is the message's own malformation (a
+// missing closing boundary, a broken part header), which is tolerated, as
+// opposed to a failure of the reader or of the visitor, which ends the walk.
+func (w *walker) structural(err error) bool {
+	return err != nil && w.src.err == nil && w.visitErr == nil
+}
+
+func (w *walker) offer(p *Part, body io.Reader) (bool, error) {
+	if w.visit == nil {
+		return false, nil
+	}
+	done, err := w.visit(p, body)
+	if err != nil {
+		w.visitErr = err
+	}
+	return done, err
+}
+
+// entity builds the tree of one entity. path is its IMAP section number
 // (nil for the message itself); inner marks the body of a message/rfc822
 // part, which IMAP numbers like a top-level message below that part.
-func walkEntity(h textproto.Header, body io.Reader, path []int, depth int, inner bool, visit visitFunc) (*Part, error) {
+func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth int, inner bool) (*Part, error) {
 	p := partFromHeader(h)
 	isRoot := path == nil
 	if p.IsMultipart() && depth < MaxMIMEDepth && p.Params["boundary"] != "" {
 		if !isRoot {
 			p.Path = FormatPartPath(path)
 		}
-		if visit != nil && p.Path != "" && !inner {
-			if done, err := visit(p, body); done || err != nil {
+		if p.Path != "" && !inner {
+			if done, err := w.offer(p, body); done || err != nil {
 				return p, err
 			}
 		}
@@ -149,21 +179,29 @@ func walkEntity(h textproto.Header, body io.Reader, path []int, depth int, inner
 		for i := 1; ; i++ {
 			child, err := mr.NextPart()
 			if err != nil {
+				if err != io.EOF && !w.structural(err) {
+					return p, err
+				}
 				// io.EOF is the closing boundary; anything else is a
 				// malformed multipart (no closing boundary, junk): keep
 				// the parts found so far.
 				break
 			}
-			cp, err := walkEntity(child.Header, child, appendPath(path, i), depth+1, false, visit)
+			cp, err := w.entity(child.Header, child, appendPath(path, i), depth+1, false)
 			if cp != nil {
 				p.Children = append(p.Children, cp)
 			}
-			if err != nil && !isStructureError(err) {
-				return p, err
+			if err != nil {
+				if !w.structural(err) {
+					return p, err
+				}
+				break
 			}
 		}
-		_, err := io.Copy(io.Discard, body)
-		return p, err
+		if _, err := io.Copy(io.Discard, body); err != nil && !w.structural(err) {
+			return p, err
+		}
+		return p, nil
 	}
 	if p.IsMultipart() {
 		// Too deep or no boundary: show as an opaque leaf.
@@ -176,31 +214,46 @@ func walkEntity(h textproto.Header, body io.Reader, path []int, depth int, inner
 	}
 	p.Path = FormatPartPath(path)
 	cr := &countingReader{r: body}
-	if visit != nil {
-		if done, err := visit(p, cr); done || err != nil {
-			return p, err
-		}
+	if done, err := w.offer(p, cr); done || err != nil {
+		return p, err
 	}
 	if p.Type == "message/rfc822" && depth < MaxMIMEDepth {
 		br := bufio.NewReader(cr)
-		ih, err := ReadHeaderBounded(br)
-		if err == nil {
-			in, err := walkEntity(ih, br, path, depth+1, true, visit)
+		if ih, err := ReadHeaderBounded(br); err == nil {
+			in, err := w.entity(ih, br, path, depth+1, true)
 			if in != nil {
 				p.Children = []*Part{in}
 			}
-			if err != nil && !isStructureError(err) {
+			if err != nil && !w.structural(err) {
 				return p, err
 			}
+		} else if !w.structural(err) {
+			return p, err
 		}
 	}
 	_, err := io.Copy(io.Discard, cr)
 	p.Size = cr.n
-	return p, err
+	if err != nil && !w.structural(err) {
+		return p, err
+	}
+	return p, nil
 }
 
-func isStructureError(err error) bool {
-	return err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && strings.HasPrefix(err.Error(), "multipart:")
+// sourceReader counts the bytes of the message and remembers the reader's
+// own failure, telling it apart from malformed structure.
+type sourceReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 func appendPath(path []int, n int) []int {
