@@ -381,30 +381,74 @@ func testStaleUIDValidity(t *testing.T, b *backend) {
 	}
 }
 
-// TestMoveFallback runs against servers that do not announce MOVE: COPY,
-// then \Deleted and UID EXPUNGE only after the copy succeeded.
-func TestMoveFallback(t *testing.T) {
+// TestReducedServer runs against servers announcing much less: no MOVE
+// (COPY, then \Deleted and UID EXPUNGE only after the copy succeeded), no
+// LIST-STATUS (STATUS per folder), no ESEARCH (plain SEARCH) and, on
+// imapmemserver, no SPECIAL-USE (Trash found by name).
+func TestReducedServer(t *testing.T) {
 	t.Run("imapmemserver", func(t *testing.T) {
-		caps := slices.DeleteFunc(slices.Clone(imaptest.DefaultCaps), func(c string) bool { return c == "MOVE" })
+		caps := slices.DeleteFunc(slices.Clone(imaptest.DefaultCaps), func(c string) bool {
+			return c == "MOVE" || c == "LIST-STATUS" || c == "ESEARCH" || c == "SPECIAL-USE" || c == "LIST-EXTENDED"
+		})
 		b := memBackend(t, imaptest.Options{Caps: caps})
 		b.newBox(t)
+		testReducedFolders(t, b)
 		testMoveFallback(t, b)
 	})
 	t.Run("dovecot", func(t *testing.T) {
-		b := dovecotBackend(t, sourcetest.DovecotOptions{IMAPCapability: dovecotCapsWithoutMove})
+		b := dovecotBackend(t, sourcetest.DovecotOptions{IMAPCapability: dovecotReducedCaps})
 		b.newBox(t)
+		testReducedFolders(t, b)
 		testMoveFallback(t, b)
 	})
 }
 
-// dovecotCapsWithoutMove is Dovecot 2.3's usual list after login, minus MOVE.
-const dovecotCapsWithoutMove = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES " +
+// dovecotReducedCaps is Dovecot 2.3's usual list after login without MOVE,
+// LIST-STATUS and ESEARCH.
+const dovecotReducedCaps = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES " +
 	"THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS " +
-	"LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY SPECIAL-USE"
+	"LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESORT SEARCHRES WITHIN CONTEXT=SEARCH BINARY SPECIAL-USE"
+
+func testReducedFolders(t *testing.T, b *backend) {
+	b.deliver(t, "alice", b.box, []byte(msgPlain))
+	b.deliver(t, "alice", b.box, []byte(msgMixed))
+	var trace syncBuffer
+	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
+	ids := inventoryIDs(t, s, b.box)
+	if err := s.SetFlags(bg, client.FolderRef{Name: b.box}, ids[:1], client.FlagAdd, []client.Flag{client.FlagSeen}); err != nil {
+		t.Fatal(err)
+	}
+	trace.Reset()
+	folders, err := s.Folders(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var box client.Folder
+	for _, f := range folders {
+		if f.Name == b.box {
+			box = f
+		}
+	}
+	if box.Total != 2 || box.Unseen != 1 {
+		t.Errorf("%s: %+v", b.box, box)
+	}
+	if !hasCommand(trace.String(), "STATUS") || strings.Contains(trace.String(), "RETURN (STATUS") {
+		t.Errorf("want LIST then STATUS per folder:\n%s", trace.String())
+	}
+	st, err := s.Status(bg, b.box)
+	if err != nil || st.Messages != 2 || st.Unseen != 1 {
+		t.Errorf("status %+v %v", st, err)
+	}
+	if got := s.Capabilities().Features[client.FeatureTrash]; !got.Supported || !strings.Contains(got.How, "Trash") {
+		t.Errorf("trash: %+v", got)
+	}
+}
 
 var moveRE = regexp.MustCompile(`(?i)^(UID )?MOVE `)
 
 func testMoveFallback(t *testing.T, b *backend) {
+	b.box += "-move"
+	b.createFolder(t, "alice", b.box)
 	b.deliver(t, "alice", b.box, []byte(msgPlain))
 	b.deliver(t, "alice", b.box, []byte(msgMixed))
 	dest := b.box + "-dest"

@@ -39,6 +39,7 @@ type Source struct {
 	events chan struct{}
 
 	broken    error // the failure that ended the session
+	closed    bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -87,7 +88,7 @@ func (s *Source) run(ctx context.Context, op string, f func() error) error {
 	if s.broken != nil {
 		return fmt.Errorf("%s: session unusable after an earlier failure: %w", op, s.broken)
 	}
-	if s.c == nil {
+	if s.closed {
 		return fmt.Errorf("%s: %w: session closed", op, client.ErrNetwork)
 	}
 	if err := ctx.Err(); err != nil {
@@ -180,6 +181,7 @@ func (s *Source) breakWith(err error) {
 // Close logs out and closes the connection. Calling it again does nothing.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed = true
 		if s.broken != nil {
 			s.closeClient()
 			s.closeErr = s.broken

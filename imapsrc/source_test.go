@@ -370,12 +370,7 @@ func testStructureMatchesParseMessage(t *testing.T, b *backend) {
 		ref := client.FolderRef{Name: b.box}
 		for _, id := range ids {
 			var raw bytes.Buffer
-			if err := s.Download(bg, ref, []string{id}, func(_ string, _ int64, r io.Reader) error {
-				_, err := io.Copy(&raw, r)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			download1(t, s, ref, id, &raw)
 			env, tree, err := s.Structure(bg, ref, id)
 			if err != nil {
 				t.Fatal(err)
@@ -405,6 +400,22 @@ func testStructureMatchesParseMessage(t *testing.T, b *backend) {
 				return true
 			})
 		}
+		// The header alone, and a message that is not there.
+		var head bytes.Buffer
+		if _, err := s.FetchPart(bg, ref, ids[0], "HEADER", &head); err != nil {
+			t.Fatal(err)
+		}
+		var full bytes.Buffer
+		download1(t, s, ref, ids[0], &full)
+		if wantHead, _, _ := bytes.Cut(full.Bytes(), []byte("\r\n\r\n")); !bytes.Equal(head.Bytes(), append(wantHead, "\r\n\r\n"...)) {
+			t.Errorf("HEADER %q, message starts %q", head.String(), trunc(full.String()))
+		}
+		if _, err := s.FetchPart(bg, ref, "99999", "1", io.Discard); !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("part of a missing message: %v", err)
+		}
+		if _, _, err := s.Structure(bg, ref, "99999"); !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("structure of a missing message: %v", err)
+		}
 		// Names decoded as the sender wrote them.
 		var names []string
 		for _, id := range ids {
@@ -418,6 +429,16 @@ func testStructureMatchesParseMessage(t *testing.T, b *backend) {
 				t.Errorf("attachment %q not among %q", want, names)
 			}
 		}
+	}
+}
+
+func download1(t *testing.T, s *Source, ref client.FolderRef, id string, w io.Writer) {
+	t.Helper()
+	if err := s.Download(bg, ref, []string{id}, func(_ string, _ int64, r io.Reader) error {
+		_, err := io.Copy(w, r)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -28,9 +28,6 @@ func (s *Source) Watch(ctx context.Context, folder string) error {
 	if !s.caps.Has(imap.CapIdle) {
 		return client.Unsupported(op, "server lacks IDLE: poll instead")
 	}
-	if s.broken != nil {
-		return fmt.Errorf("%s: session unusable after an earlier failure: %w", op, s.broken)
-	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}

@@ -1,0 +1,86 @@
+package imapsrc
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/imapsrc/imaptest"
+)
+
+func TestDecodeParams(t *testing.T) {
+	for _, tc := range []struct {
+		in   map[string]string
+		want string
+	}{
+		{map[string]string{"filename": "plain.txt"}, "plain.txt"},
+		{map[string]string{"filename*": "utf-8''r%C3%A9sum%C3%A9.pdf"}, "résumé.pdf"},
+		{map[string]string{"filename*": "iso-8859-1'fr'caf%E9.txt"}, "café.txt"},
+		// Continuations, in any order, mixing encoded and plain segments.
+		{map[string]string{"filename*1": "-menu.txt", "filename*0*": "iso-8859-1''caf%E9"}, "café-menu.txt"},
+		{map[string]string{"filename*0": "a", "filename*1": "b", "filename*2": "c"}, "abc"},
+		// Broken escapes stay as they are rather than vanish.
+		{map[string]string{"filename*": "utf-8''100%"}, "100%"},
+	} {
+		if got := decodeParams(tc.in)["filename"]; got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestFlagMapping(t *testing.T) {
+	got := flagsFrom(imapFlagString{`\Seen`, `\Answered`, `\Recent`, `$Forwarded`, `\Flagged`, `\Draft`, `\Deleted`}.flags())
+	want := []client.Flag{"seen", "answered", "$Forwarded", "flagged", "draft", "deleted"}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%v, want %v", got, want)
+		}
+	}
+	if f := flagsFrom(nil); f == nil || len(f) != 0 {
+		t.Errorf("no flags must be an empty, non-nil list: %#v", f)
+	}
+	back, err := imapFlags("flag", []client.Flag{"seen", "deleted", "$Label1"})
+	if err != nil || back[0] != `\Seen` || back[1] != `\Deleted` || back[2] != "$Label1" {
+		t.Errorf("%v %v", back, err)
+	}
+	for _, bad := range []client.Flag{`\Recent`, "two words", "a(b", "", "caf\u00e9"} {
+		if _, err := imapFlags("flag", []client.Flag{bad}); !errors.Is(err, client.ErrUsage) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// Close logs out once; calling it again, or using the Source afterwards,
+// is harmless.
+func TestCloseTwice(t *testing.T) {
+	b := memBackend(t, imaptest.Options{})
+	var trace syncBuffer
+	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(commandLines(trace.String())); !hasCommand(trace.String(), "LOGOUT") || n == 0 {
+		t.Errorf("trace:\n%s", trace.String())
+	}
+	if _, err := s.Folders(bg); !errors.Is(err, client.ErrNetwork) {
+		t.Errorf("after close: %v", err)
+	}
+}
+
+type imapFlagString []string
+
+func (s imapFlagString) flags() []imap.Flag {
+	out := make([]imap.Flag, len(s))
+	for i, f := range s {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
