@@ -418,6 +418,13 @@ func TestFlagsInFileNames(t *testing.T) {
 	if got := entries(t, c, client.Inbox)["p"].Flags; !slices.Equal(got, []client.Flag{client.FlagFlagged}) {
 		t.Errorf("flags after SetFlags = %v", got)
 	}
+	// nil means "not reported" (CONDSTORE: unchanged), not "no flags".
+	if err := c.SetFlags(ctx, client.Inbox, map[string][]client.Flag{"p": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(t, c, client.Inbox)["p"].Flags; !slices.Equal(got, []client.Flag{client.FlagFlagged}) {
+		t.Errorf("flags after SetFlags with nil = %v", got)
+	}
 	if err := c.ChangeFlags(ctx, client.Inbox, []string{"p", "unknown"}, client.FlagAdd, []client.Flag{client.FlagSeen}); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("ChangeFlags with an unknown id: %v, want ErrNotFound", err)
 	}

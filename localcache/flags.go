@@ -13,7 +13,10 @@ import (
 )
 
 // SetFlags implements client.Cache. IDs the index does not know are
-// skipped: the server may report messages not cached yet.
+// skipped (the server may report messages not cached yet), and so are nil
+// flag lists, which an inventory reports for messages whose flags did not
+// change (CONDSTORE) or are not kept on the server; an empty, non-nil list
+// clears the flags.
 func (c *Cache) SetFlags(ctx context.Context, folder string, flags map[string][]client.Flag) error {
 	if len(flags) == 0 {
 		return nil
@@ -29,6 +32,9 @@ func (c *Cache) SetFlags(ctx context.Context, folder string, flags map[string][]
 		}
 		defer u.close()
 		for id, fl := range flags {
+			if fl == nil {
+				continue
+			}
 			if _, err := u.update(ctx, id, func([]client.Flag) []client.Flag { return fl }); err != nil {
 				return fmt.Errorf("id %s: %w", id, err)
 			}
