@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,25 +17,42 @@ import (
 // as a subprocess with its own XDG directories, against in-process test
 // servers and a real Dovecot.
 
-var binary string
+var (
+	binaryDir  string
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "duomail-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "duomail")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build duomail:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
+	}
 	os.Exit(code)
+}
+
+// binary builds duomail once, the first time a test needs it, so unit
+// tests run without the build.
+func binary(t testing.TB) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		binaryDir, binaryErr = os.MkdirTemp("", "duomail-bin-")
+		if binaryErr != nil {
+			return
+		}
+		path := filepath.Join(binaryDir, "duomail")
+		out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+		if err != nil {
+			binaryErr = fmt.Errorf("build duomail: %v\n%s", err, out)
+			return
+		}
+		binaryPath = path
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
 }
 
 // cli is one user's environment: private config and data directories.
@@ -89,7 +107,7 @@ func (r runResult) String() string {
 // run runs the binary with args; stdin is empty and nothing is a terminal.
 func (c *cli) run(args ...string) runResult {
 	c.t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(binary(c.t), args...)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + c.home,

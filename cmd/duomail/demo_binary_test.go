@@ -55,7 +55,7 @@ func TestBinaryDemo(t *testing.T) {
 func TestBinaryDemoKeepRunning(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	cmd := exec.Command(binary, "demo", "--keep-running")
+	cmd := exec.Command(binary(t), "demo", "--keep-running")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.home, "XDG_DATA_HOME=" + c.data, "XDG_CONFIG_HOME=" + c.config}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
