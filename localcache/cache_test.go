@@ -425,14 +425,19 @@ func TestFlagsInFileNames(t *testing.T) {
 	if got := entries(t, c, client.Inbox)["p"].Flags; !slices.Equal(got, []client.Flag{client.FlagFlagged}) {
 		t.Errorf("flags after SetFlags with nil = %v", got)
 	}
-	if err := c.ChangeFlags(ctx, client.Inbox, []string{"p", "unknown"}, client.FlagAdd, []client.Flag{client.FlagSeen}); !errors.Is(err, client.ErrNotFound) {
-		t.Errorf("ChangeFlags with an unknown id: %v, want ErrNotFound", err)
+	// Known IDs change; unknown ones are reported.
+	err = c.ChangeFlags(ctx, client.Inbox, []string{"unknown", "p"}, client.FlagAdd, []client.Flag{client.FlagSeen})
+	if !errors.Is(err, client.ErrNotFound) || !strings.Contains(err.Error(), "unknown") {
+		t.Errorf("ChangeFlags with an unknown id: %v, want ErrNotFound naming it", err)
 	}
-	if got := entries(t, c, client.Inbox)["p"].Flags; !slices.Equal(got, []client.Flag{client.FlagFlagged}) {
-		t.Errorf("a failed ChangeFlags changed flags to %v", got)
+	if got := entries(t, c, client.Inbox)["p"].Flags; !slices.Equal(got, []client.Flag{client.FlagFlagged, client.FlagSeen}) {
+		t.Errorf("flags of the known id = %v", got)
 	}
-	if sub, info := infoOf(t, c, client.Inbox, "p", 0); sub != "cur" || info != "2,FP" {
-		t.Errorf("a failed ChangeFlags renamed the file to %s/ %q", sub, info)
+	if sub, info := infoOf(t, c, client.Inbox, "p", 0); sub != "cur" || info != "2,FPS" {
+		t.Errorf("file of the known id at %s/ %q", sub, info)
+	}
+	if err := c.ChangeFlags(ctx, "NoSuchFolder", []string{"p"}, client.FlagAdd, []client.Flag{client.FlagSeen}); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("ChangeFlags in an unknown folder: %v", err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/duomail/duomail/client"
 )
@@ -21,87 +23,85 @@ func (c *Cache) SetFlags(ctx context.Context, folder string, flags map[string][]
 	if len(flags) == 0 {
 		return nil
 	}
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		f, ok, err := c.lookupFolder(ctx, tx, folder)
-		if err != nil || !ok {
-			return err
+	ids := make([]string, 0, len(flags))
+	for id, fl := range flags {
+		if fl != nil {
+			ids = append(ids, id)
 		}
-		u, err := newFlagUpdater(ctx, tx, f)
-		if err != nil {
-			return err
-		}
-		defer u.close()
-		for id, fl := range flags {
-			if fl == nil {
-				continue
-			}
-			if _, err := u.update(ctx, id, func([]client.Flag) []client.Flag { return fl }); err != nil {
-				return fmt.Errorf("id %s: %w", id, err)
-			}
-		}
-		return nil
-	})
+	}
+	slices.Sort(ids)
+	_, err := c.updateFlags(ctx, folder, ids, func(id string, _ []client.Flag) []client.Flag { return flags[id] })
 	if err != nil {
 		return fmt.Errorf("store flags in %s: %w", folder, err)
 	}
 	return nil
 }
 
-// ChangeFlags implements client.Cache. An ID the index does not know fails
-// the whole call with ErrNotFound before anything changes.
+// ChangeFlags implements client.Cache. Every ID the index knows is
+// changed; unknown ones are then reported with an error wrapping
+// ErrNotFound (the server may have messages the cache never saw).
 func (c *Cache) ChangeFlags(ctx context.Context, folder string, ids []string, op client.FlagOp, flags []client.Flag) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := c.write(ctx, func(tx *sql.Tx) error {
+	change := func(_ string, old []client.Flag) []client.Flag {
+		out := make([]client.Flag, 0, len(old)+len(flags))
+		for _, fl := range old {
+			if op == client.FlagAdd || !client.HasFlag(flags, fl) {
+				out = append(out, fl)
+			}
+		}
+		if op == client.FlagAdd {
+			for _, fl := range flags {
+				if !client.HasFlag(out, fl) {
+					out = append(out, fl)
+				}
+			}
+		}
+		return out
+	}
+	missing, err := c.updateFlags(ctx, folder, ids, change)
+	if err == nil && len(missing) > 0 {
+		err = fmt.Errorf("%s: %w", strings.Join(missing, ", "), client.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("change flags in %s: %w", folder, err)
+	}
+	return nil
+}
+
+// updateFlags gives each message the flags change returns. What succeeded
+// is committed even when some message failed: its file was renamed
+// already, and a rollback would leave the index disagreeing with the file
+// name. It returns the IDs the index does not know.
+func (c *Cache) updateFlags(ctx context.Context, folder string, ids []string, change func(id string, old []client.Flag) []client.Flag) (missing []string, err error) {
+	var errs []error
+	err = c.write(ctx, func(tx *sql.Tx) error {
 		f, ok, err := c.lookupFolder(ctx, tx, folder)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("id %s: %w", ids[0], client.ErrNotFound)
+			missing = ids
+			return nil
 		}
 		u, err := newFlagUpdater(ctx, tx, f)
 		if err != nil {
 			return err
 		}
 		defer u.close()
-		change := func(old []client.Flag) []client.Flag {
-			out := make([]client.Flag, 0, len(old)+len(flags))
-			for _, fl := range old {
-				if op == client.FlagAdd || !client.HasFlag(flags, fl) {
-					out = append(out, fl)
-				}
-			}
-			if op == client.FlagAdd {
-				for _, fl := range flags {
-					if !client.HasFlag(out, fl) {
-						out = append(out, fl)
-					}
-				}
-			}
-			return out
-		}
-		// Check every ID first: a rolled-back transaction would not undo
-		// the renames of the IDs before an unknown one.
 		for _, id := range ids {
-			if err := u.sel.QueryRowContext(ctx, f.id, int64(f.uidValidity), id).Scan(new(string), new(string)); err == sql.ErrNoRows {
-				return fmt.Errorf("id %s: %w", id, client.ErrNotFound)
-			} else if err != nil {
-				return fmt.Errorf("id %s: %w", id, err)
-			}
-		}
-		for _, id := range ids {
-			if _, err := u.update(ctx, id, change); err != nil {
-				return fmt.Errorf("id %s: %w", id, err)
+			found, err := u.update(ctx, id, func(old []client.Flag) []client.Flag { return change(id, old) })
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("id %s: %w", id, err))
+			case !found:
+				missing = append(missing, id)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("change flags in %s: %w", folder, err)
-	}
-	return nil
+	return missing, errors.Join(append(errs, err)...)
 }
 
 // flagUpdater rewrites the flags of messages in one folder: index row and
