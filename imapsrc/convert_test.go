@@ -1,7 +1,10 @@
 package imapsrc
 
 import (
+	"bytes"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -83,4 +86,29 @@ func (s imapFlagString) flags() []imap.Flag {
 		out[i] = imap.Flag(f)
 	}
 	return out
+}
+
+// The trace shows server lines whole and only the start of long literals,
+// however the bytes are split into reads.
+func TestInTapLiterals(t *testing.T) {
+	body := strings.Repeat("0123456789\r\n", 1000)
+	wire := "* 1 FETCH (UID 1 BODY[] {" + strconv.Itoa(len(body)) + "}\r\n" + body + " FLAGS (\\Seen))\r\n" +
+		"* 2 FETCH (UID 2 BODY[HEADER] {9}\r\nSubject: " + ")\r\nT1 OK done\r\n"
+	for _, step := range []int{1, 7, 4096, len(wire)} {
+		var out bytes.Buffer
+		tap := &inTap{sink: &debugSink{w: &out}}
+		for i := 0; i < len(wire); i += step {
+			tap.Write([]byte(wire[i:min(i+step, len(wire))]))
+		}
+		got := out.String()
+		if n := strings.Count(got, "0123456789"); n < maxDebugLiteral/12-1 || n > maxDebugLiteral/12+1 {
+			t.Errorf("step %d: %d body lines shown", step, n)
+		}
+		for _, want := range []string{"S: * 1 FETCH (UID 1 BODY[] {12000}\r\n", "S: [rest of the literal not shown]\n", "S:  FLAGS (\\Seen))\r\n",
+			"S: Subject: )\r\n", "S: T1 OK done\r\n"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("step %d: %q missing from\n%s", step, want, trunc(got[len(got)-300:]))
+			}
+		}
+	}
 }

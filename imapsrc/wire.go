@@ -172,27 +172,73 @@ func (d *debugSink) line(prefix string, b []byte) {
 // line is written in pieces.
 const maxDebugLine = 64 << 10
 
-// inTap copies server output to the debug sink line by line.
+// maxDebugLiteral is how much of each literal from the server the trace
+// shows: enough for headers and structure, not whole mailboxes.
+const maxDebugLiteral = 2048
+
+// inTap copies server output to the debug sink line by line, showing only
+// the start of long literals (message bodies).
 type inTap struct {
-	sink *debugSink
-	buf  []byte
+	sink    *debugSink
+	buf     []byte
+	literal int64 // literal bytes still to come
+	shown   int64 // bytes of the current literal shown
+	hidden  bool  // some of the current literal was not shown
 }
 
 func (t *inTap) Write(p []byte) {
+	for len(p) > 0 {
+		if t.literal > 0 {
+			n := min(int64(len(p)), t.literal)
+			show := max(0, min(n, maxDebugLiteral-t.shown))
+			t.text(p[:show])
+			t.shown += show
+			t.hidden = t.hidden || show < n
+			t.literal -= n
+			p = p[n:]
+			if t.literal == 0 && t.hidden {
+				t.flush()
+				t.sink.line("S: ", []byte("[rest of the literal not shown]"))
+			}
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			t.text(p)
+			return
+		}
+		t.buf = append(t.buf, p[:i+1]...)
+		n, isLiteral := literalSize(strings.TrimRight(string(t.buf), "\r\n"))
+		t.flush()
+		if isLiteral {
+			t.literal, t.shown, t.hidden = n, 0, false
+		}
+		p = p[i+1:]
+	}
+}
+
+// text adds bytes to the current line, writing out every complete line
+// (and overlong pieces).
+func (t *inTap) text(p []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			t.buf = append(t.buf, p...)
 			if len(t.buf) >= maxDebugLine {
-				t.sink.line("S: ", t.buf)
-				t.buf = t.buf[:0]
+				t.flush()
 			}
 			return
 		}
 		t.buf = append(t.buf, p[:i+1]...)
+		t.flush()
+		p = p[i+1:]
+	}
+}
+
+func (t *inTap) flush() {
+	if len(t.buf) > 0 {
 		t.sink.line("S: ", t.buf)
 		t.buf = t.buf[:0]
-		p = p[i+1:]
 	}
 }
 
