@@ -157,10 +157,10 @@ func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 		db.Close()
 		return nil, fmt.Errorf("open cache %s: %w", abs, err)
 	}
-	if err := c.recoverIfUnlocked(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open cache %s: %w", abs, err)
-	}
+	// A repair that fails (an unreadable file, say) must not keep the user
+	// from reading the cache: nothing is lost by waiting, and Lock, which
+	// every sync takes, repairs again and reports the error.
+	_ = c.recoverIfUnlocked(ctx)
 	return c, nil
 }
 

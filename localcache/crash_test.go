@@ -519,3 +519,26 @@ func verifyKilled(t *testing.T, dir string, committed []string) {
 		}
 	}
 }
+
+// TestRecoveryFailure: a file recovery cannot read does not keep Open from
+// working; Lock reports it.
+func TestRecoveryFailure(t *testing.T) {
+	dir := t.TempDir()
+	c := openCache(t, dir)
+	store(t, c, client.Inbox, 0, nil, []string{"a"}, func(id string) []byte { return testMessage(id, 100) })
+	c.Close()
+	// An orphan that cannot be read (a directory with a message's name:
+	// file modes would not stop root), plus the marker of an interrupted
+	// Commit.
+	if err := os.Mkdir(filepath.Join(dir, "INBOX", "new", fileKey(0, "b")), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "INBOX", "tmp", keyPrefix+"commit-1-1"), nil, 0o600)
+	c = openCache(t, dir)
+	if got := listIDs(t, c, client.Inbox, client.ListOptions{}); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("List = %v", got)
+	}
+	if _, err := c.Lock(context.Background()); err == nil {
+		t.Error("Lock succeeded although recovery cannot read a file")
+	}
+}
