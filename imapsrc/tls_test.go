@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,6 +75,27 @@ func testDovecotTLS(t *testing.T, b *backend) {
 	acct.TLS, acct.Port = client.TLSNone, b.dovecot.IMAPPort
 	check(acct, "none")
 
+	// A name the certificate does not carry: 127.0.0.2 forwarded to
+	// Dovecot (its certificate names localhost and 127.0.0.1).
+	for _, mode := range []client.TLSMode{client.TLSImplicit, client.TLSStartTLS} {
+		target := b.dovecot.IMAPPort
+		if mode == client.TLSImplicit {
+			target = b.dovecot.IMAPSPort
+		}
+		host, port, ok := forward(t, "127.0.0.2", net.JoinHostPort(b.host, strconv.Itoa(target)))
+		if !ok {
+			t.Log("cannot listen on 127.0.0.2; wrong-host test against Dovecot skipped")
+			break
+		}
+		acct := b.account("alice")
+		acct.Host, acct.Port, acct.TLS = host, port, mode
+		asked := countPassword(acct)
+		_, err := Dial(bg, acct, client.DialOptions{})
+		if !errors.Is(err, client.ErrTLS) || !strings.Contains(err.Error(), "not valid for host") || asked.Load() != 0 {
+			t.Errorf("%s, wrong host name: %v (password asked %d times)", mode, err, asked.Load())
+		}
+	}
+
 	for _, mode := range []client.TLSMode{client.TLSImplicit, client.TLSStartTLS} {
 		acct := b.account("alice")
 		acct.CAFile, acct.TLS = "", mode
@@ -87,6 +111,34 @@ func testDovecotTLS(t *testing.T, b *backend) {
 			t.Errorf("%s: password asked for before TLS was up", mode)
 		}
 	}
+}
+
+// forward listens on host and copies every connection to and from target.
+func forward(t *testing.T, host, target string) (string, int, bool) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", 0, false
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go io.Copy(s, c)
+				io.Copy(c, s)
+			}()
+		}
+	}()
+	return host, ln.Addr().(*net.TCPAddr).Port, true
 }
 
 // countPassword makes the account count how often its password is asked for.
