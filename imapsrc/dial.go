@@ -51,15 +51,19 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 	// Until the session is up, cancelling ctx drops the connection.
 	stop := context.AfterFunc(ctx, func() { base.Close() })
 	defer stop()
+	var s *Source
 	fail := func(op string, err error) (*Source, error) {
 		base.Close()
+		if s != nil && s.c != nil {
+			go s.c.Close() // lets imapclient's reader finish
+		}
 		if ctx.Err() != nil {
 			return nil, client.NetError(op, ctx.Err())
 		}
 		return nil, err
 	}
 
-	s := &Source{
+	s = &Source{
 		acct:    acct,
 		opts:    opts,
 		base:    base,
@@ -137,7 +141,11 @@ func (s *Source) login(ctx context.Context, preCaps imap.CapSet) error {
 	if acct.Password == nil {
 		return fmt.Errorf("login to %s: %w: no password configured", acct.Address(), client.ErrAuth)
 	}
+	// Asking for the password may take a while (a password_cmd prompting
+	// for a key's passphrase); the server's silence meanwhile is no fault.
+	s.wire.disarm()
 	pass, err := acct.Password(ctx)
+	s.wire.arm(s.timeout)
 	if err != nil {
 		return fmt.Errorf("login to %s: password: %w", acct.Address(), err)
 	}

@@ -153,10 +153,15 @@ func TestSilentServerTimesOut(t *testing.T) {
 }
 
 // An idle Source outlives its timeout: only waits for an answer are bounded.
+// A password prompt slower than the timeout is no failure either.
 func TestIdleSessionSurvivesTimeout(t *testing.T) {
 	f := &fake{}
 	acct := f.start(t)
 	acct.Timeout = 300 * time.Millisecond
+	acct.Password = func(context.Context) (string, error) {
+		time.Sleep(time.Second)
+		return "secret", nil
+	}
 	src, err := Dial(bg, acct, client.DialOptions{})
 	if err != nil {
 		t.Fatal(err)
