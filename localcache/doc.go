@@ -62,7 +62,7 @@
 //	                      idle disk     another program writing
 //	fsync, 16 at a time   40-63 ms      65-433 ms
 //	fsync, one at a time  74-172 ms     107-350 ms
-//	syncfs                36-58 ms      860-1260 ms
+//	syncfs                36-58 ms      780-1260 ms
 //
 // On an idle disk syncfs is at best slightly faster, within the noise; as
 // soon as anything else on the file system writes (a download, a build,
