@@ -112,3 +112,84 @@ func TestInTapLiterals(t *testing.T) {
 		}
 	}
 }
+
+// Large folders are listed in chunks from the newest end, and downloads of
+// scattered UIDs are split into command lines of bounded length.
+func TestChunks(t *testing.T) {
+	b := memBackend(t, imaptest.Options{})
+	b.newBox(t)
+	const n = 1300
+	for i := 0; i < n; i++ {
+		b.deliver(t, "alice", b.box, []byte("Subject: m"+strconv.Itoa(i)+"\r\n\r\nx\r\n"))
+	}
+	var trace syncBuffer
+	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
+	ref := client.FolderRef{Name: b.box}
+	trace.Reset()
+	var ids []int
+	_, err := s.List(bg, ref, client.ListOptions{}, func(e client.Envelope) error {
+		ids = append(ids, uidOf(e.ID))
+		return nil
+	})
+	if err != nil || len(ids) != n {
+		t.Fatalf("%d listed, %v", len(ids), err)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] >= ids[i-1] {
+			t.Fatalf("not newest first at %d: %v", i, ids[i-1:i+1])
+		}
+	}
+	fetches := 0
+	for _, c := range commandLines(trace.String()) {
+		if strings.HasPrefix(c, "UID FETCH") {
+			fetches++
+		}
+	}
+	if want := (n + listChunk - 1) / listChunk; fetches != want {
+		t.Errorf("%d FETCH commands, want %d", fetches, want)
+	}
+
+	// Every third message: many single UIDs, several bounded commands.
+	var pick []string
+	for i := n; i >= 1; i -= 3 {
+		pick = append(pick, strconv.Itoa(i))
+	}
+	var many []string
+	for i := 0; i < 4; i++ {
+		many = append(many, pick...)
+	}
+	trace.Reset()
+	got, _, err := download(t, s, ref, many)
+	if err != nil || len(got) != len(pick) {
+		t.Fatalf("%d downloaded, %v", len(got), err)
+	}
+	for _, c := range commandLines(trace.String()) {
+		if len(c) > maxSetChars+100 {
+			t.Errorf("command of %d bytes", len(c))
+		}
+	}
+	if n := strings.Count(trace.String(), "C: "); n != 1 {
+		t.Errorf("%d commands for one download", n)
+	}
+
+	// 10 000 scattered UIDs need several command lines.
+	var scattered []imap.UID
+	for u := imap.UID(20000); u > 0; u -= 2 {
+		scattered = append(scattered, u, u)
+	}
+	sets := chunkUIDs(scattered)
+	if len(sets) < 5 {
+		t.Errorf("%d sets", len(sets))
+	}
+	total := 0
+	for _, set := range sets {
+		nums, _ := set.Nums()
+		total += len(nums)
+		if l := len(set.String()); l > maxSetChars {
+			t.Errorf("set of %d characters", l)
+		}
+	}
+	if total != 10000 {
+		t.Errorf("chunks hold %d UIDs, want 10000", total)
+	}
+}
