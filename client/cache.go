@@ -25,24 +25,30 @@ type Cache interface {
 	// Reset re-keys a folder whose UIDVALIDITY changed: every entry recorded
 	// under the old UIDVALIDITY is forgotten (bodies of an IMAP folder are
 	// removed too, as they are copies of mail still on the server under new
-	// UIDs), and the folder is recorded with the new one.
+	// UIDs), and the folder is recorded with the new one. Bodies stored
+	// under UIDVALIDITY 0 (POP3, possibly the only copy) are never removed.
 	Reset(ctx context.Context, folder string, uidValidity uint32) error
 
 	// Entries returns what the index knows of every message in the folder,
 	// keyed by ID, without reading any body.
 	Entries(ctx context.Context, folder string) (map[string]Entry, error)
 
-	// PutEnvelopes records envelopes (insert or update; a stored body and
-	// its download time are kept). Added in the order given; List's
-	// "newest first" is the reverse of that order for POP3 and descending
-	// numeric UID for IMAP folders (UIDValidity != 0).
+	// PutEnvelopes records envelopes (insert or update; a stored body, its
+	// size, has-attachments and download time are kept). Nil Flags keep the
+	// stored flags, a non-nil list replaces them; UIDValidity 0 means the
+	// folder's current one. Added in the order given; List's "newest first"
+	// is the reverse of that order for POP3 and descending numeric UID for
+	// IMAP folders (UIDValidity != 0).
 	PutEnvelopes(ctx context.Context, folder string, envs []Envelope) error
 
 	// SetFlags replaces the stored flags of the given messages (from the
-	// server), also renaming Maildir files so other tools see them.
+	// server), also renaming Maildir files so other tools see them. Nil
+	// entries (CONDSTORE: unchanged) and unknown IDs are skipped.
 	SetFlags(ctx context.Context, folder string, flags map[string][]Flag) error
 
 	// ChangeFlags adds or removes flags locally (POP3 has no server flags).
+	// Every known ID is changed; unknown IDs are then reported in an error
+	// wrapping ErrNotFound.
 	ChangeFlags(ctx context.Context, folder string, ids []string, op FlagOp, flags []Flag) error
 
 	// MarkOffServer records that messages are no longer on the server while
@@ -52,7 +58,8 @@ type Cache interface {
 	// Remove forgets messages: index entries and Maildir files.
 	Remove(ctx context.Context, folder string, ids []string) error
 
-	// List calls fn with envelopes newest first (see PutEnvelopes).
+	// List calls fn with envelopes newest first (see PutEnvelopes); with
+	// IDs, in the order given, skipping unknown ones (Unseen still applies).
 	List(ctx context.Context, folder string, opts ListOptions, fn func(Envelope) error) error
 
 	// Open returns a stored body, byte-exact; ErrNotFound when only the
@@ -78,7 +85,9 @@ type Cache interface {
 // never lost and never stored twice.
 type Batch interface {
 	// Add reads one whole message from r into the folder's Maildir tmp/.
-	// uidValidity and id name it; flags are its server flags (nil for POP3).
+	// uidValidity and id name it (0: the folder's current UIDVALIDITY);
+	// flags are its server flags (nil for POP3). Use batches while holding
+	// Lock: recovery in another process may clear unlocked temporary files.
 	// If reading r fails (a connection cut mid-message), Add removes what it
 	// wrote and returns the error: a partial message is never committed.
 	Add(ctx context.Context, id string, uidValidity uint32, flags []Flag, r io.Reader) error
@@ -112,5 +121,5 @@ type Entry struct {
 	Size       int64
 	HasBody    bool      // the whole message is in the Maildir
 	OnServer   bool      // still on the server as of the last sync
-	Downloaded time.Time // when the body was stored (keep_days); zero without body
+	Downloaded time.Time // when the body was first stored (keep_days counts from it); zero without body
 }

@@ -5,6 +5,7 @@
 package client
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ const (
 // Folder is one mailbox as "folders" shows it.
 type Folder struct {
 	Name   string `json:"name"`
-	Role   string `json:"role,omitempty"` // special use without backslash, lower case: "trash", "sent", "inbox" ...
+	Role   string `json:"role"` // special use without backslash, lower case: "trash", "sent", "inbox" ...
 	Total  int    `json:"total"`
 	Unseen int    `json:"unseen"`
 }
@@ -108,6 +109,27 @@ type Envelope struct {
 	UIDValidity    uint32    `json:"uidvalidity,omitempty"`
 }
 
+// MarshalJSON keeps the documented schema stable for scripts: a date the
+// message does not have is null (not year 1), and lists are [] (not null).
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	type plain Envelope
+	var date *time.Time
+	if !e.Date.IsZero() {
+		d := e.Date
+		date = &d
+	}
+	if e.To == nil {
+		e.To = []string{}
+	}
+	if e.Flags == nil {
+		e.Flags = []Flag{}
+	}
+	return json.Marshal(struct {
+		plain
+		Date *time.Time `json:"date"`
+	}{plain(e), date})
+}
+
 // Item is one message in a folder inventory: enough to decide what a sync must
 // fetch, without any header or body.
 type Item struct {
@@ -142,5 +164,5 @@ type DeleteResult struct {
 	Expunged bool   `json:"expunged"`
 	// Pending is true when the deletion takes effect only when the session
 	// ends cleanly (POP3 DELE is committed by QUIT).
-	Pending bool `json:"pending,omitempty"`
+	Pending bool `json:"pending"`
 }
