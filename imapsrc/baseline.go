@@ -2,23 +2,19 @@ package imapsrc
 
 import "github.com/duomail/duomail/client"
 
-// Baseline returns what IMAP does on any server (RFC 3501 itself), so
-// commands can decide without connecting where the answer cannot differ.
-// Extension-dependent features (MOVE, UIDPLUS, IDLE, CONDSTORE) are left
-// out and learned from CAPABILITY.
+// Baseline returns what IMAP does on any server, so commands that need only
+// these answers decide without connecting. Features that depend on the
+// server's extensions (MOVE, UIDPLUS, IDLE, CONDSTORE, a Trash folder) are
+// left out and learned when a session starts.
 func Baseline() client.Capabilities {
-	var caps client.Capabilities
-	caps.Protocol = client.IMAP
-	caps.Set(client.FeatureHeadersFirst, true, headersFirstHow)
-	caps.Set(client.FeaturePartialFetch, true, partialFetchHow)
-	caps.Set(client.FeatureServerFlags, true, serverFlagsHow)
-	caps.Set(client.FeatureMailOnServer, true, mailOnServerHow)
+	caps := client.Capabilities{Protocol: client.IMAP}
+	caps.Set(client.FeatureFolders, true, "LIST, with STATUS counts (LIST-STATUS where offered)")
+	caps.Set(client.FeatureHeadersFirst, true, "UID FETCH (ENVELOPE BODYSTRUCTURE FLAGS RFC822.SIZE)")
+	caps.Set(client.FeatureHeadersOnly, true, "ENVELOPE, BODY.PEEK[HEADER]")
+	caps.Set(client.FeaturePartialFetch, true, "BODY.PEEK[section]")
+	caps.Set(client.FeatureServerFlags, true, "UID STORE +FLAGS.SILENT / -FLAGS.SILENT")
+	caps.Set(client.FeatureServerSearch, true, "UID SEARCH")
+	caps.Set(client.FeatureMailOnServer, true, "IMAP keeps mail on the server; the cache is a copy")
+	caps.Set(client.FeaturePipelining, true, "one UID FETCH for many messages; several tagged commands in flight")
 	return caps
 }
-
-const (
-	headersFirstHow = "UID FETCH (ENVELOPE BODYSTRUCTURE FLAGS RFC822.SIZE)"
-	partialFetchHow = "BODY.PEEK[section]"
-	serverFlagsHow  = "UID STORE +FLAGS.SILENT / -FLAGS.SILENT"
-	mailOnServerHow = "IMAP keeps mail on the server; the cache is a copy"
-)

@@ -234,12 +234,10 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 		announced = append(announced, string(c))
 	}
 	sort.Strings(announced)
-	out := client.Capabilities{
-		Protocol:  client.IMAP,
-		Announced: announced,
-		Auth:      pre.AuthMechanisms(),
-		TLS:       tlsDesc,
-	}
+	out := Baseline()
+	out.Announced = announced
+	out.Auth = pre.AuthMechanisms()
+	out.TLS = tlsDesc
 	if out.Auth == nil {
 		out.Auth = []string{}
 	}
@@ -247,15 +245,6 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 	move := caps.Has(imap.CapMove)
 	noUIDPlus := "server lacks UIDPLUS: a plain EXPUNGE would also remove other clients' \\Deleted mail"
 
-	if caps.Has(imap.CapListStatus) {
-		out.Set(client.FeatureFolders, true, "LIST RETURN (SPECIAL-USE STATUS)")
-	} else {
-		out.Set(client.FeatureFolders, true, "LIST, then STATUS per folder")
-	}
-	out.Set(client.FeatureHeadersFirst, true, "UID FETCH (ENVELOPE BODYSTRUCTURE FLAGS RFC822.SIZE)")
-	out.Set(client.FeatureHeadersOnly, true, "ENVELOPE, BODY.PEEK[HEADER]")
-	out.Set(client.FeaturePartialFetch, true, "BODY.PEEK[section]")
-	out.Set(client.FeatureServerFlags, true, "UID STORE +FLAGS.SILENT / -FLAGS.SILENT")
 	switch {
 	case move:
 		out.Set(client.FeatureServerMove, true, "UID MOVE")
@@ -264,13 +253,11 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 	default:
 		out.Set(client.FeatureServerMove, false, "server lacks MOVE and UIDPLUS: messages can be copied but the originals cannot be removed safely")
 	}
-	out.Set(client.FeatureServerSearch, true, "UID SEARCH")
 	if caps.Has(imap.CapIdle) {
 		out.Set(client.FeaturePush, true, "IDLE")
 	} else {
 		out.Set(client.FeaturePush, false, "server lacks IDLE: poll instead")
 	}
-	out.Set(client.FeatureMailOnServer, true, "IMAP keeps mail on the server; the cache is a copy")
 	switch {
 	case move || uidplus:
 		out.Set(client.FeatureDeleteNoDownload, true, "UID STORE \\Deleted + UID EXPUNGE, or a move to Trash")
@@ -297,7 +284,6 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 	} else {
 		out.Set(client.FeatureChangeTracking, false, "server lacks CONDSTORE: every sync compares all flags")
 	}
-	out.Set(client.FeaturePipelining, true, "one UID FETCH for many messages; several tagged commands in flight")
 	return out
 }
 

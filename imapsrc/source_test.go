@@ -91,6 +91,12 @@ func testFoldersAndCapabilities(t *testing.T, b *backend) {
 		if !slices.Contains(caps.Auth, "PLAIN") {
 			t.Errorf("auth mechanisms %v", caps.Auth)
 		}
+		// What Baseline promises without connecting, the session confirms.
+		for f, sup := range Baseline().Features {
+			if caps.Features[f] != sup {
+				t.Errorf("Baseline %s = %+v, session says %+v", f, sup, caps.Features[f])
+			}
+		}
 		for _, f := range client.AllFeatures {
 			sup, ok := caps.Features[f]
 			if !ok || sup.How == "" {
