@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -142,10 +144,37 @@ type fetchResult struct {
 	Saved  *[]client.SavedAttachment `json:"saved,omitempty"`  // --save-attachments
 }
 
+// jsonObject flattens the envelope (with its own JSON rules: a missing date
+// is null) and the mode's fields into one object. Embedding alone would let
+// Envelope's MarshalJSON swallow the other fields.
 func (r *fetchResult) jsonObject() any {
-	out := *r
-	out.Envelope = stableEnvelope(r.Envelope)
-	return &out
+	env, err := marshalPlain(stableEnvelope(r.Envelope))
+	if err != nil {
+		return r
+	}
+	rest, err := marshalPlain(struct {
+		Parts  *client.Part              `json:"parts"`
+		Text   *string                   `json:"text,omitempty"`
+		Header *string                   `json:"header,omitempty"`
+		Saved  *[]client.SavedAttachment `json:"saved,omitempty"`
+	}{r.Parts, r.Text, r.Header, r.Saved})
+	if err != nil {
+		return r
+	}
+	merged := append(env[:len(env)-1:len(env)-1], ',')
+	return json.RawMessage(append(merged, rest[1:]...))
+}
+
+// marshalPlain encodes like marshalJSON's encoder (no HTML escaping), as
+// one line without the trailing newline.
+func marshalPlain(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // savedResult: duomail fetch --save-attachments, without --json.
