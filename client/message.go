@@ -263,26 +263,18 @@ func appendPath(path []int, n int) []int {
 }
 
 func partFromHeader(h textproto.Header) *Part {
-	mh := message.Header{Header: h}
 	p := &Part{Type: "text/plain", Params: map[string]string{}}
 	if ct := h.Get("Content-Type"); ct != "" {
-		if t, params, err := mime.ParseMediaType(ct); err == nil {
-			p.Type = strings.ToLower(t)
-			p.Params = params
-		} else if t, params, err := mh.ContentType(); err == nil && t != "" {
-			p.Type = strings.ToLower(t)
-			p.Params = params
-		} else if i := strings.IndexByte(ct, ';'); i > 0 || ct != "" {
-			// Unparseable parameters: keep the media type, lose the params.
-			t := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-			if strings.Count(t, "/") == 1 {
-				p.Type = t
-			}
+		t, raw := parseHeaderParams(ct)
+		if strings.Count(t, "/") == 1 && !strings.ContainsAny(t, " \t") {
+			p.Type = t
+			p.Params = DecodeParams(raw)
 		}
 	}
-	if d, params, err := mh.ContentDisposition(); err == nil {
-		p.Disposition = strings.ToLower(d)
-		p.Filename = params["filename"]
+	if cd := h.Get("Content-Disposition"); cd != "" {
+		d, raw := parseHeaderParams(cd)
+		p.Disposition = d
+		p.Filename = DecodeParams(raw)["filename"]
 	}
 	if p.Filename == "" {
 		p.Filename = p.Params["name"]
@@ -291,6 +283,9 @@ func partFromHeader(h textproto.Header) *Part {
 		p.Filename = decodeWords(p.Filename)
 	}
 	p.Encoding = strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	if p.Encoding == "" && !p.IsMultipart() {
+		p.Encoding = "7bit" // RFC 2045 6.1, and what IMAP's BODYSTRUCTURE reports
+	}
 	return p
 }
 

@@ -135,3 +135,24 @@ func TestHugeHeaderBounded(t *testing.T) {
 		t.Errorf("env %+v root %+v", env, root)
 	}
 }
+
+func TestRFC2231FilenameInAnyCharset(t *testing.T) {
+	msg := "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
+		"Content-Type: text/plain; name*0*=iso-8859-1''caf%E9; name*1=-menu.txt\r\n" +
+		"Content-Disposition: attachment; filename*0*=iso-8859-1''caf%E9; filename*1=\"-menu.txt\"\r\n\r\nx\r\n--b--\r\n"
+	_, root, err := ParseMessage(strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := root.Find("1")
+	if p == nil || p.Filename != "café-menu.txt" || p.Params["name"] != "café-menu.txt" || p.Encoding != "7bit" {
+		t.Fatalf("part = %+v", p)
+	}
+}
+
+func TestParseHeaderParams(t *testing.T) {
+	v, p := parseHeaderParams(`Attachment; filename="a \"b\"; c.pdf"; size=3;junk; x=`)
+	if v != "attachment" || p["filename"] != `a "b"; c.pdf` || p["size"] != "3" {
+		t.Errorf("%q %q", v, p)
+	}
+}

@@ -1,17 +1,11 @@
 package imapsrc
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-message/charset"
 
 	"github.com/duomail/duomail/client"
 )
@@ -127,7 +121,7 @@ func convertPart(bs imap.BodyStructure, path []int, inner bool, depth int) *clie
 			p.Path = client.FormatPartPath(path)
 		}
 		if b.Extended != nil {
-			p.Params = decodeParams(b.Extended.Params)
+			p.Params = client.DecodeParams(b.Extended.Params)
 			setDisposition(p, b.Extended.Disposition)
 		}
 		if depth >= client.MaxMIMEDepth {
@@ -147,7 +141,7 @@ func convertPart(bs imap.BodyStructure, path []int, inner bool, depth int) *clie
 		p := &client.Part{
 			Path:     client.FormatPartPath(path),
 			Type:     strings.ToLower(b.Type + "/" + b.Subtype),
-			Params:   decodeParams(b.Params),
+			Params:   client.DecodeParams(b.Params),
 			Encoding: strings.ToLower(b.Encoding),
 			Size:     int64(b.Size),
 		}
@@ -171,81 +165,11 @@ func setDisposition(p *client.Part, d *imap.BodyStructureDisposition) {
 		return
 	}
 	p.Disposition = strings.ToLower(d.Value)
-	p.Filename = decodeParams(d.Params)["filename"]
+	p.Filename = client.DecodeParams(d.Params)["filename"]
 }
 
 func appendPath(path []int, n int) []int {
 	out := make([]int, len(path), len(path)+1)
 	copy(out, path)
 	return append(out, n)
-}
-
-// decodeParams applies RFC 2231 to BODYSTRUCTURE parameters, which servers
-// pass on as written (name*=utf-8”r%C3%A9sum%C3%A9.pdf, or split into
-// name*0*, name*1 ...), so names read as client.ParseMessage reads them.
-// RFC 2047 words were already decoded by imapclient.
-func decodeParams(params map[string]string) map[string]string {
-	out := make(map[string]string, len(params))
-	type segment struct {
-		n     int
-		value string
-		ext   bool
-	}
-	split := make(map[string][]segment)
-	for k, v := range params {
-		k = strings.ToLower(k)
-		star := strings.IndexByte(k, '*')
-		if star < 0 {
-			out[k] = v
-			continue
-		}
-		base, rest := k[:star], k[star+1:]
-		ext := strings.HasSuffix(rest, "*") || rest == ""
-		rest = strings.TrimSuffix(rest, "*")
-		n := 0
-		if rest != "" {
-			var err error
-			if n, err = strconv.Atoi(rest); err != nil {
-				out[k] = v
-				continue
-			}
-		}
-		split[base] = append(split[base], segment{n: n, value: v, ext: ext})
-	}
-	for base, segs := range split {
-		sort.Slice(segs, func(i, j int) bool { return segs[i].n < segs[j].n })
-		var raw bytes.Buffer
-		cs := ""
-		for i, s := range segs {
-			v := s.value
-			if s.ext {
-				if i == 0 {
-					if parts := strings.SplitN(v, "'", 3); len(parts) == 3 {
-						cs, v = parts[0], parts[2]
-					}
-				}
-				if dec, err := url.PathUnescape(v); err == nil {
-					v = dec
-				}
-			}
-			raw.WriteString(v)
-		}
-		out[base] = toUTF8(cs, raw.Bytes())
-	}
-	return out
-}
-
-func toUTF8(cs string, b []byte) string {
-	if cs == "" || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "us-ascii") {
-		return string(b)
-	}
-	r, err := charset.Reader(cs, bytes.NewReader(b))
-	if err != nil {
-		return string(b)
-	}
-	dec, err := io.ReadAll(r)
-	if err != nil {
-		return string(b)
-	}
-	return string(dec)
 }

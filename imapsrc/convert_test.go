@@ -27,7 +27,7 @@ func TestDecodeParams(t *testing.T) {
 		// Broken escapes stay as they are rather than vanish.
 		{map[string]string{"filename*": "utf-8''100%"}, "100%"},
 	} {
-		if got := decodeParams(tc.in)["filename"]; got != tc.want {
+		if got := client.DecodeParams(tc.in)["filename"]; got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
 		}
 	}
