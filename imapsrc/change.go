@@ -38,6 +38,9 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 		if err := s.useRef(op, ref, true); err != nil {
 			return err
 		}
+		if err := s.requireExisting(op, uids); err != nil {
+			return err
+		}
 		return s.expunge(op, uids)
 	})
 	if err != nil {
@@ -84,6 +87,9 @@ func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest str
 	if err := s.useRef(op, ref, true); err != nil {
 		return err
 	}
+	if err := s.requireExisting(op, uids); err != nil {
+		return err
+	}
 	sets := chunkUIDs(uids)
 	if s.caps.Has(imap.CapMove) {
 		for _, set := range sets {
@@ -127,6 +133,9 @@ func (s *Source) SetFlags(ctx context.Context, ref client.FolderRef, ids []strin
 		if err := s.useRef(name, ref, true); err != nil {
 			return err
 		}
+		if err := s.requireExisting(name, uids); err != nil {
+			return err
+		}
 		for _, set := range chunkUIDs(uids) {
 			cmd := s.c.Store(set, &imap.StoreFlags{Op: storeOp, Silent: true, Flags: iflags}, nil)
 			if err := cmd.Close(); err != nil {
@@ -135,6 +144,27 @@ func (s *Source) SetFlags(ctx context.Context, ref client.FolderRef, ids []strin
 		}
 		return nil
 	})
+}
+
+// requireExisting fails with ErrNotFound, before anything changes, when a
+// UID is not in the selected folder: IMAP silently ignores such UIDs in
+// STORE, COPY and MOVE, so the user would be told a change happened that
+// did not.
+func (s *Source) requireExisting(op string, uids []imap.UID) error {
+	found := make(map[imap.UID]bool, len(uids))
+	for _, set := range chunkUIDs(uids) {
+		got, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{set}})
+		if err != nil {
+			return s.translate(op, err)
+		}
+		for _, u := range got {
+			found[u] = true
+		}
+	}
+	if missing := missingUIDs(uids, found); len(missing) > 0 {
+		return fmt.Errorf("%s: uid %s: %w", op, formatUIDs(missing), client.ErrNotFound)
+	}
+	return nil
 }
 
 // sameFolder compares folder names; INBOX is case-insensitive (RFC 3501 5.1).

@@ -61,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 		{"Move", testMove},
 		{"SetFlags", testSetFlags},
 		{"NoIDs", testNoIDs},
+		{"UnknownIDs", testUnknownIDs},
 		{"CancelledContext", testCancelled},
 	}
 	for _, tc := range tests {
@@ -390,8 +391,10 @@ func testStructure(t *testing.T, mb *Mailbox) {
 			return true
 		})
 	}
-	if _, err := src.FetchPart(ctxT(t), inbox(), items[0].ID, "9", io.Discard); err == nil {
-		t.Error("FetchPart of a missing part: no error")
+	// IMAP servers answer a missing section with NIL or an empty string,
+	// which cannot be told from an empty part: no bytes, or an error.
+	if n, err := src.FetchPart(ctxT(t), inbox(), items[0].ID, "9", io.Discard); err == nil && n != 0 {
+		t.Errorf("FetchPart of a missing part gave %d bytes", n)
 	}
 }
 
@@ -548,6 +551,38 @@ func testNoIDs(t *testing.T, mb *Mailbox) {
 	}
 	if _, items := inventory(t, src, inbox()); len(items) != 1 {
 		t.Errorf("session broken or mail lost after empty ID lists: %d items", len(items))
+	}
+}
+
+// testUnknownIDs: acting on an ID that is not there fails with ErrNotFound
+// (IMAP would silently ignore such a UID) and changes nothing else.
+func testUnknownIDs(t *testing.T, mb *Mailbox) {
+	mb.Deliver(t, client.Inbox, SimpleMessage("real", time.Now()))
+	src := dial(t, mb)
+	caps := src.Capabilities()
+	_, items := inventory(t, src, inbox())
+	unknown := []string{items[0].ID + "0"}
+	if caps.Protocol == client.IMAP {
+		unknown = []string{"4000000000"}
+	}
+	check := func(op string, f client.Feature, err error) {
+		t.Helper()
+		if !caps.Has(f) {
+			wantUnsupported(t, op, err)
+			return
+		}
+		if !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("%s of an unknown ID: %v, want ErrNotFound", op, err)
+		}
+	}
+	check("SetFlags", client.FeatureServerFlags, src.SetFlags(ctxT(t), inbox(), unknown, client.FlagAdd, []client.Flag{client.FlagSeen}))
+	check("Move", client.FeatureServerMove, src.Move(ctxT(t), inbox(), unknown, "Archive"))
+	_, err := src.Delete(ctxT(t), inbox(), unknown, client.DeleteOptions{Expunge: true})
+	check("Delete", client.FeatureDeleteNoDownload, err)
+	src.Close()
+	_, after := inventory(t, dial(t, mb), inbox())
+	if len(after) != 1 {
+		t.Errorf("%d messages after failed operations, want 1", len(after))
 	}
 }
 
