@@ -1,6 +1,7 @@
 package localcache
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"errors"
@@ -90,15 +91,20 @@ func (b *Batch) add(ctx context.Context, id string, uidValidity uint32, flags []
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(file, ctxReader{ctx, r})
+	// One pass: the envelope is parsed from the bytes as they are written,
+	// so a message is neither held in memory nor read back from disk.
+	w := bufio.NewWriterSize(file, 256<<10)
+	tee := &countingWriter{w: w}
+	m.env, _, err = client.ParseMessage(io.TeeReader(ctxReader{ctx, r}, tee))
+	if err == nil {
+		err = w.Flush()
+	}
 	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		m.env, err = parseFile(m.tmp)
-		if err == nil && m.env.Size != n {
-			err = fmt.Errorf("stored %d bytes but read back %d", n, m.env.Size)
-		}
+	n := tee.n
+	if err == nil && m.env.Size != n {
+		err = fmt.Errorf("stored %d bytes but parsed %d", n, m.env.Size)
 	}
 	if err != nil {
 		os.Remove(m.tmp)
@@ -122,6 +128,18 @@ func parseFile(path string) (client.Envelope, error) {
 		return env, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
 	}
 	return env, nil
+}
+
+// countingWriter counts what passes through to w.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ctxReader lets a cancelled context stop a long copy.
