@@ -99,7 +99,10 @@ func (a *app) passwordFunc(ac *AccountConfig) func(context.Context) (string, err
 		mu.Lock()
 		defer mu.Unlock()
 		if !done {
+			// Accounts checked at once must not prompt at once.
+			a.passwordMu.Lock()
 			pw, perr = a.resolvePassword(ctx, ac)
+			a.passwordMu.Unlock()
 			// A cancelled prompt or command may be retried; anything else sticks.
 			done = ctx.Err() == nil
 		}

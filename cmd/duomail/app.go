@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/duomail/duomail/client"
 	"github.com/spf13/viper"
@@ -64,10 +66,14 @@ type app struct {
 	accountFlag bool // -a was given on the command line
 
 	cfg     *Config
-	mb      *client.Mailbox
-	cache   io.Closer
-	stats   *client.WireStats
+	mb      *client.Mailbox // the account of a one-account command
 	account *AccountConfig
+
+	sessionMu     sync.Mutex
+	sessions      []*session // every account opened, in the order opened
+	sessionsStart time.Time
+	errMu         sync.Mutex // keeps lines on stderr whole when accounts work at once
+	passwordMu    sync.Mutex // one password prompt or password_cmd at a time
 }
 
 func newApp(s streams, getenv func(string) string) *app {
@@ -130,16 +136,23 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 		}
 	}
 	var stats *statsJSON
-	if a.flags.stats && a.stats != nil {
-		stats = newStatsJSON(a.stats)
+	if a.flags.stats {
+		stats = a.statsJSON()
 	}
-	if err == nil && a.out != nil {
-		err = a.out.finish(stats)
+	var status *exitStatus
+	if a.out != nil && (err == nil || errors.As(err, &status)) {
+		// A command that ends with a status (check finding no mail, an
+		// account of several failing) has printed its result all the same.
+		if ferr := a.out.finish(stats); ferr != nil {
+			err, status = ferr, nil
+		}
 	}
 	if stats != nil {
-		fmt.Fprintln(a.io.err, statsLine(a.stats))
+		for _, line := range a.statsLines() {
+			fmt.Fprintln(a.io.err, line)
+		}
 	}
-	if err != nil {
+	if err != nil && (status == nil || status.err != nil) {
 		fmt.Fprintf(a.io.err, "duomail: %s\n", errorMessage(err))
 		var ue *usageError
 		if errors.As(err, &ue) && !a.running {
@@ -151,22 +164,4 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 		}
 	}
 	return exitCode(err)
-}
-
-// closeMailbox ends the server session and closes the cache.
-func (a *app) closeMailbox() error {
-	var errs []error
-	if a.mb != nil {
-		if err := a.mb.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close connection: %w", err))
-		}
-		a.mb = nil
-	}
-	if a.cache != nil {
-		if err := a.cache.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close cache: %w", err))
-		}
-		a.cache = nil
-	}
-	return errors.Join(errs...)
 }

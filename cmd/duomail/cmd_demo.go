@@ -94,6 +94,12 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	imapURL := fmt.Sprintf("imap://%s@127.0.0.1:%d?tls=none", demoUser, imapSrv.Port())
 	popURL := fmt.Sprintf("pop3://%s@127.0.0.1:%d?tls=none", demoUser, popSrv.Port())
 	attachDir := filepath.Join(dir, "attachments")
+	// The same two servers as configured accounts, for the commands that
+	// take account names, and for trying things by hand.
+	cfgFile := filepath.Join(dir, "config.toml")
+	if err := writeDemoConfig(cfgFile, filepath.Join(dir, "cache"), imapSrv.Port(), popSrv.Port()); err != nil {
+		return err
+	}
 
 	t := &tour{a: a, ctx: ctx, w: a.io.out}
 	t.intro(imapURL, popURL)
@@ -111,14 +117,56 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	t.step("A second sync finds nothing new to download", 0, "--url", popURL, "sync")
 	t.step("What POP3 cannot do is refused with the reason (exit status 5)", exitUnsupported,
 		"--url", popURL, "move", "--to", "Archive", t.firstPOP3ID(popURL))
+
+	// From here on the two servers are accounts "imap" and "pop3" of a
+	// configuration file written for the demo.
+	t.section(fmt.Sprintf("The same servers as accounts \"imap\" and \"pop3\" of a configuration file:\n  %s", cfgFile))
+	t.step("What the IMAP server announces, and what duomail can do with it", 0, "--config", cfgFile, "-a", "imap", "capabilities")
+	t.step("The same for the POP3 server", 0, "--config", cfgFile, "-a", "pop3", "capabilities")
+	t.step("Check every account for new mail (for scripts and status bars); the first check counts unseen mail as new: exit status 0", 0,
+		"--config", cfgFile, "check", "--all")
+	t.step("Check again: nothing arrived since, so exit status 1 (as fetchmail and neomutt -Z)", 1,
+		"--config", cfgFile, "check", "--all")
+	// The table is meant for people: shown as on a terminal even when the
+	// demo's output goes to a pipe or a file.
+	t.tableStep("The same mailbox over IMAP and over POP3, side by side: what each protocol did and what it cost on the wire", 0,
+		"--config", cfgFile, "compare", "imap", "pop3", "--with-delete")
 	if t.err != nil {
 		return t.err
 	}
-	t.outro(imapURL, popURL, keep, filepath.Join(dir, "data"))
+	t.outro(imapURL, popURL, keep, filepath.Join(dir, "data"), cfgFile, uid["Café à Paris"])
 	if keep {
 		<-ctx.Done()
 		fmt.Fprintln(t.w)
 		fmt.Fprintln(t.w, "Stopped the demo servers; the demo directory is removed.")
+	}
+	return nil
+}
+
+// writeDemoConfig writes a configuration with the two demo servers as
+// accounts "imap" and "pop3", private like any file with a password.
+func writeDemoConfig(path, cacheDir string, imapPort, popPort int) error {
+	cfg := fmt.Sprintf(`# Written by "duomail demo": the built-in servers as accounts.
+cache_dir = %q
+
+[accounts.imap]
+protocol = "imap"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = %q
+password = %q
+
+[accounts.pop3]
+protocol = "pop3"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = %q
+password = %q
+`, cacheDir, imapPort, demoUser, demoPassword, popPort, demoUser, demoPassword)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("demo: write configuration: %w", err)
 	}
 	return nil
 }
@@ -140,14 +188,39 @@ func (t *tour) intro(imapURL, popURL string) {
 
 // step runs one command, which must exit with the given status.
 func (t *tour) step(title string, wantCode int, args ...string) {
+	t.run(title, wantCode, t.a.io, args)
+}
+
+// tableStep is step with the output shown as on a terminal, even when
+// the demo's stdout is not one.
+func (t *tour) tableStep(title string, wantCode int, args ...string) {
+	io := t.a.io
+	if !io.outTTY {
+		io.outTTY, io.width = true, defaultWidth
+	}
+	t.run(title, wantCode, io, args)
+}
+
+func (t *tour) run(title string, wantCode int, s streams, args []string) {
 	if t.err != nil {
 		return
 	}
 	t.n++
 	fmt.Fprintf(t.w, "\n== %d. %s\n$ duomail %s\n\n", t.n, title, shellQuote(args))
-	sub := newApp(t.a.io, os.Getenv)
-	if code := sub.execute(t.ctx, args); code != wantCode {
+	sub := newApp(s, os.Getenv)
+	code := sub.execute(t.ctx, args)
+	if wantCode != 0 {
+		fmt.Fprintf(t.w, "(exit status %d)\n", code)
+	}
+	if code != wantCode {
 		t.err = fmt.Errorf("demo: step %d (duomail %s) ended with exit status %d, want %d", t.n, strings.Join(args, " "), code, wantCode)
+	}
+}
+
+// section says something between steps.
+func (t *tour) section(text string) {
+	if t.err == nil {
+		fmt.Fprintf(t.w, "\n%s\n", text)
 	}
 }
 
@@ -171,7 +244,7 @@ func (t *tour) firstPOP3ID(popURL string) string {
 	return id
 }
 
-func (t *tour) outro(imapURL, popURL string, keep bool, dataDir string) {
+func (t *tour) outro(imapURL, popURL string, keep bool, dataDir, cfgFile, someUID string) {
 	fmt.Fprintf(t.w, "\n== Try it yourself\n\n")
 	if !keep {
 		fmt.Fprintf(t.w, "The servers stop when the demo ends. Run \"duomail demo --keep-running\" to keep\nthem up, then in another terminal:\n\n")
@@ -183,9 +256,17 @@ func (t *tour) outro(imapURL, popURL string, keep bool, dataDir string) {
 		fmt.Fprintf(t.w, "  export XDG_DATA_HOME=%s   # keeps the demo's caches out of your own\n", shellQuote([]string{dataDir}))
 	}
 	fmt.Fprintf(t.w, "  duomail --url '%s' list\n", imapURL)
-	fmt.Fprintf(t.w, "  duomail --url '%s' fetch 1\n", imapURL)
+	fmt.Fprintf(t.w, "  duomail --url '%s' fetch %s\n", imapURL, someUID)
 	fmt.Fprintf(t.w, "  duomail --url '%s' list --json\n", popURL)
 	fmt.Fprintf(t.w, "  duomail --url '%s' folders --stats\n", imapURL)
+	if keep {
+		cfg := shellQuote([]string{cfgFile})
+		fmt.Fprintf(t.w, "\nor with the demo's configuration file (accounts \"imap\" and \"pop3\", password inside):\n\n")
+		fmt.Fprintf(t.w, "  duomail --config %s accounts\n", cfg)
+		fmt.Fprintf(t.w, "  duomail --config %s compare imap pop3 --stats\n", cfg)
+		fmt.Fprintf(t.w, "  duomail --config %s -a imap watch     # then, elsewhere: duomail --config %s -a imap delete ...\n", cfg, cfg)
+		fmt.Fprintf(t.w, "  duomail --config %s check --all; echo \"exit status $?\"\n", cfg)
+	}
 }
 
 // setenvs sets environment variables ("" unsets) and returns a function

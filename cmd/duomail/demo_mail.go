@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"mime"
 	"mime/quotedprintable"
 	"strings"
@@ -50,9 +53,42 @@ func sampleSubject(m sampleMessage) string {
 // a few hours apart, so "newest first" is well defined.
 var sampleBase = time.Date(2025, 3, 3, 8, 30, 0, 0, time.UTC)
 
-// samplePNG is a 1x1 transparent PNG, small enough to show in full.
-var samplePNG, _ = base64.StdEncoding.DecodeString(
-	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+// samplePNG is a beach photo of sorts: 320x200 pixels of sky, sea and
+// sand with grain, about 190 KB that do not compress. It makes the one
+// large attachment of the sample mailbox, so compare shows the difference
+// between fetching a message's text alone (IMAP) and downloading all of it
+// (POP3).
+var samplePNG = makeBeachPNG(320, 200)
+
+func makeBeachPNG(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	seed := uint32(2025)
+	grain := func() int {
+		seed = seed*1664525 + 1013904223 // a fixed LCG: the same picture every time
+		return int(seed>>24)%48 - 24
+	}
+	clamp := func(v int) uint8 { return uint8(min(255, max(0, v))) }
+	for y := range h {
+		for x := range w {
+			var r, g, b int
+			switch {
+			case y < h*2/5: // sky
+				r, g, b = 120+y/2, 180+y/3, 240
+			case y < h*3/5: // sea
+				r, g, b = 20, 110+x%40, 170
+			default: // sand
+				r, g, b = 225, 200, 150
+			}
+			n := grain()
+			img.Set(x, y, color.NRGBA{clamp(r + n), clamp(g + n), clamp(b + n), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
 
 const sampleCSV = "date,amount,currency\n2025-03-01,12.50,EUR\n2025-03-02,7.00,EUR\n"
 
@@ -99,7 +135,7 @@ func sampleMail() []sampleMessage {
 	add("INBOX", true, newMail("François <francois@example.fr>", "Café à Paris").
 		textCharset("Rendez-vous au café à midi ? Ça te va ?\n", "iso-8859-1"))
 	add("INBOX", false, newMail("Photos <photos@example.com>", "Holiday picture 🌴").
-		text("One pixel of pure holiday.\n").
+		text("Sea, sand and sky: the picture is attached.\n").
 		attach("beach.png", "image/png", samplePNG))
 	add("INBOX", false, newMail("Treasurer <treasurer@club.example>", "Expenses and minutes").
 		text("Two files for Thursday's meeting.\n").

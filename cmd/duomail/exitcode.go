@@ -34,9 +34,12 @@ func usageErrorf(format string, args ...any) error {
 
 // exitCode maps an error to the process exit status.
 func exitCode(err error) int {
+	var status *exitStatus
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &status):
+		return status.code
 	case errors.Is(err, client.ErrAuth):
 		return exitAuth
 	case errors.Is(err, client.ErrNetwork):
@@ -68,3 +71,25 @@ func errorMessage(err error) string {
 	// One line: a server's multi-line text or cobra's suggestions fold.
 	return strings.Join(strings.Fields(sanitizeField(msg)), " ")
 }
+
+// exitOther is what check exits with for an error other commands report
+// with 1, as check gives 1 its fetchmail meaning: no new mail.
+const exitOther = 6
+
+// exitStatus ends a command with a given status after its result was
+// printed: check found no new mail (1), or one account of several failed.
+// err, when set, is printed as any error is; nil means the command has
+// already said what there was to say.
+type exitStatus struct {
+	code int
+	err  error
+}
+
+func (e *exitStatus) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitStatus) Unwrap() error { return e.err }

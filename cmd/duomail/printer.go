@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -55,6 +56,17 @@ type tableResult interface {
 type sentenceResult interface {
 	result
 	sentence(f *format) string
+}
+
+// A layoutResult lays itself out on a terminal, where a plain table does
+// not suit it (cells of several lines, a header block), and gives its
+// records for the piped form.
+type layoutResult interface {
+	result
+	// layout is the terminal form for a terminal width columns wide.
+	layout(f *format, width int) string
+	// records are the piped form: one TSV line each.
+	records(f *format) [][]string
 }
 
 // format renders values for the current output form.
@@ -184,6 +196,17 @@ func (p *printer) print(r result) error {
 		return nil
 	}
 	switch r := r.(type) {
+	case layoutResult:
+		f := p.format()
+		if !p.tty {
+			return p.writeTSV(r.records(f))
+		}
+		width := p.width
+		if width <= 0 {
+			width = defaultWidth
+		}
+		_, err := io.WriteString(p.out, r.layout(f, width))
+		return err
 	case tableResult:
 		return p.writeTable(r.table())
 	case sentenceResult:
@@ -203,13 +226,7 @@ func (p *printer) writeTable(t table) error {
 		}
 	}
 	if !p.tty {
-		var b bytes.Buffer
-		for _, row := range rendered {
-			b.WriteString(strings.Join(row, "\t"))
-			b.WriteByte('\n')
-		}
-		_, err := p.out.Write(b.Bytes())
-		return err
+		return p.writeTSV(rendered)
 	}
 	if len(rendered) == 0 {
 		if t.empty != "" && p.notice != nil {
@@ -225,6 +242,21 @@ func (p *printer) writeTable(t table) error {
 	_, err := io.WriteString(p.out, alignColumns(append([][]string{header}, rendered...)))
 	return err
 }
+
+// writeTSV writes records as tab-separated lines. Fields are already
+// sanitised for one line, so they hold no tab or newline.
+func (p *printer) writeTSV(rows [][]string) error {
+	var b bytes.Buffer
+	for _, row := range rows {
+		b.WriteString(strings.Join(row, "\t"))
+		b.WriteByte('\n')
+	}
+	_, err := p.out.Write(b.Bytes())
+	return err
+}
+
+// defaultWidth is assumed for a terminal whose width is unknown.
+const defaultWidth = 100
 
 const (
 	columnGap    = 2
@@ -322,6 +354,73 @@ func alignColumns(rows [][]string) string {
 	return b.String()
 }
 
+// wrap breaks s into lines of at most width display columns, at spaces
+// where it can, inside a word where it must.
+func wrap(s string, width int) (lines []string) {
+	width = max(width, 1)
+	// A figure and its unit stay together ("426 B", "0.7 ms").
+	s = unitSpace.ReplaceAllString(s, "$1\u00a0$2")
+	defer func() {
+		for i, l := range lines {
+			lines[i] = strings.ReplaceAll(l, "\u00a0", " ")
+		}
+	}()
+	var line strings.Builder
+	lineW := 0
+	flush := func() {
+		lines = append(lines, strings.TrimRight(line.String(), " "))
+		line.Reset()
+		lineW = 0
+	}
+	for _, word := range strings.Split(s, " ") {
+		if word == "" {
+			continue
+		}
+		w := uniseg.StringWidth(word)
+		if lineW > 0 && lineW+1+w > width {
+			flush()
+		}
+		if lineW > 0 {
+			line.WriteByte(' ')
+			lineW++
+		}
+		for w > width-lineW {
+			// A word longer than the line: cut it at the width.
+			g := uniseg.NewGraphemes(word)
+			var head strings.Builder
+			hw := 0
+			for g.Next() && hw+g.Width() <= width-lineW {
+				head.WriteString(g.Str())
+				hw += g.Width()
+			}
+			if hw == 0 {
+				if lineW > 0 {
+					flush()
+					continue
+				}
+				break // one grapheme wider than the line: let it overflow
+			}
+			line.WriteString(head.String())
+			flush()
+			word = word[head.Len():]
+			w = uniseg.StringWidth(word)
+		}
+		line.WriteString(word)
+		lineW += w
+	}
+	if lineW > 0 || len(lines) == 0 {
+		flush()
+	}
+	return lines
+}
+
+var unitSpace = regexp.MustCompile(`(\d) (B|KB|MB|GB|TB|ms|s)\b`)
+
+// padRight pads s with spaces to width display columns.
+func padRight(s string, width int) string {
+	return s + strings.Repeat(" ", max(0, width-uniseg.StringWidth(s)))
+}
+
 // messageHeader shows the short header block fetch prints before the text.
 func (p *printer) messageHeader(env client.Envelope) error {
 	f := p.format()
@@ -345,9 +444,14 @@ func (p *printer) rawWriter() io.Writer { return p.out }
 
 // statsJSON is the "stats" object of --json output with --stats.
 type statsJSON struct {
-	Protocol string `json:"protocol"`
+	Account  string `json:"account,omitempty"`
+	Protocol string `json:"protocol"` // "imap+pop3" for a command that used both
 	client.Counts
 	Ops []client.OpCounts `json:"ops"`
+	// Accounts holds each account's figures when the command used several
+	// (compare, check --all); the counts above are then their sum and the
+	// time is the command's.
+	Accounts []*statsJSON `json:"accounts,omitempty"`
 }
 
 func newStatsJSON(s *client.WireStats) *statsJSON {
@@ -410,4 +514,49 @@ func encodeCompact(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(b, "\n"), nil
+}
+
+// envelopeLine shows one message as soon as it is known (watch): a line
+// with the fields of list, or with --json one JSON object on one line
+// (JSON Lines) carrying the account too. Each line is written whole, at
+// once.
+func (p *printer) envelopeLine(account string, e client.Envelope) error {
+	if p.json {
+		env, err := marshalPlain(stableEnvelope(e))
+		if err != nil {
+			return err
+		}
+		acct, err := marshalPlain(account)
+		if err != nil {
+			return err
+		}
+		line := append([]byte(`{"account":`), acct...)
+		if len(env) > 2 {
+			line = append(line, ',')
+		}
+		line = append(append(line, env[1:]...), '\n')
+		_, err = p.out.Write(jsonSafe(line))
+		return err
+	}
+	f := p.format()
+	fields := []string{f.text(e.ID), f.date(e.Date), f.text(e.From), f.text(e.Subject), f.size(e.Size), f.flags(e.Flags, e.HasAttachments)}
+	if !p.tty {
+		return p.writeTSV([][]string{fields})
+	}
+	// No table to align with: From gets a fixed share, the subject what
+	// the terminal has left.
+	fields[2] = truncate(fields[2], 30)
+	width := p.width
+	if width <= 0 {
+		width = defaultWidth
+	}
+	others := 0
+	for i, s := range fields {
+		if i != 3 {
+			others += uniseg.StringWidth(s) + columnGap
+		}
+	}
+	fields[3] = truncate(fields[3], max(minFlexWidth, width-others))
+	_, err := io.WriteString(p.out, strings.Join(fields, strings.Repeat(" ", columnGap))+"\n")
+	return err
 }

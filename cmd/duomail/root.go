@@ -59,6 +59,10 @@ against built-in test servers.`,
 		newMoveCmd(a),
 		newFlagCmd(a),
 		newSyncCmd(a),
+		newCapabilitiesCmd(a),
+		newCompareCmd(a),
+		newCheckCmd(a),
+		newWatchCmd(a),
 		newDemoCmd(a),
 	)
 	return root

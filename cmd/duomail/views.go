@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/rivo/uniseg"
 )
 
 // Results of the commands, and how the printer shows each: its table or
@@ -277,6 +280,335 @@ func (r *syncResult) table() table {
 	for _, s := range r.Synced {
 		t.rows = append(t.rows, []cell{textCell(s.Folder), numCell(s.OnServer), numCell(s.New), numCell(s.Downloaded),
 			sizeCell(s.Bytes), numCell(s.Deleted), numCell(s.Vanished), numCell(s.FlagChanges)})
+	}
+	return t
+}
+
+// featureNames are the features as users know them, for capabilities.
+var featureNames = map[client.Feature]string{
+	client.FeatureFolders:          "several folders",
+	client.FeatureHeadersFirst:     "list headers without downloading",
+	client.FeatureHeadersOnly:      "headers alone on request",
+	client.FeaturePartialFetch:     "partial fetch (one MIME part)",
+	client.FeatureServerFlags:      "flags kept on the server",
+	client.FeatureServerMove:       "move on the server",
+	client.FeatureServerSearch:     "search on the server",
+	client.FeaturePush:             "new mail pushed by the server",
+	client.FeatureMailOnServer:     "mail stays on the server",
+	client.FeatureDeleteNoDownload: "delete without download",
+	client.FeatureExpunge:          "remove chosen messages for good",
+	client.FeatureTrash:            "delete to Trash",
+	client.FeatureChangeTracking:   "fetch only what changed",
+	client.FeaturePipelining:       "pipelining",
+}
+
+func featureName(f client.Feature) string {
+	if n, ok := featureNames[f]; ok {
+		return n
+	}
+	return string(f)
+}
+
+// capabilitiesResult: duomail capabilities.
+type capabilitiesResult struct {
+	Account   string        `json:"account"`
+	Server    string        `json:"server"`
+	Protocol  string        `json:"protocol"`
+	TLS       string        `json:"tls"`
+	Announced []string      `json:"announced"`
+	Auth      []string      `json:"auth_mechanisms"`
+	Features  []featureJSON `json:"features"`
+}
+
+type featureJSON struct {
+	Name      client.Feature `json:"name"`
+	Supported bool           `json:"supported"`
+	How       string         `json:"how"` // how duomail does it, or why it cannot
+}
+
+func newCapabilitiesResult(acct *client.Account, caps client.Capabilities) *capabilitiesResult {
+	r := &capabilitiesResult{
+		Account: acct.Name, Server: acct.Address(), Protocol: caps.Protocol, TLS: caps.TLS,
+		Announced: caps.Announced, Auth: caps.Auth, Features: []featureJSON{},
+	}
+	if r.Announced == nil {
+		r.Announced = []string{}
+	}
+	if r.Auth == nil {
+		r.Auth = []string{}
+	}
+	if r.Protocol == "" {
+		r.Protocol = acct.Protocol
+	}
+	// Every feature duomail knows, in its order, then any the driver added.
+	order := append([]client.Feature(nil), client.AllFeatures...)
+	for _, f := range caps.Sorted() {
+		if !slices.Contains(order, f) {
+			order = append(order, f)
+		}
+	}
+	for _, f := range order {
+		s, ok := caps.Features[f]
+		if !ok {
+			s.How = "not reported by the " + strings.ToUpper(r.Protocol) + " driver"
+		}
+		r.Features = append(r.Features, featureJSON{Name: f, Supported: s.Supported, How: s.How})
+	}
+	return r
+}
+
+func (r *capabilitiesResult) jsonObject() any { return r }
+
+func (r *capabilitiesResult) layout(f *format, width int) string {
+	var b strings.Builder
+	const labelW = 11
+	field := func(label, value string) {
+		for i, line := range wrap(f.text(value), max(20, width-labelW)) {
+			if i == 0 {
+				b.WriteString(padRight(label, labelW))
+			} else {
+				b.WriteString(strings.Repeat(" ", labelW))
+			}
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	field("Account:", fmt.Sprintf("%s (%s, %s)", r.Account, strings.ToUpper(r.Protocol), r.Server))
+	field("TLS:", r.TLS)
+	field("Announced:", orNone(strings.Join(r.Announced, " ")))
+	field("Auth:", orNone(strings.Join(r.Auth, " ")))
+	b.WriteByte('\n')
+
+	nameW := uniseg.StringWidth("FEATURE")
+	for _, ft := range r.Features {
+		nameW = max(nameW, uniseg.StringWidth(featureName(ft.Name)))
+	}
+	yesW := uniseg.StringWidth("AVAILABLE")
+	howX := nameW + columnGap + yesW + columnGap
+	b.WriteString(padRight("FEATURE", nameW+columnGap) + padRight("AVAILABLE", yesW+columnGap) + "HOW, OR WHY NOT")
+	b.WriteByte('\n')
+	for _, ft := range r.Features {
+		yes := "no"
+		if ft.Supported {
+			yes = "yes"
+		}
+		for i, line := range wrap(f.text(ft.How), max(20, width-howX)) {
+			if i == 0 {
+				b.WriteString(padRight(featureName(ft.Name), nameW+columnGap) + padRight(yes, yesW+columnGap))
+			} else {
+				b.WriteString(strings.Repeat(" ", howX))
+			}
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// records: "key<TAB>value" lines, then one line per feature: its JSON
+// name, true or false, and how (or why not).
+func (r *capabilitiesResult) records(f *format) [][]string {
+	rows := [][]string{
+		{"account", f.text(r.Account)},
+		{"server", f.text(r.Server)},
+		{"protocol", r.Protocol},
+		{"tls", f.text(r.TLS)},
+		{"announced", f.text(strings.Join(r.Announced, " "))},
+		{"auth_mechanisms", f.text(strings.Join(r.Auth, " "))},
+	}
+	for _, ft := range r.Features {
+		rows = append(rows, []string{string(ft.Name), fmt.Sprint(ft.Supported), f.text(ft.How)})
+	}
+	return rows
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// compareResult: duomail compare. The JSON is client.CompareReport.
+type compareResult struct {
+	client.CompareReport
+}
+
+func (r *compareResult) jsonObject() any {
+	if r.Rows == nil {
+		r.Rows = []client.CompareRow{}
+	}
+	return &r.CompareReport
+}
+
+// totals sums what each side's rows cost on the wire.
+func (r *compareResult) totals() [2]client.Counts {
+	var t [2]client.Counts
+	for _, row := range r.Rows {
+		for i, s := range row.Sides {
+			t[i].Commands += s.Commands
+			t[i].Sent += s.Sent
+			t[i].Received += s.Received
+			t[i].Elapsed += s.Elapsed
+		}
+	}
+	return t
+}
+
+// layout shows the scenarios side by side: a column per account, a block
+// of lines per scenario, each cell starting with its cost so the two sides'
+// figures stand on the same lines.
+func (r *compareResult) layout(f *format, width int) string {
+	width = max(width, 60)
+	const gap = 3
+	scenW := min(max(width/5, 16), 30)
+	sideW := (width - scenW - 2*gap) / 2
+
+	// The cost takes one line where every cell's fits, else two in every
+	// cell, so the figures of the two sides always face each other.
+	split := false
+	for _, t := range r.totals() {
+		split = split || uniseg.StringWidth(costLine(t, false)[0]) > sideW
+	}
+	for _, row := range r.Rows {
+		for _, s := range row.Sides {
+			split = split || uniseg.StringWidth(costLine(s.Counts, false)[0]) > sideW
+		}
+	}
+
+	var b strings.Builder
+	block := func(left string, cells [2][]string) {
+		lines := wrap(left, scenW)
+		n := max(len(lines), len(cells[0]), len(cells[1]))
+		for i := range n {
+			var parts [3]string
+			if i < len(lines) {
+				parts[0] = lines[i]
+			}
+			for s := range 2 {
+				if i < len(cells[s]) {
+					parts[s+1] = cells[s][i]
+				}
+			}
+			line := padRight(parts[0], scenW+gap) + padRight(parts[1], sideW+gap) + parts[2]
+			b.WriteString(strings.TrimRight(line, " "))
+			b.WriteByte('\n')
+		}
+	}
+	var head [2][]string
+	for i, acct := range r.Accounts {
+		head[i] = append(wrap(f.text(fmt.Sprintf("%s (%s)", acct.Name, strings.ToUpper(acct.Protocol))), sideW),
+			wrap(f.text(acct.Server), sideW)...)
+	}
+	block("SCENARIO", head)
+	b.WriteString(strings.Repeat("-", scenW) + strings.Repeat(" ", gap) + strings.Repeat("-", sideW) +
+		strings.Repeat(" ", gap) + strings.Repeat("-", sideW) + "\n")
+	for _, row := range r.Rows {
+		var cells [2][]string
+		for i, s := range row.Sides {
+			cells[i] = compareCell(f, s, sideW, split)
+		}
+		block(f.text(row.Scenario), cells)
+		b.WriteByte('\n')
+	}
+	var cells [2][]string
+	for i, t := range r.totals() {
+		for _, l := range costLine(t, split) {
+			cells[i] = append(cells[i], wrap(l, sideW)...)
+		}
+	}
+	block("total of the rows above", cells)
+	return b.String()
+}
+
+// compareCell is one side of a scenario: the cost, what the protocol did,
+// what came out, or the error.
+func compareCell(f *format, s client.ScenarioSide, width int, split bool) []string {
+	var lines []string
+	if s.Commands > 0 || s.Sent > 0 || s.Received > 0 {
+		for _, l := range costLine(s.Counts, split) {
+			lines = append(lines, wrap(l, width)...)
+		}
+	}
+	lines = append(lines, wrap(f.text(s.Did), width)...)
+	if s.Result != "" {
+		lines = append(lines, wrap("=> "+f.text(s.Result), width)...)
+	}
+	if s.Error != "" {
+		lines = append(lines, wrap("ERROR: "+f.text(s.Error), width)...)
+	}
+	return lines
+}
+
+// costLine says what an operation cost on the wire, received bytes first
+// as they differ most; in one line, or split in two: bytes, then commands
+// and time.
+func costLine(c client.Counts, split bool) []string {
+	bytes := fmt.Sprintf("%s in, %s out", humanSize(c.Received, false), humanSize(c.Sent, false))
+	rest := fmt.Sprintf("%s, %s", plural(c.Commands, "command"), humanDuration(c.Elapsed))
+	if split {
+		return []string{bytes, rest}
+	}
+	return []string{bytes + ", " + rest}
+}
+
+// humanDuration shows a duration in the unit that suits it.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+// records: one line per scenario and side: SCENARIO, ACCOUNT, PROTOCOL,
+// SUPPORTED, DID, RESULT, COMMANDS, BYTES SENT, BYTES RECEIVED, SECONDS,
+// ERROR.
+func (r *compareResult) records(f *format) [][]string {
+	var rows [][]string
+	for _, row := range r.Rows {
+		for i, s := range row.Sides {
+			acct := r.Accounts[i]
+			rows = append(rows, []string{
+				f.text(row.Scenario), f.text(acct.Name), acct.Protocol, fmt.Sprint(s.Supported),
+				f.text(s.Did), f.text(s.Result), fmt.Sprint(s.Commands), fmt.Sprint(s.Sent), fmt.Sprint(s.Received),
+				fmt.Sprintf("%.3f", s.Elapsed.Seconds()), f.text(s.Error),
+			})
+		}
+	}
+	return rows
+}
+
+// checkResult: duomail check.
+type checkResult struct {
+	Checks []client.FolderCheck `json:"checks"`
+	Errors []checkError         `json:"errors"`
+}
+
+type checkError struct {
+	Account string `json:"account"`
+	Folder  string `json:"folder,omitempty"`
+	Error   string `json:"error"`
+}
+
+func (r *checkResult) jsonObject() any {
+	if r.Checks == nil {
+		r.Checks = []client.FolderCheck{}
+	}
+	if r.Errors == nil {
+		r.Errors = []checkError{}
+	}
+	return r
+}
+
+func (r *checkResult) table() table {
+	t := table{cols: []column{{title: "ACCOUNT"}, {title: "FOLDER", flex: true}, {title: "TOTAL"}, {title: "UNSEEN"}, {title: "NEW"}}}
+	for _, c := range r.Checks {
+		t.rows = append(t.rows, []cell{textCell(c.Account), textCell(c.Folder), numCell(c.Total), numCell(c.Unseen), numCell(c.New)})
 	}
 	return t
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/duomail/duomail/client"
+	"github.com/spf13/cobra"
+)
+
+func newWatchCmd(a *app) *cobra.Command {
+	var (
+		folder   string
+		interval time.Duration
+		hook     string
+	)
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Report new mail as it arrives, until Ctrl-C",
+		Long: `Wait for new mail and print one line per new message (the fields of
+list), or with --json one JSON object per line (JSON Lines), each written
+as soon as the message is seen. Mail already there when watch starts is
+not reported.
+
+IMAP: the server announces new mail (IDLE, renewed every few minutes), so
+it shows within a second. POP3, or an IMAP server without IDLE: duomail
+looks every --interval, with a new session each time, comparing the UIDL
+list; only headers of new mail are fetched (TOP 0), nothing is
+downloaded.
+
+A lost connection is retried with a growing pause (1 s, 2 s, ... up to
+5 min), said on stderr unless --quiet; mail that arrived meanwhile is
+reported after reconnecting. A refused login ends the watch (exit 3).
+Ctrl-C or SIGTERM stops it cleanly (exit 0).
+
+--exec CMD runs CMD with "sh -c" once per new message, after its line is
+printed, and waits for it. The message is described in environment
+variables, never in the command line: DUOMAIL_ACCOUNT, DUOMAIL_FOLDER,
+DUOMAIL_ID, DUOMAIL_FROM, DUOMAIL_TO (comma-separated), DUOMAIL_SUBJECT,
+DUOMAIL_DATE (RFC 3339, empty when unknown), DUOMAIL_SIZE (bytes),
+DUOMAIL_FLAGS (comma-separated names, "attachment" added when it has
+attachments), DUOMAIL_MESSAGE_ID. Their values are cleaned of control
+characters (a newline becomes a space). Quote them in CMD
+("$DUOMAIL_SUBJECT"), as with any shell variable. CMD's output goes to
+stderr, like a git hook's, so stdout stays the list of new mail.`,
+		Example: `  duomail watch
+  duomail -a home watch --interval 2m
+  duomail watch --exec 'notify-send "Mail from $DUOMAIL_FROM" "$DUOMAIL_SUBJECT"'`,
+		Args: noArgs,
+		RunE: a.runE(func(ctx context.Context, _ []string) error {
+			if interval < time.Second {
+				return usageErrorf("--interval must be at least 1s")
+			}
+			mb, err := a.mailbox(ctx)
+			if err != nil {
+				return err
+			}
+			folder = canonicalFolder(folder)
+			if a.io.errTTY {
+				a.notice(fmt.Sprintf("Watching %s of %s; Ctrl-C stops.", folder, mb.Account.Name))
+			}
+			err = mb.Watch(ctx, client.WatchOptions{
+				Folder:   folder,
+				Interval: interval,
+				OnMessage: func(e client.Envelope) error {
+					if err := a.out.envelopeLine(mb.Account.Name, e); err != nil {
+						return err
+					}
+					if hook != "" {
+						a.runHook(hook, mb.Account.Name, e)
+					}
+					return nil
+				},
+				OnRetry: func(err error, wait time.Duration) {
+					a.notice(fmt.Sprintf("duomail: watch: %s; trying again in %s", errorMessage(err), wait))
+				},
+			})
+			if err != nil && ctx.Err() != nil {
+				return nil // stopped while a message was being handled
+			}
+			return err
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&folder, "folder", "f", "", "`folder` to watch (default INBOX)")
+	f.DurationVar(&interval, "interval", 5*time.Minute, "how often to look where the server cannot announce new mail (POP3)")
+	f.StringVar(&hook, "exec", "", "run `CMD` with sh -c for each new message, described in DUOMAIL_* environment variables")
+	return cmd
+}
+
+// runHook runs the user's --exec command for one message. Failures are
+// warned about; the watch goes on.
+func (a *app) runHook(command, account string, e client.Envelope) {
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Env = hookEnv(os.Environ(), account, e)
+	cmd.Stdout = a.io.err
+	cmd.Stderr = a.io.err
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		a.warn(fmt.Sprintf("--exec for message %s: %s", e.ID, ee.ProcessState))
+	case err != nil:
+		a.warn(fmt.Sprintf("--exec for message %s: %v", e.ID, err))
+	}
+}
+
+// hookEnv is the environment of an --exec command: ours, with the
+// message described in DUOMAIL_* variables whose values are cleaned of
+// control characters. Nothing from the message goes anywhere else.
+func hookEnv(base []string, account string, e client.Envelope) []string {
+	date := ""
+	if !e.Date.IsZero() {
+		date = e.Date.Format(time.RFC3339)
+	}
+	f := &format{tty: false}
+	vars := [][2]string{
+		{"DUOMAIL_ACCOUNT", account},
+		{"DUOMAIL_FOLDER", e.Folder},
+		{"DUOMAIL_ID", e.ID},
+		{"DUOMAIL_FROM", e.From},
+		{"DUOMAIL_TO", strings.Join(e.To, ", ")},
+		{"DUOMAIL_SUBJECT", e.Subject},
+		{"DUOMAIL_DATE", date},
+		{"DUOMAIL_SIZE", fmt.Sprint(e.Size)},
+		{"DUOMAIL_FLAGS", f.flags(e.Flags, e.HasAttachments)},
+		{"DUOMAIL_MESSAGE_ID", e.MessageID},
+	}
+	env := make([]string, 0, len(base)+len(vars))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for _, v := range vars {
+			replaced = replaced || name == v[0]
+		}
+		if !replaced {
+			env = append(env, kv)
+		}
+	}
+	for _, v := range vars {
+		env = append(env, v[0]+"="+sanitizeField(v[1]))
+	}
+	return env
+}
