@@ -381,14 +381,35 @@ func DecodePart(p *Part, body io.Reader) (r io.Reader, warning error) {
 // WriteText writes the readable text of p (decoded; HTML rendered to plain
 // text) to w. warning is set when a charset or encoding was not understood;
 // the text is still written.
+//
+// A transfer encoding that breaks off (corrupt base64) is the sender's
+// mistake, like an unknown charset: the text decoded up to that point is
+// written and the rest reported in warning. Only failures of body or w are
+// errors.
 func WriteText(p *Part, body io.Reader, w io.Writer) (warning, err error) {
-	r, warning := DecodePart(p, body)
+	src := &sourceReader{r: body}
+	dst := &errorWriter{w: w}
+	r, warning := DecodePart(p, src)
+	// corrupt tells a decoding failure (tolerated) from a failure of the
+	// body's reader or of w (returned).
+	corrupt := func(err error) error {
+		if err == nil || src.err != nil || dst.err != nil {
+			return err
+		}
+		if warning == nil {
+			warning = fmt.Errorf("part %s: %w (the rest of the text is not shown)", p.Path, err)
+		} else {
+			warning = fmt.Errorf("%w; %w (the rest of the text is not shown)", warning, err)
+		}
+		io.Copy(io.Discard, src) // keep a stream aligned
+		return nil
+	}
 	if p.Type != "text/html" {
-		_, err = io.Copy(w, r)
-		return warning, err
+		_, err = io.Copy(dst, r)
+		return warning, corrupt(err)
 	}
 	html, err := io.ReadAll(io.LimitReader(r, MaxHTMLBytes))
-	if err != nil {
+	if err = corrupt(err); err != nil {
 		return warning, err
 	}
 	text := html2text.HTML2TextWithOptions(string(html), html2text.WithUnixLineBreaks(), html2text.WithLinksInnerText(), html2text.WithListSupport())
@@ -396,6 +417,20 @@ func WriteText(p *Part, body io.Reader, w io.Writer) (warning, err error) {
 	// Drain what exceeded the limit so callers reading a stream stay aligned.
 	io.Copy(io.Discard, r)
 	return warning, err
+}
+
+// errorWriter remembers the first failure of w.
+type errorWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errorWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 type countingReader struct {

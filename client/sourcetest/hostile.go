@@ -89,7 +89,7 @@ var AttachmentNames = []string{
 // AttachmentNamesMessage is a multipart/mixed message whose first part is
 // text carrying marker and whose other parts are attachments with the
 // given names. Names go out in three encodings in turn, so each path of a
-// parser meets hostile input: RFC 2231 (filename*=utf-8''...), RFC 2047
+// parser meets hostile input: RFC 2231 percent-encoding (filename*), RFC 2047
 // encoded words, and raw bytes in a quoted string.
 func AttachmentNamesMessage(subject, marker string, names []string) []byte {
 	var b strings.Builder
