@@ -292,8 +292,11 @@ func (msg *Message) WritePart(ctx context.Context, path string, w io.Writer) (*P
 		if warn != nil {
 			warnings = append(warnings, warn.Error())
 		}
-		_, err := io.Copy(w, dr)
-		return err
+		if _, err := io.Copy(w, dr); err != nil {
+			// A corrupt encoding or a failed write: name what was written.
+			return fmt.Errorf("%s: part %s: %w", msg.op(), path, err)
+		}
+		return nil
 	})
 	return p, warnings, err
 }
