@@ -235,7 +235,7 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 						continue
 					}
 					ew := &errWriter{w: w}
-					lit := &literalGuard{r: it.Literal}
+					lit := newLiteralGuard(it.Literal)
 					written, err = io.Copy(ew, lit)
 					if lit.err != nil {
 						// As in deliver: the literal must not be read
@@ -265,11 +265,18 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 	return written, err
 }
 
-// literalGuard remembers a failed read of a literal (io.EOF is the normal
-// end, not a failure).
+// literalGuard remembers a failed read of a literal. io.EOF is the normal
+// end only once the announced size has arrived: imapclient reads a literal
+// through an io.LimitReader, so a connection closed in the middle of one
+// looks like its normal end, and a cut message would pass for whole.
 type literalGuard struct {
-	r   io.Reader
-	err error
+	r    io.Reader
+	left int64 // bytes announced and not yet read
+	err  error
+}
+
+func newLiteralGuard(lit imap.LiteralReader) *literalGuard {
+	return &literalGuard{r: lit, left: lit.Size()}
 }
 
 func (g *literalGuard) Read(p []byte) (int, error) {
@@ -277,6 +284,10 @@ func (g *literalGuard) Read(p []byte) (int, error) {
 		return 0, g.err
 	}
 	n, err := g.r.Read(p)
+	g.left -= int64(n)
+	if err == io.EOF && g.left > 0 {
+		err = fmt.Errorf("literal cut short, %d bytes missing: %w", g.left, io.ErrUnexpectedEOF)
+	}
 	if err != nil && err != io.EOF {
 		g.err = err
 	}
@@ -358,7 +369,7 @@ func (s *Source) deliver(op string, cmd *imapclient.FetchCommand, wanted, delive
 					continue // Next discards an unread literal
 				}
 				delivered[uid] = true
-				lit := &literalGuard{r: it.Literal}
+				lit := newLiteralGuard(it.Literal)
 				err := fn(uidString(uid), it.Literal.Size(), lit)
 				if lit.err != nil {
 					// The connection failed under fn. imapclient's reader
