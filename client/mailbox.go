@@ -574,7 +574,7 @@ func (m *Mailbox) applyRetention(ctx context.Context, src Source, ref FolderRef,
 	}
 	if res.Pending {
 		if err := m.Close(); err != nil {
-			return 0, fmt.Errorf("delete downloaded mail from server: %w (the server keeps it; the next sync deletes it)", err)
+			return 0, fmt.Errorf("delete downloaded mail from server: %w (the next sync deletes what the server kept)", err)
 		}
 	}
 	if err := m.Cache.MarkOffServer(ctx, ref.Name, doomed); err != nil {

@@ -475,8 +475,10 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 			return r, fmt.Errorf("delete: %w", err)
 		}
 		if r.Pending {
+			// The Source says whether the deletion is undone or, with
+			// the answer to QUIT lost, unknown.
 			if err := m.Close(); err != nil {
-				return r, fmt.Errorf("delete: %w (nothing was deleted)", err)
+				return r, fmt.Errorf("delete: %w", err)
 			}
 		}
 	}

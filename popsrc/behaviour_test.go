@@ -299,8 +299,8 @@ func TestFoldersAndList(t *testing.T) {
 	}
 }
 
-// A QUIT that is never confirmed leaves the deletions uncommitted, and
-// Close says so.
+// A QUIT that is never confirmed leaves the deletions unknown (this server
+// did not commit them), and Close says so.
 func TestQuitNotConfirmed(t *testing.T) {
 	srv := startServer(t, pop3test.Options{StallOn: "QUIT"})
 	srv.Add("alice", testMessage(1))
@@ -313,7 +313,7 @@ func TestQuitNotConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := s.Close()
-	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "2 deletion(s) not committed") {
+	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "2 deletion(s) not confirmed") {
 		t.Fatalf("close: %v", err)
 	}
 	srv.Close() // drops the stalled session

@@ -426,17 +426,27 @@ func (s *Source) Close() error {
 		s.c.raw.Close()
 		return s.uncommitted(s.c.broken)
 	}
-	_, err := s.c.cmd("quit", "QUIT")
-	s.c.nc.Close()
-	if err != nil {
-		return s.uncommitted(err)
+	s.c.send("QUIT", "QUIT")
+	err := s.c.flush("quit")
+	sent := err == nil
+	if sent {
+		_, err = s.c.status("quit")
 	}
-	return nil
+	s.c.nc.Close()
+	switch {
+	case err == nil:
+		return nil
+	case sent && s.deletes > 0:
+		// The server commits when it reads QUIT, before it answers: a
+		// lost answer leaves the deletions unknown, not undone.
+		return fmt.Errorf("%d deletion(s) not confirmed (QUIT was sent but its answer did not arrive; the server may have deleted the messages or kept them): %w", s.deletes, err)
+	}
+	return s.uncommitted(err)
 }
 
 func (s *Source) uncommitted(err error) error {
 	if s.deletes == 0 {
 		return err
 	}
-	return fmt.Errorf("%d deletion(s) not committed (the server did not confirm QUIT; the messages stay on the server): %w", s.deletes, err)
+	return fmt.Errorf("%d deletion(s) not committed (QUIT could not be sent; the messages stay on the server): %w", s.deletes, err)
 }

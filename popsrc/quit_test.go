@@ -1,0 +1,75 @@
+package popsrc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/popsrc/pop3test"
+)
+
+// A server commits DELE when it reads QUIT, before it answers; when the
+// answer is lost, the deletions did happen, and Close must not claim that
+// the messages stay on the server.
+func TestQuitAnswerLost(t *testing.T) {
+	srv := startServer(t, pop3test.Options{})
+	for i := 1; i <= 3; i++ {
+		srv.Add("alice", testMessage(i))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// A proxy that passes QUIT on but drops the connection instead of
+	// the answer.
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", net.JoinHostPort(srv.Host(), strconv.Itoa(srv.Port())))
+		if err != nil {
+			c.Close()
+			return
+		}
+		go io.Copy(c, s)
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				s.Close()
+				return
+			}
+			if strings.HasPrefix(strings.ToUpper(line), "QUIT") {
+				c.Close()
+			}
+			s.Write([]byte(line))
+		}
+	}()
+	acct := account("127.0.0.1", ln.Addr().(*net.TCPAddr).Port, client.TLSNone)
+	s := mustDial(t, acct, client.DialOptions{})
+	ids := inventoryIDs(t, s)
+	if _, err := s.Delete(context.Background(), client.FolderRef{Name: client.Inbox}, ids[:2], client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Close()
+	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "2 deletion(s) not confirmed") ||
+		!strings.Contains(err.Error(), "may have deleted") || strings.Contains(err.Error(), "stay on the server") {
+		t.Fatalf("close: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(srv.Messages("alice")) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(srv.Messages("alice")); n != 1 {
+		t.Fatalf("%d messages on the server, want 1: the server committed at QUIT", n)
+	}
+}
