@@ -182,6 +182,11 @@ func (a *app) checkAccount(ctx context.Context, s *session, folder string, every
 	changed := false
 	for _, name := range names {
 		name = canonicalFolder(name)
+		// Decided without connecting where the protocol has no folders.
+		if f, known := s.mb.Driver.Baseline.Features[client.FeatureFolders]; known && !f.Supported && name != client.Inbox {
+			out.errs = append(out.errs, folderError{folder: name, err: client.Unsupported("check "+name, f.How)})
+			continue
+		}
 		fc, next, err := s.mb.Check(ctx, name, state[name])
 		if err != nil {
 			out.errs = append(out.errs, folderError{folder: name, err: err})

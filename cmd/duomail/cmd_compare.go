@@ -29,9 +29,12 @@ second device; where the mail lives afterwards; delete a message without
 downloading it.
 
 compare changes nothing: the one flag it sets to show a second device
-seeing it is restored. The delete row only says what would be sent unless
---with-delete, which really deletes one message on each account (a
-different one on each side).
+seeing it is restored. (A POP3 server may itself mark the messages it
+hands out as seen, as Dovecot does unless pop3_no_flag_updates = yes; an
+IMAP client of the same mailbox then sees the message as read.) The
+delete row only says what would be sent unless --with-delete, which
+really deletes one message on each account (a different one on each
+side).
 
 Accounts are names from the configuration, or URLs as for --url.
 

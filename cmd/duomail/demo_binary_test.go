@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rivo/uniseg"
 )
 
 func TestBinaryDemo(t *testing.T) {
@@ -16,7 +18,9 @@ func TestBinaryDemo(t *testing.T) {
 	c := newCLI(t)
 	start := time.Now()
 	r := c.ok("demo")
-	if d := time.Since(start); d > 30*time.Second {
+	d := time.Since(start)
+	t.Logf("demo took %v", d)
+	if d > 30*time.Second {
 		t.Errorf("demo took %v", d)
 	}
 	for _, want := range []string{
@@ -29,6 +33,21 @@ func TestBinaryDemo(t *testing.T) {
 		"uid00000011",
 		"== Try it yourself",
 		"export DUOMAIL_PASSWORD=demo",
+		// capabilities of both (piped: key and value lines)
+		"-a imap capabilities\n\naccount\timap\n",
+		"\npush\ttrue\tIDLE\n",
+		"\npartial_fetch\tfalse\tPOP3 downloads whole messages\n",
+		// check: new mail, exit 0; then none, exit 1
+		"check --all\n\nimap\tINBOX\t",
+		"\npop3\tINBOX\t11\t11\t11\n",
+		"\npop3\tINBOX\t11\t11\t0\n(exit status 1)\n",
+		// the compare table, as on a terminal even through a pipe
+		"compare imap pop3 --with-delete\n\nSCENARIO ",
+		"imap (IMAP)",
+		"pop3 (POP3)",
+		"not possible: POP3 has no folders",
+		"=> deleted ",
+		"\ntotal ",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
@@ -39,6 +58,18 @@ func TestBinaryDemo(t *testing.T) {
 	}
 	if strings.ContainsRune(r.stdout, 0x1b) {
 		t.Errorf("control sequence in the demo output")
+	}
+	// The compare table fits the terminal width it assumes, and its read
+	// row shows the protocols' difference: the text alone against the
+	// whole message.
+	table := r.stdout[strings.Index(r.stdout, "\nSCENARIO "):strings.Index(r.stdout, "== Try it yourself")]
+	for _, line := range strings.Split(table, "\n") {
+		if w := uniseg.StringWidth(line); w > defaultWidth {
+			t.Errorf("compare line of %d columns: %q", w, line)
+		}
+	}
+	if !regexp.MustCompile(`\nread the text of the +\d+ B in, .* 145 KB in, `).MatchString(table) {
+		t.Errorf("read row does not show IMAP's bytes against POP3's whole message:\n%s", table)
 	}
 	// It leaves nothing behind: not in the user's data directory, and its
 	// temporary directory (where attachments were saved) is gone.
@@ -76,13 +107,16 @@ func TestBinaryDemoKeepRunning(t *testing.T) {
 		close(lines)
 	}()
 	// Wait for the printed commands, then try one by hand.
-	var imapLine, dataDir string
+	var imapLine, dataDir, cfgFile string
 	timeout := time.After(30 * time.Second)
-	for imapLine == "" {
+	for imapLine == "" || cfgFile == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				t.Fatalf("demo ended early: %s", stderr.String())
+			}
+			if m := regexp.MustCompile(`duomail --config (\S+) accounts$`).FindStringSubmatch(l); m != nil {
+				cfgFile = m[1]
 			}
 			if m := regexp.MustCompile(`export XDG_DATA_HOME=(\S+)`).FindStringSubmatch(l); m != nil {
 				dataDir = m[1]
@@ -103,6 +137,14 @@ func TestBinaryDemoKeepRunning(t *testing.T) {
 	r := c.ok("--url", url, "list", "--limit", "2")
 	if len(tsv(r.stdout)) != 2 {
 		t.Errorf("list against the running demo: %v", r)
+	}
+	// The configuration file it wrote works from another process.
+	if cfgFile == "" {
+		t.Fatal("no --config line")
+	}
+	r = c.i4Exit(1, "--config", cfgFile, "check", "--all") // the demo checked already: nothing new
+	if rows := tsv(r.stdout); len(rows) != 2 || rows[0][0] != "imap" || rows[1][0] != "pop3" {
+		t.Errorf("check --all with the demo's configuration: %v", r)
 	}
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)

@@ -464,16 +464,27 @@ func (r *compareResult) layout(f *format, width int) string {
 	scenW := min(max(width/5, 16), 30)
 	sideW := (width - scenW - 2*gap) / 2
 
-	// The cost takes one line where every cell's fits, else two in every
-	// cell, so the figures of the two sides always face each other.
-	split := false
-	for _, t := range r.totals() {
-		split = split || uniseg.StringWidth(costLine(t, false)[0]) > sideW
-	}
+	// The cost takes one line where every cell's fits, else two (bytes,
+	// then commands and time) in every cell, else four, so the figures of
+	// the two sides always face each other.
+	costs := []client.Counts{}
 	for _, row := range r.Rows {
-		for _, s := range row.Sides {
-			split = split || uniseg.StringWidth(costLine(s.Counts, false)[0]) > sideW
+		costs = append(costs, row.Sides[0].Counts, row.Sides[1].Counts)
+	}
+	t := r.totals()
+	costs = append(costs, t[0], t[1])
+	split := 0
+	for split < 2 {
+		fits := true
+		for _, c := range costs {
+			for _, l := range costLine(c, split) {
+				fits = fits && uniseg.StringWidth(l) <= sideW
+			}
 		}
+		if fits {
+			break
+		}
+		split++
 	}
 
 	var b strings.Builder
@@ -517,13 +528,13 @@ func (r *compareResult) layout(f *format, width int) string {
 			cells[i] = append(cells[i], wrap(l, sideW)...)
 		}
 	}
-	block("total of the rows above", cells)
+	block("total", cells)
 	return b.String()
 }
 
 // compareCell is one side of a scenario: the cost, what the protocol did,
 // what came out, or the error.
-func compareCell(f *format, s client.ScenarioSide, width int, split bool) []string {
+func compareCell(f *format, s client.ScenarioSide, width int, split int) []string {
 	var lines []string
 	if s.Commands > 0 || s.Sent > 0 || s.Received > 0 {
 		for _, l := range costLine(s.Counts, split) {
@@ -541,15 +552,20 @@ func compareCell(f *format, s client.ScenarioSide, width int, split bool) []stri
 }
 
 // costLine says what an operation cost on the wire, received bytes first
-// as they differ most; in one line, or split in two: bytes, then commands
-// and time.
-func costLine(c client.Counts, split bool) []string {
-	bytes := fmt.Sprintf("%s in, %s out", humanSize(c.Received, false), humanSize(c.Sent, false))
-	rest := fmt.Sprintf("%s, %s", plural(c.Commands, "command"), humanDuration(c.Elapsed))
-	if split {
-		return []string{bytes, rest}
+// as they differ most: in one line (split 0), two (bytes, then commands
+// and time) or four.
+func costLine(c client.Counts, split int) []string {
+	parts := []string{
+		humanSize(c.Received, false) + " in", humanSize(c.Sent, false) + " out",
+		plural(c.Commands, "command"), humanDuration(c.Elapsed),
 	}
-	return []string{bytes + ", " + rest}
+	switch split {
+	case 0:
+		return []string{strings.Join(parts, ", ")}
+	case 1:
+		return []string{parts[0] + ", " + parts[1], parts[2] + ", " + parts[3]}
+	}
+	return parts
 }
 
 // humanDuration shows a duration in the unit that suits it.
