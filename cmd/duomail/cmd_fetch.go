@@ -126,10 +126,13 @@ func (a *app) fetchText(ctx context.Context, msg *client.Message) ([]string, err
 		return nil, err
 	}
 	if a.flags.json {
-		var buf bytes.Buffer
-		warnings, err := msg.WriteText(ctx, &buf)
+		buf := &cappedBuffer{max: maxJSONText}
+		warnings, err := msg.WriteText(ctx, buf)
 		if err != nil {
 			return warnings, err
+		}
+		if buf.cut {
+			warnings = append(warnings, fmt.Sprintf("the text is longer than %s: --json shows its first %[1]s (fetch without --json shows all of it)", humanSize(maxJSONText, false)))
 		}
 		text := buf.String()
 		return warnings, a.out.print(&fetchResult{Envelope: env, Parts: tree, Text: &text})
@@ -155,9 +158,12 @@ func (a *app) fetchHeaders(ctx context.Context, msg *client.Message, o fetchOpti
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		if err := msg.WriteHeader(ctx, &buf); err != nil {
+		buf := &cappedBuffer{max: maxJSONHeader}
+		if err := msg.WriteHeader(ctx, buf); err != nil {
 			return err
+		}
+		if buf.cut {
+			a.warn(fmt.Sprintf("the header is longer than %s: --json shows its first %[1]s (--headers without --json shows all of it)", humanSize(maxJSONHeader, false)))
 		}
 		header := buf.String()
 		return a.out.print(&fetchResult{Envelope: env, Parts: tree, Header: &header})
@@ -237,6 +243,30 @@ func (a *app) saveAttachments(ctx context.Context, msg *client.Message, o fetchO
 		return perr
 	}
 	return err
+}
+
+// --json holds the text or header it prints in memory, several times over
+// while encoding, so a hostile message's 100 MB header or body is cut to
+// these sizes (with a warning); without --json both are streamed whole.
+const (
+	maxJSONHeader = client.MaxHeaderBytes // what the parser reads of a header, too
+	maxJSONText   = 4 << 20
+)
+
+// cappedBuffer keeps the first max bytes written and notes whether more came.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+	cut bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.max - c.Len(); len(p) > room {
+		c.cut = true
+		c.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return c.Buffer.Write(p)
 }
 
 // endsWithNewline passes text through and adds a final newline when the

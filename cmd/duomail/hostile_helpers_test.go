@@ -179,6 +179,9 @@ func (c *cli) runChecked(o runOptions, args ...string) hostileRun {
 	if o.onStart != nil {
 		o.onStart(cmd.Process.Pid)
 	}
+	stopPoll := make(chan struct{})
+	polled := make(chan int64, 1)
+	go func() { polled <- pollHWM(cmd.Process.Pid, stopPoll) }()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -188,18 +191,50 @@ func (c *cli) runChecked(o runOptions, args ...string) hostileRun {
 		<-done
 		r.timedOut = true
 	}
+	close(stopPoll)
 	<-copied
 	r.elapsed = time.Since(start)
 	r.stdout.finish()
 	r.stderr.finish()
 	r.code = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	// VmHWM is the new program's own high-water mark. The rusage figure
+	// is only an upper bound: with vfork the child's maxrss starts from
+	// the test process's, whose memory it shared until exec.
+	r.maxRSS = <-polled
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && r.maxRSS == 0 {
 		r.maxRSS = ru.Maxrss << 10 // kilobytes on Linux
 	}
 	if r.timedOut {
 		c.t.Fatalf("did not finish within %v: %v", o.timeout, r)
 	}
 	return r
+}
+
+// pollHWM reads the peak resident set (VmHWM) of a running process every
+// few milliseconds until stop, and returns the largest value seen, in
+// bytes; 0 if it could never be read. Being a high-water mark, a reading
+// includes every peak before it; only the last milliseconds can escape.
+func pollHWM(pid int, stop <-chan struct{}) int64 {
+	var peak int64
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kb int64
+					fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+					peak = max(peak, kb<<10)
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-tick.C:
+		}
+	}
 }
 
 // openPTY opens a pseudo-terminal without output post-processing (no
