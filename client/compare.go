@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // CompareOptions control Compare.
@@ -232,7 +233,11 @@ func (c *comparer) choose(ctx context.Context) error {
 func describe(e *Envelope) string {
 	subj := e.Subject
 	if len(subj) > 40 {
-		subj = subj[:40] + "..."
+		cut := 40
+		for cut > 0 && !utf8.RuneStart(subj[cut]) {
+			cut-- // not inside a character
+		}
+		subj = subj[:cut] + "..."
 	}
 	if subj == "" {
 		return fmt.Sprintf("message %s (%s)", e.ID, humanBytes(e.Size))
