@@ -514,10 +514,20 @@ func (r *compareResult) layout(f *format, width int) string {
 	block("SCENARIO", head)
 	b.WriteString(strings.Repeat("-", scenW) + strings.Repeat(" ", gap) + strings.Repeat("-", sideW) +
 		strings.Repeat(" ", gap) + strings.Repeat("-", sideW) + "\n")
+	// A side that could not connect says why once, in the connect row.
+	var down [2]bool
+	for _, row := range r.Rows {
+		if row.Scenario == client.ScenarioConnect {
+			down = [2]bool{row.Sides[0].Error != "", row.Sides[1].Error != ""}
+		}
+	}
 	for _, row := range r.Rows {
 		var cells [2][]string
 		for i, s := range row.Sides {
 			cells[i] = compareCell(f, s, sideW, split)
+			if down[i] && row.Scenario != client.ScenarioConnect && s.Commands == 0 {
+				cells[i] = []string{"not connected"}
+			}
 		}
 		block(f.text(row.Scenario), cells)
 		b.WriteByte('\n')
