@@ -27,9 +27,11 @@ func newDemoCmd(a *app) *cobra.Command {
 		Use:   "demo",
 		Short: "A guided tour against built-in IMAP and POP3 test servers",
 		Long: `Start an IMAP and a POP3 server inside duomail, on loopback, both holding
-the same sample mailbox, and run a short tour of the commands against
-them. Nothing is needed: no account, no network. Everything is kept in a
-temporary directory that is removed at the end.
+the same sample mailbox, and run a short tour against them: compare (the
+two protocols side by side, with what each cost on the wire),
+capabilities of both servers, check twice (new mail, then none), and the
+everyday commands. Nothing is needed: no account, no network. Everything
+is kept in a temporary directory that is removed at the end.
 
 With --keep-running the servers stay up after the tour, so the printed
 commands can be tried by hand in another terminal, until Ctrl-C.`,
@@ -102,7 +104,20 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	}
 
 	t := &tour{a: a, ctx: ctx, w: a.io.out}
-	t.intro(imapURL, popURL)
+	t.intro(imapURL, popURL, cfgFile)
+	// First, while both servers hold exactly the same mail, the two
+	// protocols side by side. The table is meant for people: shown as on a
+	// terminal even when the demo's output goes to a pipe or a file.
+	t.tableStep("The same mailbox over IMAP and over POP3, side by side: what each protocol did and what it cost on the wire", 0,
+		"--config", cfgFile, "compare", "imap", "pop3", "--with-delete")
+	t.step("Why: what the IMAP server announces, and what duomail can do with it", 0, "--config", cfgFile, "-a", "imap", "capabilities")
+	t.step("The same for the POP3 server", 0, "--config", cfgFile, "-a", "pop3", "capabilities")
+	t.step("Check every account for new mail, for scripts and status bars; the first check counts unseen mail as new: exit status 0", 0,
+		"--config", cfgFile, "check", "--all")
+	t.step("Check again: nothing arrived since, so exit status 1 (as with fetchmail and neomutt -Z)", 1,
+		"--config", cfgFile, "check", "--all")
+
+	t.section("The everyday commands, with the servers given as --url instead of a configuration:")
 	t.step("Folders on the IMAP server, with their roles and counts", 0, "--url", imapURL, "folders")
 	t.step("The inbox, newest first (N = not seen yet, @ = attachments)", 0, "--url", imapURL, "list")
 	t.step("Read a message: headers, then the text, converted to UTF-8; reading marks it seen", 0,
@@ -117,20 +132,6 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	t.step("A second sync finds nothing new to download", 0, "--url", popURL, "sync")
 	t.step("What POP3 cannot do is refused with the reason (exit status 5)", exitUnsupported,
 		"--url", popURL, "move", "--to", "Archive", t.firstPOP3ID(popURL))
-
-	// From here on the two servers are accounts "imap" and "pop3" of a
-	// configuration file written for the demo.
-	t.section(fmt.Sprintf("The same servers as accounts \"imap\" and \"pop3\" of a configuration file:\n  %s", cfgFile))
-	t.step("What the IMAP server announces, and what duomail can do with it", 0, "--config", cfgFile, "-a", "imap", "capabilities")
-	t.step("The same for the POP3 server", 0, "--config", cfgFile, "-a", "pop3", "capabilities")
-	t.step("Check every account for new mail (for scripts and status bars); the first check counts unseen mail as new: exit status 0", 0,
-		"--config", cfgFile, "check", "--all")
-	t.step("Check again: nothing arrived since, so exit status 1 (as fetchmail and neomutt -Z)", 1,
-		"--config", cfgFile, "check", "--all")
-	// The table is meant for people: shown as on a terminal even when the
-	// demo's output goes to a pipe or a file.
-	t.tableStep("The same mailbox over IMAP and over POP3, side by side: what each protocol did and what it cost on the wire", 0,
-		"--config", cfgFile, "compare", "imap", "pop3", "--with-delete")
 	if t.err != nil {
 		return t.err
 	}
@@ -180,10 +181,11 @@ type tour struct {
 	err error
 }
 
-func (t *tour) intro(imapURL, popURL string) {
+func (t *tour) intro(imapURL, popURL, cfgFile string) {
 	fmt.Fprintf(t.w, "duomail demo: an IMAP server and a POP3 server are running on loopback,\n")
 	fmt.Fprintf(t.w, "both holding the same sample mailbox (%d messages in INBOX).\n", len(sampleIndex{mail: sampleMail()}.inFolder(client.Inbox)))
 	fmt.Fprintf(t.w, "  IMAP: %s\n  POP3: %s\n", imapURL, popURL)
+	fmt.Fprintf(t.w, "They are the accounts \"imap\" and \"pop3\" of the configuration file\n  %s\n", cfgFile)
 }
 
 // step runs one command, which must exit with the given status.
