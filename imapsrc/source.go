@@ -132,6 +132,8 @@ func (s *Source) translate(op string, err error) error {
 	}
 	var out error
 	switch ioErr := s.wire.ioErr(); {
+	case errors.Is(ioErr, client.ErrProtocol): // the wire refused what the server sent
+		out = fmt.Errorf("%s: %w", op, ioErr)
 	case ioErr != nil:
 		out = client.NetError(op, ioErr)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):

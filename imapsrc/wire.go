@@ -3,6 +3,7 @@ package imapsrc
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -33,8 +34,9 @@ type wireConn struct {
 	wait    time.Duration // bound in force while busy
 	err     error
 
-	out *outTap
-	in  *inTap
+	out   *outTap
+	in    *inTap
+	guard sizeGuard
 }
 
 func newWireConn(c net.Conn, base *client.Conn, timeout time.Duration, opts client.DialOptions) *wireConn {
@@ -102,6 +104,13 @@ func (w *wireConn) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := w.Conn.Read(p)
+		if n > 0 {
+			if gerr := w.guard.feed(p[:n]); gerr != nil {
+				w.fail(gerr)
+				w.Conn.Close()
+				return 0, gerr
+			}
+		}
 		if n > 0 && w.in != nil {
 			w.in.Write(p[:n])
 		}
@@ -349,4 +358,102 @@ func literalSize(line string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// maxResponseBytes bounds what one server response may make imapclient hold
+// in memory: its lines and the literals it reads whole (everything but
+// BODY[...] and BINARY[...] sections, which stream). imapclient has no
+// limit of its own, so without this a server (or someone in the middle of
+// a plaintext connection) could announce a 2 GB subject, or send one line
+// forever, and make duomail take all the memory there is.
+const maxResponseBytes = 32 << 20
+
+// sizeGuard follows the server's byte stream response by response, counting
+// what imapclient will hold of the current one, and refuses a response
+// before it grows past maxResponseBytes.
+type sizeGuard struct {
+	held    int64  // bytes of the current response imapclient keeps
+	literal int64  // literal bytes still to come
+	tail    []byte // the end of the current line, where a literal is announced
+}
+
+// guardTail is how much of a line's end is kept to read a literal
+// announcement and the section name before it.
+const guardTail = 1024
+
+func (g *sizeGuard) feed(p []byte) error {
+	for len(p) > 0 {
+		if g.literal > 0 {
+			n := min(int64(len(p)), g.literal)
+			g.literal -= n
+			p = p[n:]
+			continue
+		}
+		seg := p
+		i := bytes.IndexByte(p, '\n')
+		if i >= 0 {
+			seg = p[:i+1]
+		}
+		p = p[len(seg):]
+		g.held += int64(len(seg))
+		if g.held > maxResponseBytes {
+			return fmt.Errorf("%w: server response too large: over %d MB without a line end", client.ErrProtocol, maxResponseBytes>>20)
+		}
+		if len(seg) >= guardTail {
+			g.tail = append(g.tail[:0], seg[len(seg)-guardTail:]...)
+		} else {
+			if over := len(g.tail) + len(seg) - guardTail; over > 0 {
+				g.tail = append(g.tail[:0], g.tail[over:]...)
+			}
+			g.tail = append(g.tail, seg...)
+		}
+		if i < 0 {
+			continue
+		}
+		line := strings.TrimRight(string(g.tail), "\r\n")
+		g.tail = g.tail[:0]
+		n, isLiteral := literalSize(line)
+		if !isLiteral {
+			g.held = 0 // the response is complete
+			continue
+		}
+		g.literal = n
+		if streamedSection(line[:strings.LastIndexByte(line, '{')]) {
+			continue
+		}
+		g.held += n
+		if g.held > maxResponseBytes {
+			return fmt.Errorf("%w: server response too large: a literal of %d bytes outside a message body (at most %d MB are accepted)", client.ErrProtocol, n, maxResponseBytes>>20)
+		}
+	}
+	return nil
+}
+
+// streamedSection reports whether a literal announced after before belongs
+// to a BODY[...] or BINARY[...] section, which imapclient streams to the
+// caller instead of holding.
+func streamedSection(before string) bool {
+	s := strings.TrimSuffix(strings.TrimRight(before, " "), "~")
+	s = strings.TrimRight(s, " ")
+	if strings.HasSuffix(s, ">") { // partial: BODY[]<0>
+		open := strings.LastIndexByte(s, '<')
+		if open < 0 {
+			return false
+		}
+		s = s[:open]
+	}
+	if !strings.HasSuffix(s, "]") {
+		return false
+	}
+	open := strings.LastIndexByte(s, '[')
+	if open < 0 {
+		return false
+	}
+	name := strings.ToUpper(s[:open])
+	for _, item := range []string{"BODY", "BINARY"} {
+		if rest, ok := strings.CutSuffix(name, item); ok && (rest == "" || strings.HasSuffix(rest, " ") || strings.HasSuffix(rest, "(")) {
+			return true
+		}
+	}
+	return false
 }
