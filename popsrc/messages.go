@@ -213,9 +213,16 @@ func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg st
 	body.traced = s.c.debug != nil
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 4096), maxLineLength)
+	lines, size := 0, 0
 	for sc.Scan() {
 		if s.c.debug != nil {
 			fmt.Fprintf(s.c.debug, "S: %s\n", sc.Text())
+		}
+		// A listing that never ends would otherwise be read, and its
+		// entries kept, for as long as the server cares to send.
+		if lines, size = lines+1, size+len(sc.Bytes()); lines > maxListingLines || size > maxListingBytes {
+			// Broken, not drained: draining would read it all the same.
+			return s.c.violation(op, "listing longer than %d messages or %d MB", maxListingLines, maxListingBytes>>20)
 		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
@@ -231,10 +238,17 @@ func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg st
 		}
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		return fmt.Errorf("%s: %w: line longer than %d bytes", op, client.ErrProtocol, maxLineLength)
+		return s.c.violation(op, "line longer than %d bytes", maxLineLength)
 	}
 	return sc.Err()
 }
+
+// Bounds of a LIST or UIDL answer: far above any real maildrop (a UIDL
+// line is at most about 80 bytes), far below what exhausts memory.
+const (
+	maxListingLines = 2_000_000
+	maxListingBytes = 192 << 20
+)
 
 // validUIDL checks RFC 1939 7: 1 to 70 characters from 0x21 to 0x7E.
 func validUIDL(id string) bool {

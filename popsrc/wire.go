@@ -20,6 +20,8 @@ const (
 	readBufferSize  = 256 << 10
 	writeBufferSize = 4 << 10
 	maxLineLength   = 64 << 10
+	// maxShortResponse bounds a multi-line answer read whole (CAPA).
+	maxShortResponse = 1 << 20
 )
 
 // conn is the POP3 wire: commands out, status lines and multi-line bodies
@@ -170,10 +172,14 @@ func (c *conn) cmd(op, line string) (string, error) {
 // as lines, un-stuffed.
 func (c *conn) lines(op string) ([]string, error) {
 	var out []string
+	size := 0
 	for {
 		line, err := c.readLine(op)
 		if err != nil {
 			return nil, err
+		}
+		if size += len(line) + 2; size > maxShortResponse {
+			return nil, c.violation(op, "answer longer than %d KB", maxShortResponse>>10)
 		}
 		if c.debug != nil {
 			fmt.Fprintf(c.debug, "S: %s\n", line)
