@@ -86,12 +86,16 @@ func newApp(s streams, getenv func(string) string) *app {
 
 // warn prints a warning on stderr; --quiet does not silence warnings.
 func (a *app) warn(msg string) {
+	a.errMu.Lock() // accounts checked at once may warn at once
+	defer a.errMu.Unlock()
 	fmt.Fprintf(a.io.err, "duomail: warning: %s\n", sanitizeField(msg))
 }
 
 // notice prints an informational line on stderr unless --quiet.
 func (a *app) notice(msg string) {
 	if !a.flags.quiet {
+		a.errMu.Lock()
+		defer a.errMu.Unlock()
 		fmt.Fprintln(a.io.err, sanitizeField(msg))
 	}
 }

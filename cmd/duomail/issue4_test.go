@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -324,5 +325,53 @@ func TestPrefixWriter(t *testing.T) {
 	fmt.Fprint(w, "IN\nS: 1 OK\nC: 2 ")
 	if out.String() != "[a] C: 1 LOGIN\n[a] S: 1 OK\n" {
 		t.Errorf("%q", out.String())
+	}
+}
+
+// check --all and compare run in this process (for the race detector),
+// against the in-process servers: several accounts at once share the app.
+func TestSeveralAccountsInProcess(t *testing.T) {
+	isrv, _ := startIMAPTest(t)
+	psrv, _, _ := startPOP3Test(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`cache_dir = %q
+[accounts.i]
+protocol = "imap"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = "alice"
+password = "secret"
+
+[accounts.p]
+protocol = "pop3"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = "alice"
+password = "secret"
+`, filepath.Join(dir, "cache"), isrv.Port(), psrv.Port())), 0o600)
+	run := func(args ...string) (int, string, string) {
+		var out, errs strings.Builder
+		a := newApp(streams{in: strings.NewReader(""), inFd: -1, out: &out, err: &errs}, func(string) string { return "" })
+		code := a.execute(context.Background(), append([]string{"--config", cfg}, args...))
+		return code, out.String(), errs.String()
+	}
+	for i, want := range []int{0, 1} {
+		code, out, errs := run("check", "--all", "--debug", "--stats")
+		if code != want || len(tsv(out)) != 2 {
+			t.Fatalf("check --all #%d: exit %d\n%s\n%s", i+1, code, out, errs)
+		}
+		for _, prefix := range []string{"[i] C: ", "[p] C: ", "IMAP (i): ", "POP3 (p): "} {
+			if !strings.Contains(errs, "\n"+prefix) && !strings.HasPrefix(errs, prefix) {
+				t.Errorf("stderr lacks %q:\n%s", prefix, errs)
+			}
+		}
+	}
+	code, out, errs := run("compare", "i", "p", "--json")
+	var rep client.CompareReport
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || len(rep.Rows) != 8 {
+		t.Fatalf("compare: exit %d, %v\n%s\n%s", code, err, out, errs)
 	}
 }
