@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,10 +45,14 @@ variables, never in the command line: DUOMAIL_ACCOUNT, DUOMAIL_FOLDER,
 DUOMAIL_ID, DUOMAIL_FROM, DUOMAIL_TO (comma-separated), DUOMAIL_SUBJECT,
 DUOMAIL_DATE (RFC 3339, empty when unknown), DUOMAIL_SIZE (bytes),
 DUOMAIL_FLAGS (comma-separated names, "attachment" added when it has
-attachments), DUOMAIL_MESSAGE_ID. Their values are cleaned of control
+attachments), DUOMAIL_MESSAGE_ID; with --config also DUOMAIL_CONFIG, so
+"duomail fetch $DUOMAIL_ID" in CMD reaches the same account. Their values are cleaned of control
 characters (a newline becomes a space). Quote them in CMD
 ("$DUOMAIL_SUBJECT"), as with any shell variable. CMD's output goes to
-stderr, like a git hook's, so stdout stays the list of new mail.`,
+stderr, like a git hook's, so stdout stays the list of new mail. With
+POP3 the watch's own session is still open while CMD runs: a server that
+locks the mailbox per session refuses CMD a second one to the same
+account.`,
 		Example: `  duomail watch
   duomail -a home watch --interval 2m
   duomail watch --exec 'notify-send "Mail from $DUOMAIL_FROM" "$DUOMAIL_SUBJECT"'`,
@@ -97,7 +102,14 @@ stderr, like a git hook's, so stdout stays the list of new mail.`,
 // warned about; the watch goes on.
 func (a *app) runHook(command, account string, e client.Envelope) {
 	cmd := exec.Command("sh", "-c", command)
-	cmd.Env = hookEnv(os.Environ(), account, e)
+	base := os.Environ()
+	if a.flags.config != "" {
+		// So "duomail fetch $DUOMAIL_ID" in CMD reads the same configuration.
+		if abs, err := filepath.Abs(a.flags.config); err == nil {
+			base = append(base, "DUOMAIL_CONFIG="+abs)
+		}
+	}
+	cmd.Env = hookEnv(base, account, e)
 	cmd.Stdout = a.io.err
 	cmd.Stderr = a.io.err
 	err := cmd.Run()

@@ -791,6 +791,37 @@ func TestBinaryWatchDovecot(t *testing.T) {
 		}
 	})
 
+	t.Run("exec reaches the same account", func(t *testing.T) {
+		c2 := newCLI(t)
+		c2.env["DUOMAIL_PASSWORD"] = sourcetest.Password
+		c2.env["I4_BIN"] = binary(t)
+		c2.env["HOOK_OUT"] = filepath.Join(c2.home, "fetched")
+		cfg := filepath.Join(c2.home, "elsewhere.toml")
+		os.WriteFile(cfg, []byte(fmt.Sprintf("[accounts.direct]\nprotocol = \"imap\"\nhost = \"%s\"\nport = %d\ntls = \"none\"\nusername = \"%s\"\n",
+			d.Host, d.IMAPPort, user)), 0o600)
+		// The configuration is not in the default place: the hook's own
+		// duomail finds it, and the account, through DUOMAIL_CONFIG and
+		// DUOMAIL_ACCOUNT.
+		p := c2.i4Start("--config", cfg, "-a", "direct", "--debug", "watch",
+			"--exec", `"$I4_BIN" fetch --peek --raw "$DUOMAIL_ID" > "$HOOK_OUT"`)
+		if !p.waitErr(10*time.Second, i4Idling) {
+			t.Fatalf("watch is not idling:\n%s", p.errText())
+		}
+		raw := i4Message("Fetch me from the hook", "the body the hook fetched")
+		d.Deliver(t, user, client.Inbox, raw)
+		p.next(10*time.Second, "new message")
+		var got []byte
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if got, _ = os.ReadFile(c2.env["HOOK_OUT"]); bytes.Equal(got, raw) {
+				break
+			}
+		}
+		if !bytes.Equal(got, raw) {
+			t.Errorf("the hook's duomail fetched %q; stderr:\n%s", got, p.errText())
+		}
+		p.stop()
+	})
+
 	t.Run("refused login ends the watch", func(t *testing.T) {
 		c2 := newCLI(t)
 		c2.env["DUOMAIL_PASSWORD"] = "wrong"
