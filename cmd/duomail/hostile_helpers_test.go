@@ -123,6 +123,7 @@ type runOptions struct {
 	timeout time.Duration
 	keep    int // stdout bytes kept for inspection (default 16 MB)
 	onStart func(pid int)
+	umask0  bool // run with umask 0, so file modes are duomail's own choice
 }
 
 // runChecked runs the binary like cli.run, with stdout and stderr scanned
@@ -137,6 +138,9 @@ func (c *cli) runChecked(o runOptions, args ...string) hostileRun {
 	}
 	r := hostileRun{args: args, tty: o.tty, stdout: &outputCheck{keep: o.keep}, stderr: &outputCheck{keep: 1 << 20}}
 	cmd := exec.Command(binary(c.t), args...)
+	if o.umask0 {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$0" "$@"`, binary(c.t)}, args...)...)
+	}
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + c.home,
