@@ -537,16 +537,23 @@ func TestBinarySilentGreeting(t *testing.T) {
 		fmt.Sprintf("pop3://alice@127.0.0.1:%d?timeout=1s", popPort),
 		fmt.Sprintf("pop3s://alice@127.0.0.1:%d?timeout=1s", popPort),
 	} {
-		for _, cmd := range [][]string{{"list"}, {"folders"}, {"sync"}} {
-			r := c.runChecked(runOptions{timeout: 20 * time.Second}, append([]string{"--url", u}, cmd...)...)
-			tally.clean(t, r, exitNetwork)
-			if !strings.Contains(r.stderr.String(), "timed out") {
-				t.Errorf("no clear timeout message: %v", r)
+		t.Run(u, func(t *testing.T) {
+			t.Parallel()
+			cmds := [][]string{{"list"}}
+			if strings.Contains(u, "tls=none") {
+				cmds = append(cmds, []string{"folders"}, []string{"sync"})
 			}
-			if r.elapsed > 6*time.Second {
-				t.Errorf("took %v with a 1 s timeout: %v", r.elapsed, r)
+			for _, cmd := range cmds {
+				r := c.runChecked(runOptions{timeout: 20 * time.Second}, append([]string{"--url", u}, cmd...)...)
+				tally.clean(t, r, exitNetwork)
+				if !strings.Contains(r.stderr.String(), "timed out") {
+					t.Errorf("no clear timeout message: %v", r)
+				}
+				if r.elapsed > 6*time.Second {
+					t.Errorf("took %v with a 1 s timeout: %v", r.elapsed, r)
+				}
 			}
-		}
+		})
 	}
 }
 
