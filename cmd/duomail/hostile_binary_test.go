@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -448,3 +449,102 @@ func TestBinaryHostileAttachments(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\ufffd") == s }
+
+// watch prints new mail as it arrives, and runs --exec with the message in
+// the environment: hostile mail arriving during a watch is shown clean on
+// stdout, and the values handed to the hook are clean too (the hook echoes
+// them to stderr, which is checked like stdout).
+func TestBinaryHostileWatch(t *testing.T) {
+	t.Parallel()
+	if len(subcommands(t, "watch")) == 0 {
+		t.Skip("this duomail has no watch command")
+	}
+	var msgs []sourcetest.HostileMessage
+	for _, m := range sourcetest.HostileMessages() {
+		switch m.Name {
+		case "raw-escapes", "encoded-words", "bidi", "raw-c1", "latin1-c1", "html", "malformed-header":
+			msgs = append(msgs, m)
+		}
+	}
+	var tally hostileTally
+	hook := `printf 'hook: %s | %s | %s | %s\n' "$DUOMAIL_SUBJECT" "$DUOMAIL_FROM" "$DUOMAIL_TO" "$DUOMAIL_MESSAGE_ID" >&2`
+	for _, proto := range []string{"imap", "pop3"} {
+		for _, asJSON := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s json=%v", proto, asJSON), func(t *testing.T) {
+				t.Parallel()
+				var (
+					u       string
+					ready   func() bool
+					deliver func(raw []byte)
+				)
+				switch proto {
+				case "imap":
+					var trace syncWriter
+					srv, err := imaptest.Start(imaptest.Options{InsecureAuth: true, DebugWriter: &trace})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer srv.Close()
+					u = imapURL(srv.Port())
+					ready = func() bool { return strings.Contains(trace.String(), " IDLE") }
+					deliver = func(raw []byte) { srv.Append("alice", client.Inbox, raw, nil, time.Now()) }
+				case "pop3":
+					srv, err := pop3test.Start(pop3test.Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer srv.Close()
+					srv.AddUser("alice", "secret")
+					u = popURL(srv.Port())
+					ready = func() bool { // a first look at the maildrop is complete
+						for _, s := range srv.Sessions() {
+							if slices.Contains(s, "QUIT") {
+								return true
+							}
+						}
+						return false
+					}
+					deliver = func(raw []byte) { srv.Add("alice", raw) }
+				}
+				c := newCLI(t)
+				c.env["DUOMAIL_PASSWORD"] = "secret"
+				args := []string{"--url", u, "watch", "--interval", "1s", "--exec", hook}
+				if asJSON {
+					args = append(args, "--json")
+				}
+				var r hostileRun
+				var stdout *outputCheck
+				onStart := func(pid int) {
+					go func() {
+						defer syscall.Kill(pid, syscall.SIGTERM)
+						deadline := time.Now().Add(20 * time.Second)
+						for !ready() && time.Now().Before(deadline) {
+							time.Sleep(20 * time.Millisecond)
+						}
+						for _, m := range msgs {
+							deliver(m.Raw)
+						}
+						for time.Now().Before(deadline) {
+							if stdout != nil && strings.Count(stdout.String(), "\n") >= len(msgs) {
+								time.Sleep(300 * time.Millisecond) // let the last hook run
+								return
+							}
+							time.Sleep(20 * time.Millisecond)
+						}
+					}()
+				}
+				r = c.runChecked(runOptions{timeout: 40 * time.Second, onStart: onStart, stdoutHook: func(o *outputCheck) { stdout = o }}, args...)
+				tally.clean(t, r)
+				if n := strings.Count(r.stdout.String(), "\n"); n != len(msgs) {
+					t.Errorf("%d lines for %d new messages: %v", n, len(msgs), r)
+				}
+				if n := strings.Count(r.stderr.String(), "hook: "); n != len(msgs) {
+					t.Errorf("the hook ran %d times for %d messages: %v", n, len(msgs), r)
+				}
+				if !strings.Contains(r.stderr.String(), "hostile raw-escapes") {
+					t.Errorf("hook did not get the subject: %v", r)
+				}
+			})
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 // first keep bytes for other checks. The definition is written out here
 // again, independently of the sanitiser's.
 type outputCheck struct {
+	mu      sync.Mutex // a test may read while the child writes
 	keep    int
 	buf     []byte
 	n       int64
@@ -51,6 +52,8 @@ func isForbiddenRune(r rune) bool {
 }
 
 func (o *outputCheck) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.scan(p, false)
 	if room := o.keep - len(o.buf); room > 0 {
 		o.buf = append(o.buf, p[:min(room, len(p))]...)
@@ -90,9 +93,17 @@ func (o *outputCheck) scan(p []byte, final bool) {
 	}
 }
 
-func (o *outputCheck) finish() { o.scan(nil, true) }
+func (o *outputCheck) finish() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.scan(nil, true)
+}
 
-func (o *outputCheck) String() string { return string(o.buf) }
+func (o *outputCheck) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return string(o.buf)
+}
 
 // hostileRun is one run of the binary under the checker.
 type hostileRun struct {
@@ -124,6 +135,9 @@ type runOptions struct {
 	keep    int // stdout bytes kept for inspection (default 16 MB)
 	onStart func(pid int)
 	umask0  bool // run with umask 0, so file modes are duomail's own choice
+	// stdoutHook is given the stdout checker before the child starts, so
+	// a test can watch the output grow.
+	stdoutHook func(*outputCheck)
 }
 
 // runChecked runs the binary like cli.run, with stdout and stderr scanned
@@ -137,6 +151,9 @@ func (c *cli) runChecked(o runOptions, args ...string) hostileRun {
 		o.keep = 16 << 20
 	}
 	r := hostileRun{args: args, tty: o.tty, stdout: &outputCheck{keep: o.keep}, stderr: &outputCheck{keep: 1 << 20}}
+	if o.stdoutHook != nil {
+		o.stdoutHook(r.stdout)
+	}
 	cmd := exec.Command(binary(c.t), args...)
 	if o.umask0 {
 		cmd = exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$0" "$@"`, binary(c.t)}, args...)...)
