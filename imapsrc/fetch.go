@@ -115,7 +115,7 @@ func (s *Source) fetchMeta(uids []imap.UID, opts *imap.FetchOptions) (map[imap.U
 					cmd.Close()
 					return err
 				}
-				if wanted[buf.UID] {
+				if wanted[buf.UID] && complete(buf, opts) {
 					got[buf.UID] = buf
 				}
 			}
@@ -134,6 +134,17 @@ func (s *Source) fetchMeta(uids []imap.UID, opts *imap.FetchOptions) (map[imap.U
 		}
 	}
 	return got, nil
+}
+
+// complete reports whether buf carries the items a listing shows. A server
+// may split one message's items over several FETCH responses, and a flag
+// change made by another session arrives as a FETCH of its own (with the
+// UID, from Dovecot); imapclient hands only the first response for a
+// message to the command. An incomplete one counts as not delivered, so
+// the message is asked for again, and fails loudly if it stays incomplete,
+// instead of being listed with an empty envelope.
+func complete(buf *imapclient.FetchMessageBuffer, opts *imap.FetchOptions) bool {
+	return (!opts.Envelope || buf.Envelope != nil) && (opts.BodyStructure == nil || buf.BodyStructure != nil)
 }
 
 func missingUIDs[T any](asked []imap.UID, got map[imap.UID]T) []imap.UID {

@@ -258,3 +258,95 @@ func TestSizeGuardPassesLegitimateResponses(t *testing.T) {
 		t.Errorf("guard state after complete responses: %+v", g)
 	}
 }
+
+// FETCH items in an order no server uses (UID last, flags first): the
+// listing is still complete and right, or fails loudly; a message is
+// never silently missing or given another's envelope.
+func TestHostileFetchItemOrder(t *testing.T) {
+	bs := `("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1 NIL NIL NIL NIL)`
+	env := func(subject string) string {
+		return `ENVELOPE ("Mon, 02 Jan 2023 15:04:05 +0000" "` + subject + `" NIL NIL NIL NIL NIL NIL NIL NIL)`
+	}
+	for name, answer := range map[string][]string{
+		"UID last": {
+			"* 1 FETCH (FLAGS () RFC822.SIZE 5 " + env("one") + " BODYSTRUCTURE " + bs + " UID 1)",
+			"* 2 FETCH (BODYSTRUCTURE " + bs + " " + env("two") + " RFC822.SIZE 5 FLAGS (\\Seen) UID 2)",
+		},
+		"reversed messages": {
+			"* 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 5 " + env("two") + " BODYSTRUCTURE " + bs + ")",
+			"* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 5 " + env("one") + " BODYSTRUCTURE " + bs + ")",
+		},
+		"split over two responses": {
+			"* 1 FETCH (UID 1 FLAGS ())",
+			"* 1 FETCH (UID 1 RFC822.SIZE 5 " + env("one") + " BODYSTRUCTURE " + bs + ")",
+			"* 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 5 " + env("two") + " BODYSTRUCTURE " + bs + ")",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := &fake{handle: func(p *imaptest.Peer, tag, cmd, args string) bool {
+				if cmd != "UID FETCH" {
+					return false
+				}
+				p.Send(append(answer, tag+" OK done")...)
+				return true
+			}}
+			src, err := Dial(bg, f.start(t), client.DialOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			got := map[string]string{}
+			_, err = src.List(bg, client.FolderRef{Name: "INBOX"}, client.ListOptions{}, func(e client.Envelope) error {
+				got[e.ID] = e.Subject
+				return nil
+			})
+			switch {
+			case err != nil && !errors.Is(err, client.ErrProtocol):
+				t.Errorf("err %v, want success or a protocol error", err)
+			case err == nil && (got["1"] != "one" || got["2"] != "two" || len(got) != 2):
+				t.Errorf("listed %v", got)
+			}
+			t.Logf("%s: listed %v, err %v", name, got, err)
+		})
+	}
+}
+
+// The common case of a split answer: another device marks a message seen
+// while the listing runs, and the flag change (with its UID, as Dovecot
+// sends it) comes just before the message's own answer. The message is
+// asked for again and listed with its envelope.
+func TestFlagChangeDuringList(t *testing.T) {
+	bs := `("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1 NIL NIL NIL NIL)`
+	var fetches atomic.Int32
+	f := &fake{handle: func(p *imaptest.Peer, tag, cmd, args string) bool {
+		if cmd != "UID FETCH" {
+			return false
+		}
+		var lines []string
+		if fetches.Add(1) == 1 {
+			lines = append(lines, `* 1 FETCH (UID 1 FLAGS (\Seen))`)
+		}
+		for _, u := range []string{"1", "2"} {
+			if strings.Contains(args, u) || strings.Contains(args, "1:2") {
+				lines = append(lines, "* "+u+" FETCH (UID "+u+` FLAGS (\Seen) RFC822.SIZE 5 ENVELOPE ("Mon, 02 Jan 2023 15:04:05 +0000" "subject `+u+`" NIL NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE `+bs+")")
+			}
+		}
+		p.Send(append(lines, tag+" OK done")...)
+		return true
+	}}
+	src, err := Dial(bg, f.start(t), client.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got := map[string]string{}
+	if _, err := src.List(bg, client.FolderRef{Name: "INBOX"}, client.ListOptions{}, func(e client.Envelope) error {
+		got[e.ID] = e.Subject
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got["1"] != "subject 1" || got["2"] != "subject 2" {
+		t.Errorf("listed %v after %d fetches", got, fetches.Load())
+	}
+}
