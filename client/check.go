@@ -51,7 +51,7 @@ func (m *Mailbox) Check(ctx context.Context, folder string, prev CheckState) (Fo
 		case !prev.Checked || prev.UIDValidity != st.UIDValidity:
 			res.New = res.Unseen
 		case st.UIDNext > prev.UIDNext:
-			_, items, err := src.Inventory(ctx, FolderRef{Name: folder, UIDValidity: st.UIDValidity}, InventoryOptions{})
+			_, items, err := src.Inventory(ctx, FolderRef{Name: folder, UIDValidity: st.UIDValidity}, InventoryOptions{FromUID: prev.UIDNext})
 			if err != nil {
 				return res, prev, fmt.Errorf("check %s: %w", folder, err)
 			}

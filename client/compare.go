@@ -446,16 +446,23 @@ func (c *comparer) where(ctx context.Context) ScenarioSide {
 	if c.target == nil {
 		return ScenarioSide{Did: "skipped: no message chosen"}
 	}
+	// A fresh session looks at the server as it is now: a POP3 session
+	// only ever sees the mailbox as it was when it began.
 	var still bool
 	counts, err := c.measure("compare where", func() error {
-		_, items, err := c.src.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+		fresh, err := c.mb.Driver.Dial(ctx, c.mb.Account, c.mb.Opts)
+		if err != nil {
+			return err
+		}
+		defer fresh.Close()
+		_, items, err := fresh.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
 		for _, it := range items {
 			still = still || it.ID == c.target.ID
 		}
 		return err
 	})
 	if err != nil {
-		return failed("check the server", counts, err)
+		return failed("check the server on a fresh connection", counts, err)
 	}
 	acct := c.mb.Account
 	policy := c.caps.Features[FeatureMailOnServer].How
@@ -468,9 +475,9 @@ func (c *comparer) where(ctx context.Context) ScenarioSide {
 	default:
 		policy += "; this account keeps a server copy (keep_on_server = true)"
 	}
-	result := "after reading, the message is still on the server"
+	result := "after reading, the message is still on the server (checked on a fresh connection)"
 	if !still {
-		result = "after reading, the message is no longer on the server"
+		result = "after reading, the message is no longer on the server (checked on a fresh connection)"
 	}
 	return ScenarioSide{Supported: true, Did: policy, Result: result, Counts: counts}
 }

@@ -143,6 +143,11 @@ type InventoryOptions struct {
 	// FlagsChangedSince, when the server has CONDSTORE, reports flags only for
 	// messages changed after this mod-sequence (the others get nil Flags).
 	FlagsChangedSince uint64
+	// FromUID, when non-zero, limits the inventory to messages whose UID
+	// is at least this (IMAP: UID FETCH n:*), for a cheap look at what
+	// arrived since a known UIDNEXT. Sources whose IDs carry no order
+	// (POP3 UIDLs) ignore it and report everything.
+	FromUID uint32
 }
 
 // ListOptions selects which envelopes List reports. Results come newest first.

@@ -39,10 +39,10 @@ func (m *Mailbox) Watch(ctx context.Context, opts WatchOptions) error {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	defer m.Close()
-	var known map[string]bool
+	var seen watchState
 	backoff := time.Second
 	for {
-		err := m.watchOnce(ctx, folder, &known, opts)
+		err := m.watchOnce(ctx, folder, &seen, opts)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -68,23 +68,33 @@ func (m *Mailbox) Watch(ctx context.Context, opts WatchOptions) error {
 
 var errStopWatch = errors.New("watch stopped by handler")
 
+// watchState is what a watch has already seen: IDs, and the UIDVALIDITY
+// they belong to.
+type watchState struct {
+	known       map[string]bool
+	uidValidity uint32
+}
+
 // watchOnce compares the folder with what is known, reports what is new,
 // then waits for the next change (push) or interval (poll).
-func (m *Mailbox) watchOnce(ctx context.Context, folder string, known *map[string]bool, opts WatchOptions) error {
+func (m *Mailbox) watchOnce(ctx context.Context, folder string, seen *watchState, opts WatchOptions) error {
 	src, err := m.Source(ctx)
 	if err != nil {
 		return err
 	}
-	_, items, err := src.Inventory(ctx, FolderRef{Name: folder}, InventoryOptions{})
+	st, items, err := src.Inventory(ctx, FolderRef{Name: folder}, InventoryOptions{})
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", folder, err)
 	}
-	if *known == nil {
-		*known = make(map[string]bool, len(items))
+	// A new UIDVALIDITY renames every message: take the folder as it is
+	// now rather than announce all of it as new.
+	if seen.known == nil || st.UIDValidity != seen.uidValidity {
+		seen.known = make(map[string]bool, len(items))
+		seen.uidValidity = st.UIDValidity
 		for _, it := range items {
-			(*known)[it.ID] = true
+			seen.known[it.ID] = true
 		}
-	} else if err := m.reportNew(ctx, src, folder, items, *known, opts); err != nil {
+	} else if err := m.reportNew(ctx, src, folder, items, seen.known, opts); err != nil {
 		return err
 	}
 

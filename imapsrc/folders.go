@@ -223,7 +223,10 @@ func (s *Source) Inventory(ctx context.Context, ref client.FolderRef, opts clien
 			return nil
 		}
 		var err error
-		if opts.FlagsChangedSince > 0 && s.caps.Has(imap.CapCondStore) {
+		if opts.FromUID > 0 {
+			items, err = s.inventoryFrom(op, imap.UID(opts.FromUID))
+			st.Unseen = -1
+		} else if opts.FlagsChangedSince > 0 && s.caps.Has(imap.CapCondStore) {
 			items, err = s.inventoryChanged(op, opts.FlagsChangedSince)
 			st.Unseen = -1
 		} else {
@@ -293,6 +296,28 @@ func (s *Source) inventoryFull(op string) ([]client.Item, error) {
 				return nil, err
 			}
 		}
+	}
+	return sortedItems(byUID), nil
+}
+
+// inventoryFrom lists the messages with a UID of at least from. "n:*"
+// always matches the highest UID, even below n (RFC 3501 6.4.8), so the
+// answer is filtered.
+func (s *Source) inventoryFrom(op string, from imap.UID) ([]client.Item, error) {
+	byUID := make(map[imap.UID]client.Item)
+	cmd := s.c.Fetch(imap.UIDSet{imap.UIDRange{Start: from, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		buf, err := msg.Collect()
+		if err != nil {
+			cmd.Close()
+			return nil, s.translate(op, err)
+		}
+		if buf.UID >= from {
+			byUID[buf.UID] = client.Item{ID: uidString(buf.UID), Size: buf.RFC822Size, Flags: flagsFrom(buf.Flags)}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, s.translate(op, err)
 	}
 	return sortedItems(byUID), nil
 }
