@@ -180,12 +180,12 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	kills, lost, dups, partial, completed := 0, 0, 0, 0, 0
 	plan := &killPlanner{rng: rng, span: full}
 	phases := map[string]int{}
-	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, "pop", client.Inbox)
+	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
 		delay := plan.next()
 		r, landed, elapsed := c.evRunKilled(delay, "-a", "pop", "sync")
 		server := evServerState(t, mail, d, user, client.Inbox)
-		cache := c.evCacheState(t, mail, "pop", client.Inbox)
+		cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 		l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), fmt.Sprintf("after run %d (killed %v after %v)", attempt, landed, delay))
 		lost, dups, partial = lost+l, dups+du, partial+p
 		changed := changedState(prevServer, prevCache, server, cache)
@@ -216,7 +216,7 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	// One run to the end: all mail in the cache, once, and none on the server.
 	c.ok("-a", "pop", "sync")
 	server := evServerState(t, mail, d, user, client.Inbox)
-	cache := c.evCacheState(t, mail, "pop", client.Inbox)
+	cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 	l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), "after the final run")
 	lost, dups, partial = lost+l, dups+du, partial+p
 	if len(server.count) != 0 {
@@ -341,12 +341,12 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	kills, lost, dups, partial, completed := 0, 0, 0, 0, 0
 	plan := &killPlanner{rng: rng, span: full}
 	phases := map[string]int{}
-	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, "imap", client.Inbox)
+	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
 	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
 		delay := plan.next()
 		r, landed, elapsed := c.evRunKilled(delay, "-a", "imap", "sync", "--bodies")
 		server := evServerState(t, mail, d, user, client.Inbox)
-		cache := c.evCacheState(t, mail, "imap", client.Inbox)
+		cache := c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
 		var keep []int
 		for i := range mail.msgs {
 			if !removed[i] {
@@ -392,7 +392,7 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 
 	c.ok("-a", "imap", "sync", "--bodies")
 	server := evServerState(t, mail, d, user, client.Inbox)
-	cache := c.evCacheState(t, mail, "imap", client.Inbox)
+	cache := c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
 	_, du, p := crashCheck(t, mail, server, cache, nil, "after the final run")
 	dups, partial = dups+du, partial+p
 	checkMirror(t, mail, server, cache, "after the final run")
@@ -580,7 +580,7 @@ func crashIMAPFlags(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wan
 	if kills < wantKills {
 		t.Errorf("only %d kills landed during a flag command, want %d", kills, wantKills)
 	}
-	cache := c.evCacheState(t, mail, "imap", client.Inbox)
+	cache := c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
 	figs.add("imap-flag", kills, 0, 0, len(cache.unknown), wrong)
 }
 
@@ -626,7 +626,7 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 	age := func() {
 		t.Helper()
 		n := ageDownloads(t, filepath.Join(c.data, "duomail", "pop", "index.sqlite"), 48*time.Hour)
-		cache := c.evCacheState(t, mail, "pop", client.Inbox)
+		cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 		for i := range cache.count {
 			aged[i] = true
 		}
@@ -647,12 +647,12 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 	kills, lost, dups, partial, wrong, completed := 0, 0, 0, 0, 0, 0
 	plan := &killPlanner{rng: rng, span: full}
 	phases := map[string]int{}
-	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, "pop", client.Inbox)
+	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
 		delay := plan.next()
 		r, landed, elapsed := c.evRunKilled(delay, "-a", "pop", "sync")
 		server := evServerState(t, mail, d, user, client.Inbox)
-		cache := c.evCacheState(t, mail, "pop", client.Inbox)
+		cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 		l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), fmt.Sprintf("after run %d (killed %v after %v)", attempt, landed, delay))
 		lost, dups, partial = lost+l, dups+du, partial+p
 		for i := range mail.msgs {
@@ -694,7 +694,7 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 		}
 		age()
 		wave(fmt.Sprint(attempt + 1))
-		prevServer, prevCache = evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, "pop", client.Inbox)
+		prevServer, prevCache = evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 	}
 	t.Logf("%d kills landed, %d runs completed before their kill; state left by the kills: %v", kills, completed, phases)
 	if kills < wantKills {
@@ -703,7 +703,7 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 
 	c.ok("-a", "pop", "sync")
 	server := evServerState(t, mail, d, user, client.Inbox)
-	cache := c.evCacheState(t, mail, "pop", client.Inbox)
+	cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
 	l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), "after the final run")
 	lost, dups, partial = lost+l, dups+du, partial+p
 	for i := range mail.msgs {
@@ -800,7 +800,7 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 				t.Errorf("want exit 4 and one clear error line (%v): %v", err, r)
 			}
 			server := evServerState(t, mail, d, user, client.Inbox)
-			cache := c.evCacheState(t, mail, "cut", client.Inbox)
+			cache := c.evCacheState(t, mail, client.POP3, "cut", client.Inbox)
 			l, du, pa := crashCheck(t, mail, server, cache, allIndexes(mail), "after the cut")
 			lost, dups, partial = lost+l, dups+du, partial+pa
 			if len(cache.tmp) != 0 {
@@ -817,7 +817,7 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 			}
 			c.ok("-a", "direct", "sync")
 			server = evServerState(t, mail, d, user, client.Inbox)
-			cache = c.evCacheState(t, mail, "direct", client.Inbox)
+			cache = c.evCacheState(t, mail, client.POP3, "direct", client.Inbox)
 			l, du, pa = crashCheck(t, mail, server, cache, allIndexes(mail), "after the run without the cut")
 			lost, dups, partial = lost+l, dups+du, partial+pa
 			if len(server.count) != 0 || len(cache.count) != len(mail.msgs) || len(cache.tmp) != 0 {

@@ -19,33 +19,56 @@ import (
 )
 
 // Helpers for the crash and network-fault tests (crash_binary_test.go,
-// faults_binary_test.go): a evCorpus of messages whose every stored form
+// faults_binary_test.go): a corpus of messages whose every stored form
 // (as delivered, as IMAP sends it, as POP3 sends it) is known, and
 // snapshots of the server's and the cache's Maildirs that say, file by
 // file, which message each one holds.
 
-// evCorpus is a set of delivered messages, each findable by any byte-exact
-// form a server may hand out.
+// evCorpus is a set of delivered messages, each findable by the exact
+// bytes it has where it is stored.
 type evCorpus struct {
 	msgs  []sourcetest.Message
-	forms map[[32]byte]int // digest of a raw, wire or POP3 wire form -> index
+	forms map[evForm]map[[32]byte]int // form -> digest -> index
 }
 
-func newEvCorpus() *evCorpus { return &evCorpus{forms: map[[32]byte]int{}} }
+// evForm is where a message's bytes are found: as delivered (the server's
+// Maildir), as Dovecot sends it over IMAP (bare LF made CRLF), or over
+// POP3 (also ending in CRLF). A cache file must be its protocol's form
+// exactly: a message without a final newline, cut before the CRLF that
+// POP3 adds, would otherwise pass for whole.
+type evForm int
 
-// add records a message; its Message-ID must be unique in the evCorpus.
+const (
+	evDelivered evForm = iota
+	evIMAP
+	evPOP3
+)
+
+// evFormOf is the form a protocol's cache stores.
+func evFormOf(proto string) evForm {
+	if proto == client.POP3 {
+		return evPOP3
+	}
+	return evIMAP
+}
+
+func newEvCorpus() *evCorpus {
+	return &evCorpus{forms: map[evForm]map[[32]byte]int{evDelivered: {}, evIMAP: {}, evPOP3: {}}}
+}
+
+// add records a message; its Message-ID must be unique in the corpus.
 func (c *evCorpus) add(m sourcetest.Message) int {
 	i := len(c.msgs)
 	c.msgs = append(c.msgs, m)
-	for _, form := range [][]byte{m.Raw, sourcetest.WireForm(m.Raw), sourcetest.POP3WireForm(m.Raw)} {
-		c.forms[sha256.Sum256(form)] = i
-	}
+	c.forms[evDelivered][sha256.Sum256(m.Raw)] = i
+	c.forms[evIMAP][sha256.Sum256(sourcetest.WireForm(m.Raw))] = i
+	c.forms[evPOP3][sha256.Sum256(sourcetest.POP3WireForm(m.Raw))] = i
 	return i
 }
 
-// identify says which message data is, byte for byte, in one of its forms.
-func (c *evCorpus) identify(data []byte) (int, bool) {
-	i, ok := c.forms[sha256.Sum256(data)]
+// identify says which message data is, byte for byte, in the given form.
+func (c *evCorpus) identify(data []byte, form evForm) (int, bool) {
+	i, ok := c.forms[form][sha256.Sum256(data)]
 	return i, ok
 }
 
@@ -101,10 +124,10 @@ func (c *evCorpus) deliver(t testing.TB, d *sourcetest.Dovecot, user, folder str
 // evSnapshot is what one Maildir holds: how many files carry each message,
 // and what else was found.
 type evSnapshot struct {
-	count   map[int]int       // evCorpus index -> files
-	files   map[string]int    // file name (in cur/ or new/) -> evCorpus index
-	flags   map[int]string    // evCorpus index -> Maildir info letters of its (last) file
-	unknown []string          // files that are no evCorpus message (partial, corrupt)
+	count   map[int]int       // corpus index -> files
+	files   map[string]int    // file name (in cur/ or new/) -> corpus index
+	flags   map[int]string    // corpus index -> Maildir info letters of its (last) file
+	unknown []string          // files that are no corpus message (partial, corrupt)
 	tmp     []string          // anything left in tmp/
 	raw     map[string][]byte // unknown files' first bytes, for failure reports
 }
@@ -116,10 +139,10 @@ func (s evSnapshot) String() string {
 // evScanMaildir reads every file of a Maildir. A file that another process
 // renames while it is read (Dovecot moving new/ to cur/, a flag change) is
 // read again: a rename is not a loss.
-func evScanMaildir(c *evCorpus, dir string) (evSnapshot, error) {
+func evScanMaildir(c *evCorpus, dir string, form evForm) (evSnapshot, error) {
 	var lastErr error
 	for try := 0; try < 20; try++ {
-		s, err := evScanMaildirOnce(c, dir)
+		s, err := evScanMaildirOnce(c, dir, form)
 		if err == nil {
 			return s, nil
 		}
@@ -129,7 +152,7 @@ func evScanMaildir(c *evCorpus, dir string) (evSnapshot, error) {
 	return evSnapshot{}, lastErr
 }
 
-func evScanMaildirOnce(c *evCorpus, dir string) (evSnapshot, error) {
+func evScanMaildirOnce(c *evCorpus, dir string, form evForm) (evSnapshot, error) {
 	s := evSnapshot{count: map[int]int{}, files: map[string]int{}, flags: map[int]string{}, raw: map[string][]byte{}}
 	for _, sub := range []string{"new", "cur"} {
 		entries, err := os.ReadDir(filepath.Join(dir, sub))
@@ -148,7 +171,7 @@ func evScanMaildirOnce(c *evCorpus, dir string) (evSnapshot, error) {
 				return s, err // renamed under us: scan again
 			}
 			name := sub + "/" + e.Name()
-			i, ok := c.identify(data)
+			i, ok := c.identify(data, form)
 			if !ok {
 				s.unknown = append(s.unknown, name)
 				s.raw[name] = data[:min(len(data), 200)]
@@ -172,7 +195,7 @@ func evScanMaildirOnce(c *evCorpus, dir string) (evSnapshot, error) {
 // its own index files next to the Maildir; only cur/ and new/ are read.
 func evServerState(t testing.TB, c *evCorpus, d *sourcetest.Dovecot, user, folder string) evSnapshot {
 	t.Helper()
-	s, err := evScanMaildir(c, d.Maildir(user, folder))
+	s, err := evScanMaildir(c, d.Maildir(user, folder), evDelivered)
 	if err != nil {
 		t.Fatalf("scan server Maildir: %v", err)
 	}
@@ -187,10 +210,11 @@ func (c *cli) evCacheMaildir(account, folder string) string {
 	return filepath.Join(c.data, "duomail", account, folder)
 }
 
-// evCacheState scans the cache's Maildir of a folder.
-func (c *cli) evCacheState(t testing.TB, mail *evCorpus, account, folder string) evSnapshot {
+// evCacheState scans the cache's Maildir of a folder of an account of
+// the given protocol.
+func (c *cli) evCacheState(t testing.TB, mail *evCorpus, proto, account, folder string) evSnapshot {
 	t.Helper()
-	s, err := evScanMaildir(mail, c.evCacheMaildir(account, folder))
+	s, err := evScanMaildir(mail, c.evCacheMaildir(account, folder), evFormOf(proto))
 	if err != nil {
 		t.Fatalf("scan cache Maildir: %v", err)
 	}
@@ -274,8 +298,8 @@ func (c *cli) evIndexEntries(t *testing.T, account, folder string) []client.Enve
 	return jsonOf[listJSON](t, r).Messages
 }
 
-// duplicates counts extra copies: files beyond one per message in a
-// evSnapshot, and index entries beyond one per Message-ID or ID.
+// evDuplicates counts extra copies: files beyond one per message in a
+// snapshot, and index entries beyond one per Message-ID or ID.
 func evDuplicates(s evSnapshot, entries []client.Envelope) (files, index int) {
 	for _, n := range s.count {
 		if n > 1 {
@@ -294,7 +318,7 @@ func evDuplicates(s evSnapshot, entries []client.Envelope) (files, index int) {
 	return files, index
 }
 
-// evMessageID returns the Message-ID header's value of a evCorpus message
+// evMessageID returns the Message-ID header's value of a corpus message
 // as the index stores it (without angle brackets when client parsing
 // strips them; both forms are compared).
 func evMessageID(raw []byte) string {
