@@ -127,6 +127,17 @@ func FuzzSanitize(f *testing.F) {
 		if buf.String() != out {
 			t.Fatalf("writer split at %d: %q, string: %q", split, buf.String(), out)
 		}
+		// JSON escapes instead of removing: nothing raw a terminal obeys,
+		// and the same string (invalid UTF-8 aside) when decoded.
+		js, err := marshalJSON(map[string]string{"s": in}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClean(t, in, strings.TrimSuffix(string(js), "\n"), true)
+		var back map[string]string
+		if err := json.Unmarshal(js, &back); err != nil || back["s"] != string([]rune(in)) { // each invalid byte becomes U+FFFD
+			t.Fatalf("JSON of %q = %s decodes to %q, %v", in, js, back["s"], err)
+		}
 	})
 }
 
