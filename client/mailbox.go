@@ -433,7 +433,7 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 		n, b, err := m.downloadInto(ctx, src, ref, needBody, flags, needBytes, opts.Progress)
 		rep.Downloaded, rep.Bytes = n, b
 		if err != nil {
-			return rep, err
+			return rep, fmt.Errorf("sync %s: %w", folder, err)
 		}
 	}
 
@@ -519,8 +519,13 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 	}
 	p := Progress{Folder: ref.Name, TotalMessages: len(ids), TotalBytes: totalBytes}
 	dlErr := src.Download(ctx, ref, ids, func(id string, size int64, r io.Reader) error {
-		if err := batch.Add(ctx, id, ref.UIDValidity, flags[id], r); err != nil {
-			return fmt.Errorf("download %s: %w", id, err)
+		rr := &recordingReader{r: r}
+		if err := batch.Add(ctx, id, ref.UIDValidity, flags[id], rr); err != nil {
+			if rr.err != nil {
+				// The download failed, not the storing: say so plainly.
+				return rr.err
+			}
+			return fmt.Errorf("store %s: %w", id, err)
 		}
 		n, b := batch.Pending()
 		if progress != nil {
@@ -536,10 +541,21 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 	if err := commit(); err != nil {
 		return stored, storedBytes, errors.Join(dlErr, err)
 	}
-	if dlErr != nil {
-		return stored, storedBytes, fmt.Errorf("sync %s: %w", ref.Name, dlErr)
+	return stored, storedBytes, dlErr
+}
+
+// recordingReader remembers the error its reader failed with.
+type recordingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *recordingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
 	}
-	return stored, storedBytes, nil
+	return n, err
 }
 
 // applyRetention deletes from the server what the account's policy says

@@ -76,8 +76,11 @@ type Source interface {
 	SetFlags(ctx context.Context, ref FolderRef, ids []string, op FlagOp, flags []Flag) error
 
 	// Close ends the session politely (IMAP LOGOUT, POP3 QUIT, which commits
-	// DELE) and closes the connection. A Source whose connection broke closes
-	// without committing anything and returns the error that broke it.
+	// DELE) and closes the connection. Its error is what the user still
+	// needs to know: a Source whose connection broke closes without
+	// committing anything, and returns an error only if that loses
+	// something (POP3 deletions not committed); the failure itself was
+	// reported by the call that met it.
 	Close() error
 }
 

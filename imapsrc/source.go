@@ -185,8 +185,9 @@ func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed = true
 		if s.broken != nil {
+			// The call that broke the session already reported why, and
+			// IMAP leaves nothing pending to be lost: nothing to add.
 			s.closeClient()
-			s.closeErr = s.broken
 			return
 		}
 		s.wire.arm(s.timeout)

@@ -450,7 +450,9 @@ func (s *Source) Close() error {
 
 func (s *Source) uncommitted(err error) error {
 	if s.deletes == 0 {
-		return err
+		// Nothing was pending, and the call that broke the session has
+		// already reported why.
+		return nil
 	}
 	return fmt.Errorf("%d deletion(s) not committed (QUIT could not be sent; the messages stay on the server): %w", s.deletes, err)
 }
