@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -486,7 +487,9 @@ func TestBinaryHostileWatch(t *testing.T) {
 					}
 					defer srv.Close()
 					u = imapURL(srv.Port())
-					ready = func() bool { return strings.Contains(trace.String(), " IDLE") }
+					// The client's IDLE command, not the word in a capability list.
+					idle := regexp.MustCompile(`(?m)^[A-Za-z0-9]+ IDLE\r?$`)
+					ready = func() bool { return idle.MatchString(trace.String()) }
 					deliver = func(raw []byte) { srv.Append("alice", client.Inbox, raw, nil, time.Now()) }
 				case "pop3":
 					srv, err := pop3test.Start(pop3test.Options{})
