@@ -128,7 +128,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 		if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "timed out") {
 			t.Errorf("%s: %v", name, err)
 		}
-		if d := time.Since(start); d > 3*time.Second {
+		if d := time.Since(start); d > 8*time.Second {
 			t.Errorf("%s: took %v with a 1 s timeout", name, d)
 		}
 	}
@@ -143,7 +143,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 	defer src.Close()
 	start := time.Now()
 	_, err = src.Status(bg, "INBOX")
-	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "timed out") || time.Since(start) > 3*time.Second {
+	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "timed out") || time.Since(start) > 8*time.Second {
 		t.Errorf("silent SELECT: %v after %v", err, time.Since(start))
 	}
 	// The session is over, and says why.
@@ -196,7 +196,7 @@ func TestCancelStopsPromptly(t *testing.T) {
 		_, err := io.Copy(io.Discard, r)
 		return err
 	})
-	if !errors.Is(err, context.Canceled) || time.Since(start) > 3*time.Second {
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 8*time.Second {
 		t.Errorf("cancelled download: %v after %v", err, time.Since(start))
 	}
 }
