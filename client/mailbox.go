@@ -500,26 +500,56 @@ func (m *Mailbox) fetchEnvelopes(ctx context.Context, src Source, ref FolderRef,
 // durably in batches. Messages received completely before a failure are
 // still committed, so the next run does not fetch them again.
 func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, ids []string, flags map[string][]Flag, totalBytes int64, progress func(Progress)) (int, int64, error) {
-	batch, err := m.Cache.NewBatch(ctx, ref.Name)
-	if err != nil {
-		return 0, 0, err
+	// Two batches take turns: while one is made durable (fsync, index
+	// commit) the next fills from the network, so the disk's waits and the
+	// server's sending overlap instead of adding up.
+	var batches [2]Batch
+	for i := range batches {
+		b, err := m.Cache.NewBatch(ctx, ref.Name)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer b.Abort()
+		batches[i] = b
 	}
-	defer batch.Abort()
+	cur := 0
 	var stored int
 	var storedBytes int64
-	commit := func() error {
-		_, bytes := batch.Pending()
-		envs, err := batch.Commit(ctx)
-		if err != nil {
-			return fmt.Errorf("store messages of %s: %w", ref.Name, err)
+	type committed struct {
+		n     int
+		bytes int64
+		err   error
+	}
+	var inFlight chan committed
+	wait := func() error {
+		if inFlight == nil {
+			return nil
 		}
-		stored += len(envs)
-		storedBytes += bytes
+		c := <-inFlight
+		inFlight = nil
+		stored += c.n
+		storedBytes += c.bytes
+		if c.err != nil {
+			return fmt.Errorf("store messages of %s: %w", ref.Name, c.err)
+		}
 		return nil
 	}
+	commitAsync := func(b Batch) {
+		ch := make(chan committed, 1)
+		_, bytes := b.Pending()
+		go func() {
+			envs, err := b.Commit(ctx)
+			ch <- committed{len(envs), bytes, err}
+		}()
+		inFlight = ch
+	}
 	p := Progress{Folder: ref.Name, TotalMessages: len(ids), TotalBytes: totalBytes}
+	var doneMsgs int
+	var doneBytes int64
 	dlErr := src.Download(ctx, ref, ids, func(id string, size int64, r io.Reader) error {
 		rr := &recordingReader{r: r}
+		batch := batches[cur]
+		before, beforeBytes := batch.Pending()
 		if err := batch.Add(ctx, id, ref.UIDValidity, flags[id], rr); err != nil {
 			if rr.err != nil {
 				// The download failed, not the storing: say so plainly.
@@ -528,17 +558,33 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 			return fmt.Errorf("store %s: %w", id, err)
 		}
 		n, b := batch.Pending()
+		doneMsgs += n - before
+		doneBytes += b - beforeBytes
 		if progress != nil {
-			p.Messages = stored + n
-			p.Bytes = storedBytes + b
+			p.Messages, p.Bytes = doneMsgs, doneBytes
 			progress(p)
 		}
 		if n >= downloadBatchMessages || b >= downloadBatchBytes {
-			return commit()
+			if err := wait(); err != nil {
+				return err
+			}
+			commitAsync(batch)
+			cur = 1 - cur
 		}
 		return nil
 	})
-	if err := commit(); err != nil {
+	// Whatever arrived whole is kept, even when the download failed.
+	waitErr := wait()
+	envs, err := batches[cur].Commit(ctx)
+	if err == nil {
+		stored += len(envs)
+		for _, e := range envs {
+			storedBytes += e.Size
+		}
+	} else {
+		err = fmt.Errorf("store messages of %s: %w", ref.Name, err)
+	}
+	if err := errors.Join(waitErr, err); err != nil {
 		return stored, storedBytes, errors.Join(dlErr, err)
 	}
 	return stored, storedBytes, dlErr
