@@ -331,15 +331,10 @@ func (c *comparer) attachment(ctx context.Context) ScenarioSide {
 	if c.caps.Has(FeaturePartialFetch) {
 		did := c.caps.Features[FeaturePartialFetch].How + " of part " + att.Path
 		counts, err := c.measure("compare attachment", func() error {
-			pr, pw := io.Pipe()
-			go func() {
-				_, err := c.src.FetchPart(ctx, FolderRef{Name: Inbox}, c.target.ID, att.Path, pw)
-				pw.CloseWithError(err)
-			}()
-			dr, _ := DecodePart(att, pr)
-			_, err := io.Copy(&decoded, dr)
-			pr.Close()
-			return err
+			return decodeFrom(att, &decoded, func(w io.Writer) error {
+				_, err := c.src.FetchPart(ctx, FolderRef{Name: Inbox}, c.target.ID, att.Path, w)
+				return err
+			})
 		})
 		if err != nil {
 			return failed(did, counts, err)
@@ -352,15 +347,10 @@ func (c *comparer) attachment(ctx context.Context) ScenarioSide {
 		if err := c.downloadOne(ctx, &raw); err != nil {
 			return err
 		}
-		pr, pw := io.Pipe()
-		go func() {
-			_, err := CopyPart(bytes.NewReader(raw.Bytes()), att.Path, pw)
-			pw.CloseWithError(err)
-		}()
-		dr, _ := DecodePart(att, pr)
-		_, err := io.Copy(&decoded, dr)
-		pr.Close()
-		return err
+		return decodeFrom(att, &decoded, func(w io.Writer) error {
+			_, err := CopyPart(bytes.NewReader(raw.Bytes()), att.Path, w)
+			return err
+		})
 	})
 	if err != nil {
 		return failed(did, counts, err)
@@ -565,6 +555,16 @@ func (c *comparer) chooseVictim(ctx context.Context, items []Item, takenByOther 
 		return &e
 	}
 	return nil
+}
+
+// decodeFrom decodes part p into w as produce writes its encoded body.
+func decodeFrom(p *Part, w io.Writer, produce func(io.Writer) error) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(produce(pw)) }()
+	dr, _ := DecodePart(p, pr)
+	_, err := io.Copy(w, dr)
+	pr.Close()
+	return err
 }
 
 type countingWriter struct{ n int64 }

@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"bufio"
+
+	"github.com/duomail/duomail/client/sourcetest"
 )
 
-// The demo's path: a TLS server from NewTLS, verified with its CA file,
+// A TLS server with a certificate from a test CA, verified with its CA file,
 // serving a message appended with Append under its special-use folders.
 func TestNewTLSAndAppend(t *testing.T) {
-	cfg, caFile, err := NewTLS(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
+	ca := sourcetest.NewCA(t, dir)
+	cfg, caFile := ca.ServerTLS(t, dir, sourcetest.CertOptions{}), ca.PEMFile
 	srv, err := Start(Options{TLSConfig: cfg, ImplicitTLS: true})
 	if err != nil {
 		t.Fatal(err)
