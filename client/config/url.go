@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -7,13 +7,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/duomail/duomail/client"
 )
 
-// --url describes an account on the command line, so duomail works with no
-// configuration file:
+// ParseURL reads an account given on the command line, so duomail works
+// with no configuration file:
 //
 //	imaps://user@host[:port]   IMAP, implicit TLS (993)
 //	imap://user@host[:port]    IMAP, STARTTLS required (143)
@@ -24,10 +23,13 @@ import (
 // ca_file=PATH, timeout=30s, and for POP3 keep_on_server=false and
 // keep_days=N. A password in the URL is refused: command lines are visible
 // to every user of the machine (ps), so it comes from DUOMAIL_PASSWORD or a
-// prompt.
-func parseAccountURL(raw string) (*AccountConfig, error) {
+// prompt. The values are judged by the same validator as the file's; the
+// errors are usage errors (client.ErrUsage). getenv gives $HOME for "~/"
+// in ca_file.
+func ParseURL(raw string, getenv Getenv) (*Account, error) {
+	at := origin{url: redactURL(raw)}
 	bad := func(format string, args ...any) error {
-		return usageErrorf("--url %s: "+format, append([]any{redactURL(raw)}, args...)...)
+		return at.fail("", fmt.Sprintf(format, args...))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -37,16 +39,22 @@ func parseAccountURL(raw string) (*AccountConfig, error) {
 		}
 		return nil, bad("%v", err)
 	}
-	ac := &AccountConfig{KeepOnServer: true}
+	f := fields{at: at, vals: map[string]value{}}
+	set := func(field, s string) { f.vals[field] = value{v: s, at: at} }
+	var mode client.TLSMode
 	switch strings.ToLower(u.Scheme) {
 	case "imaps":
-		ac.Protocol, ac.TLS = client.IMAP, client.TLSImplicit
+		set("protocol", client.IMAP)
+		mode = client.TLSImplicit
 	case "imap":
-		ac.Protocol, ac.TLS = client.IMAP, client.TLSStartTLS
+		set("protocol", client.IMAP)
+		mode = client.TLSStartTLS
 	case "pop3s":
-		ac.Protocol, ac.TLS = client.POP3, client.TLSImplicit
+		set("protocol", client.POP3)
+		mode = client.TLSImplicit
 	case "pop3":
-		ac.Protocol, ac.TLS = client.POP3, client.TLSStartTLS
+		set("protocol", client.POP3)
+		mode = client.TLSStartTLS
 	case "":
 		return nil, bad("missing scheme (imaps://, imap://, pop3s:// or pop3://)")
 	default:
@@ -58,11 +66,11 @@ func parseAccountURL(raw string) (*AccountConfig, error) {
 	if _, has := u.User.Password(); has {
 		return nil, bad("a password does not belong in a URL, where other users can see it; set DUOMAIL_PASSWORD or let duomail ask")
 	}
-	ac.Username = u.User.Username()
-	ac.Host = u.Hostname()
-	if ac.Host == "" {
+	set("username", u.User.Username())
+	if u.Hostname() == "" {
 		return nil, bad("missing host")
 	}
+	set("host", u.Hostname())
 	if u.Path != "" && u.Path != "/" {
 		return nil, bad("unexpected path %q (folders are chosen with -f)", u.Path)
 	}
@@ -73,55 +81,35 @@ func parseAccountURL(raw string) (*AccountConfig, error) {
 		val := vals[len(vals)-1]
 		switch key {
 		case "tls":
-			switch client.TLSMode(val) {
+			// The scheme already says whether TLS is implicit; the
+			// parameter may only weaken imap:// or pop3:// to none, or
+			// repeat starttls. Other modes go to the validator.
+			switch client.TLSMode(strings.ToLower(val)) {
 			case client.TLSNone, client.TLSStartTLS:
-				if ac.TLS == client.TLSImplicit {
+				if mode == client.TLSImplicit {
 					return nil, bad("tls=%s contradicts the %s scheme (use %s://)", val, u.Scheme, strings.TrimSuffix(u.Scheme, "s"))
 				}
-				ac.TLS = client.TLSMode(val)
 			case client.TLSImplicit:
-				if ac.TLS != client.TLSImplicit {
+				if mode != client.TLSImplicit {
 					return nil, bad("for implicit TLS use the %ss:// scheme", u.Scheme)
 				}
-			default:
-				return nil, bad("unknown tls mode %q (want none or starttls)", val)
 			}
-		case "ca_file":
-			ac.CAFile = expandHome(val)
-		case "timeout":
-			d, err := time.ParseDuration(val)
-			if err != nil || d <= 0 {
-				return nil, bad("timeout %q is not a duration like 30s", val)
-			}
-			ac.Timeout = d
-		case "keep_on_server", "keep_days":
-			if ac.Protocol != client.POP3 {
-				return nil, bad("%s applies to pop3 only", key)
-			}
-			if key == "keep_on_server" {
-				b, err := strconv.ParseBool(val)
-				if err != nil {
-					return nil, bad("keep_on_server %q: want true or false", val)
-				}
-				ac.KeepOnServer = b
-			} else {
-				n, err := strconv.Atoi(val)
-				if err != nil || n < 0 {
-					return nil, bad("keep_days %q: want a number of days", val)
-				}
-				ac.KeepDays = n
-			}
+			set("tls", val)
+		case "ca_file", "timeout", "keep_on_server", "keep_days":
+			set(key, val)
 		default:
 			return nil, bad("unknown parameter %q (known: tls, ca_file, timeout, keep_on_server, keep_days)", key)
 		}
 	}
-	ac.Port = client.DefaultPort(ac.Protocol, ac.TLS)
+	if _, ok := f.vals["tls"]; !ok {
+		set("tls", string(mode))
+	}
 	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, bad("%q is not a port number", p)
-		}
-		ac.Port = n
+		set("port", p)
+	}
+	ac, err := validate("", f, getenv)
+	if err != nil {
+		return nil, err
 	}
 	ac.Name = urlAccountName(ac)
 	return ac, nil
@@ -130,7 +118,7 @@ func parseAccountURL(raw string) (*AccountConfig, error) {
 // urlAccountName is how the account is called in messages and where its
 // cache lives: url-<user>@<host>-<port>-<protocol>, with every character
 // that could misbehave in a file name replaced.
-func urlAccountName(ac *AccountConfig) string {
+func urlAccountName(ac *Account) string {
 	name := fmt.Sprintf("url-%s@%s-%d-%s", ac.Username, ac.Host, ac.Port, ac.Protocol)
 	var b strings.Builder
 	for _, r := range name {
@@ -161,14 +149,14 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// accountURL formats an account as the --url that reaches it.
-func accountURL(ac *AccountConfig) string {
-	scheme := ac.Protocol
-	if ac.TLS == client.TLSImplicit {
+// URL formats the account as the --url that reaches the same server.
+func (a *Account) URL() string {
+	scheme := a.Protocol
+	if a.TLS == client.TLSImplicit {
 		scheme += "s"
 	}
-	u := url.URL{Scheme: scheme, User: url.User(ac.Username), Host: net.JoinHostPort(ac.Host, strconv.Itoa(ac.Port))}
-	if ac.TLS == client.TLSNone {
+	u := url.URL{Scheme: scheme, User: url.User(a.Username), Host: net.JoinHostPort(a.Host, strconv.Itoa(a.Port))}
+	if a.TLS == client.TLSNone {
 		u.RawQuery = "tls=none"
 	}
 	return u.String()
