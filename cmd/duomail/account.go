@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -27,13 +26,16 @@ func (a *app) accountConfig() (*AccountConfig, *Config, error) {
 		return nil, nil, err
 	}
 	var ac *AccountConfig
-	name := a.v.GetString("account") // the flag, else DUOMAIL_ACCOUNT
+	name := a.flags.account
+	if !a.accountFlag {
+		name = a.env("DUOMAIL_ACCOUNT")
+	}
 	switch {
 	case a.flags.url != "":
 		if a.accountFlag {
 			return nil, nil, usageErrorf("give either --url or --account, not both")
 		}
-		ac, err = parseAccountURL(a.flags.url)
+		ac, err = a.parseAccountURL(a.flags.url)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -67,20 +69,7 @@ func accountsHint(cfg *Config) string {
 // clientAccount builds what the library needs; the password is resolved
 // only when a server asks for it.
 func (a *app) clientAccount(ac *AccountConfig, cfg *Config) *client.Account {
-	return &client.Account{
-		Name:         ac.Name,
-		Protocol:     ac.Protocol,
-		Host:         ac.Host,
-		Port:         ac.Port,
-		TLS:          ac.TLS,
-		Username:     ac.Username,
-		Password:     a.passwordFunc(ac),
-		CAFile:       ac.CAFile,
-		Timeout:      ac.Timeout,
-		KeepOnServer: ac.KeepOnServer,
-		KeepDays:     ac.KeepDays,
-		CacheDir:     filepath.Join(cfg.CacheDir, ac.Name),
-	}
+	return ac.Client(cfg.CacheDir, a.passwordFunc(ac))
 }
 
 // passwordFunc returns the lazy password of an account. It is resolved at
@@ -117,13 +106,13 @@ func (a *app) resolvePassword(ctx context.Context, ac *AccountConfig) (string, e
 	case ac.PasswordCmd != "":
 		return runPasswordCmd(ctx, ac.Name, ac.PasswordCmd, a.io.in, a.io.err)
 	case ac.PasswordEnv != "":
-		pw := a.getenv(ac.PasswordEnv)
+		pw := a.env(ac.PasswordEnv)
 		if pw == "" {
 			return "", fmt.Errorf("account %s: %w: password_env names %s, which is not set", ac.Name, client.ErrAuth, ac.PasswordEnv)
 		}
 		return pw, nil
 	}
-	if pw := a.getenv("DUOMAIL_PASSWORD"); pw != "" {
+	if pw := a.env("DUOMAIL_PASSWORD"); pw != "" {
 		return pw, nil
 	}
 	if a.io.inTTY && a.io.inFd >= 0 {

@@ -13,7 +13,10 @@ import (
 
 func testApp(env map[string]string) *app {
 	var stderr strings.Builder
-	return newApp(streams{in: strings.NewReader(""), inFd: -1, err: &stderr}, func(k string) string { return env[k] })
+	return newApp(streams{in: strings.NewReader(""), inFd: -1, err: &stderr}, func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	})
 }
 
 func TestPasswordSources(t *testing.T) {
@@ -88,20 +91,31 @@ func TestPasswordResolvedOnce(t *testing.T) {
 	}
 }
 
+const twoAccounts = `
+default = "work"
+
+[accounts.work]
+protocol = "imap"
+host = "imap.example.com"
+username = "me@example.com"
+
+[accounts.Home]
+protocol = "pop3"
+host = "pop.example.com"
+username = "me"
+`
+
 // Choosing an account: --url, -a / DUOMAIL_ACCOUNT, default, the only one.
 func TestAccountChoice(t *testing.T) {
-	cfgFile := writeFile(t, fullConfig, 0o600)
+	cfgFile := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfgFile, []byte(twoAccounts), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pick := func(flags globalFlags, accountFlag bool, env map[string]string) (*AccountConfig, error) {
-		for k, v := range env {
-			t.Setenv(k, v)
-		}
-		a := testApp(nil)
+		a := testApp(env)
 		a.flags = flags
 		a.flags.config = cfgFile
 		a.accountFlag = accountFlag
-		if flags.account != "" {
-			a.v.Set("account", flags.account)
-		}
 		ac, _, err := a.accountConfig()
 		return ac, err
 	}
@@ -114,7 +128,9 @@ func TestAccountChoice(t *testing.T) {
 	if ac, err := pick(globalFlags{}, false, map[string]string{"DUOMAIL_ACCOUNT": "home"}); err != nil || ac.Name != "home" {
 		t.Errorf("DUOMAIL_ACCOUNT: %v %v", ac, err)
 	}
-	t.Setenv("DUOMAIL_ACCOUNT", "")
+	if ac, err := pick(globalFlags{account: "work"}, true, map[string]string{"DUOMAIL_ACCOUNT": "home"}); err != nil || ac.Name != "work" {
+		t.Errorf("-a wins over DUOMAIL_ACCOUNT: %v %v", ac, err)
+	}
 	if _, err := pick(globalFlags{account: "nope"}, true, nil); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "configured: home, work") {
 		t.Errorf("unknown account: %v", err)
 	}

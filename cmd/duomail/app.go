@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/duomail/duomail/client"
-	"github.com/spf13/viper"
+	"github.com/duomail/duomail/client/config"
 	"golang.org/x/term"
 )
 
@@ -57,9 +56,8 @@ type globalFlags struct {
 // close it (for POP3 the QUIT commits deletions) or to check that close.
 type app struct {
 	io     streams
-	getenv func(string) string
+	getenv config.Getenv // the one way to the environment
 	flags  globalFlags
-	v      *viper.Viper
 	out    *printer
 
 	running     bool // a command's own code started (errors before are usage errors)
@@ -76,12 +74,16 @@ type app struct {
 	passwordMu    sync.Mutex // one password prompt or password_cmd at a time
 }
 
-func newApp(s streams, getenv func(string) string) *app {
-	a := &app{io: s, getenv: getenv, v: viper.New()}
-	a.v.SetEnvPrefix("DUOMAIL")
-	a.v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
-	a.v.AutomaticEnv()
-	return a
+// newApp starts an invocation; getenv is where every environment
+// variable is read (os.LookupEnv, or the demo's own environment).
+func newApp(s streams, getenv config.Getenv) *app {
+	return &app{io: s, getenv: getenv}
+}
+
+// env returns an environment variable, "" when unset.
+func (a *app) env(key string) string {
+	v, _ := a.getenv(key)
+	return v
 }
 
 // warn prints a warning on stderr; --quiet does not silence warnings.
@@ -105,11 +107,7 @@ func (a *app) config() (*Config, error) {
 	if a.cfg != nil {
 		return a.cfg, nil
 	}
-	path := a.flags.config
-	if path == "" {
-		path = a.v.GetString("config") // DUOMAIL_CONFIG
-	}
-	cfg, err := loadConfig(a.v, path, defaultPaths(a.getenv), a.warn)
+	cfg, err := config.Load(config.Options{File: a.flags.config, Warn: a.warn}, a.getenv)
 	if err != nil {
 		return nil, err
 	}

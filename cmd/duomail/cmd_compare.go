@@ -106,7 +106,7 @@ func (a *app) namedAccount(name string) (*AccountConfig, *Config, error) {
 		return nil, nil, err
 	}
 	if strings.Contains(name, "://") {
-		ac, err := parseAccountURL(name)
+		ac, err := a.parseAccountURL(name)
 		return ac, cfg, err
 	}
 	ac := cfg.Accounts[strings.ToLower(name)]

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/config"
 	"github.com/duomail/duomail/imapsrc/imaptest"
 	"github.com/duomail/duomail/popsrc/pop3test"
 	"github.com/spf13/cobra"
@@ -51,17 +52,16 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	}
 	defer os.RemoveAll(dir)
 
-	// The tour runs duomail's own commands in this process; their caches
-	// go to the temporary directory, and no configuration of the user's
-	// takes part.
-	restore := setenvs(map[string]string{
+	// The tour runs duomail's own commands in this process, each seeing
+	// this environment instead of the process's: their caches go to the
+	// temporary directory, and no configuration of the user's takes part.
+	env := overlayEnv(a.getenv, map[string]string{
 		"XDG_DATA_HOME":    filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME":  filepath.Join(dir, "config"),
 		"DUOMAIL_PASSWORD": demoPassword,
 		"DUOMAIL_ACCOUNT":  "",
 		"DUOMAIL_CONFIG":   "",
 	})
-	defer restore()
 
 	imapSrv, err := imaptest.Start(imaptest.Options{Users: map[string]string{demoUser: demoPassword}, InsecureAuth: true})
 	if err != nil {
@@ -103,7 +103,7 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 		return err
 	}
 
-	t := &tour{a: a, ctx: ctx, w: a.io.out}
+	t := &tour{a: a, ctx: ctx, w: a.io.out, env: env}
 	t.intro(imapURL, popURL, cfgFile)
 	// First, while both servers hold exactly the same mail, the two
 	// protocols side by side. The table is meant for people: shown as on a
@@ -176,6 +176,7 @@ password = %q
 type tour struct {
 	a   *app
 	ctx context.Context
+	env config.Getenv // what each command of the tour sees as its environment
 	w   io.Writer
 	n   int
 	err error
@@ -209,7 +210,7 @@ func (t *tour) run(title string, wantCode int, s streams, args []string) {
 	}
 	t.n++
 	fmt.Fprintf(t.w, "\n== %d. %s\n$ duomail %s\n\n", t.n, title, shellQuote(args))
-	sub := newApp(s, os.Getenv)
+	sub := newApp(s, t.env)
 	code := sub.execute(t.ctx, args)
 	if wantCode != 0 {
 		fmt.Fprintf(t.w, "(exit status %d)\n", code)
@@ -231,7 +232,7 @@ func (t *tour) firstPOP3ID(popURL string) string {
 	if t.err != nil {
 		return ""
 	}
-	sub := newApp(streams{in: strings.NewReader(""), inFd: -1, out: io.Discard, err: io.Discard}, os.Getenv)
+	sub := newApp(streams{in: strings.NewReader(""), inFd: -1, out: io.Discard, err: io.Discard}, t.env)
 	sub.execute(t.ctx, []string{"--url", popURL, "list", "--offline", "--limit", "1", "--json"})
 	id := ""
 	if sub.out != nil {
@@ -271,31 +272,14 @@ func (t *tour) outro(imapURL, popURL string, keep bool, dataDir, cfgFile, someUI
 	}
 }
 
-// setenvs sets environment variables ("" unsets) and returns a function
-// that puts the old values back.
-func setenvs(vars map[string]string) (restore func()) {
-	type old struct {
-		v  string
-		ok bool
-	}
-	saved := map[string]old{}
-	for k, v := range vars {
-		ov, ok := os.LookupEnv(k)
-		saved[k] = old{ov, ok}
-		if v == "" {
-			os.Unsetenv(k)
-		} else {
-			os.Setenv(k, v)
+// overlayEnv returns an environment that is base with vars laid over it
+// ("" unsets), leaving the process's own environment alone.
+func overlayEnv(base config.Getenv, vars map[string]string) config.Getenv {
+	return func(key string) (string, bool) {
+		if v, ok := vars[key]; ok {
+			return v, v != ""
 		}
-	}
-	return func() {
-		for k, o := range saved {
-			if o.ok {
-				os.Setenv(k, o.v)
-			} else {
-				os.Unsetenv(k)
-			}
-		}
+		return base(key)
 	}
 }
 

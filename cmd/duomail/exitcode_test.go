@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/config"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -20,7 +21,9 @@ func TestExitCodes(t *testing.T) {
 		{errors.New("disk full"), 1},
 		{fmt.Errorf("fetch 3: %w", client.ErrNotFound), 1},
 		{fmt.Errorf("list: %w", client.ErrStaleIDs), 1},
-		{&configError{File: "f", Key: "k", Msg: "bad"}, 1},
+		{&config.Error{File: "f", Key: "k", Msg: "bad"}, 1},
+		{&config.Error{Env: "DUOMAIL_ACCOUNTS_WORK_PORT", Key: "accounts.work.port", Msg: "bad"}, 1},
+		{&config.Error{URL: "imap://u@h:0", Key: "port", Msg: "bad"}, 2},
 		{&client.ServerError{Op: "select", Text: "no such mailbox"}, 1},
 		{&usageError{errors.New("unknown flag: --x")}, 2},
 		{fmt.Errorf("fetch: %w: empty message ID", client.ErrUsage), 2},

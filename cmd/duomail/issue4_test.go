@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/config"
 	"github.com/rivo/uniseg"
 )
 
@@ -272,7 +273,7 @@ func TestCheckExitStatus(t *testing.T) {
 		code int
 	}{
 		{errors.New("disk full"), exitOther},
-		{&configError{File: "f", Msg: "bad"}, exitOther},
+		{&config.Error{File: "f", Msg: "bad"}, exitOther},
 		{fmt.Errorf("login: %w", client.ErrAuth), exitAuth},
 		{fmt.Errorf("connect: %w", client.ErrNetwork), exitNetwork},
 		{client.Unsupported("check Archive", "POP3 has no folders"), exitUnsupported},
@@ -290,7 +291,7 @@ func TestCheckExitStatus(t *testing.T) {
 
 // With several accounts --stats sums them and keeps each one's figures.
 func TestStatsSeveralAccounts(t *testing.T) {
-	a := newApp(streams{}, func(string) string { return "" })
+	a := newApp(streams{}, func(string) (string, bool) { return "", false })
 	for i, proto := range []string{client.IMAP, client.POP3} {
 		st := client.NewWireStats(proto)
 		end := st.Begin("check")
@@ -354,7 +355,7 @@ password = "secret"
 `, filepath.Join(dir, "cache"), isrv.Port(), psrv.Port())), 0o600)
 	run := func(args ...string) (int, string, string) {
 		var out, errs strings.Builder
-		a := newApp(streams{in: strings.NewReader(""), inFd: -1, out: &out, err: &errs}, func(string) string { return "" })
+		a := newApp(streams{in: strings.NewReader(""), inFd: -1, out: &out, err: &errs}, func(string) (string, bool) { return "", false })
 		code := a.execute(context.Background(), append([]string{"--config", cfg}, args...))
 		return code, out.String(), errs.String()
 	}

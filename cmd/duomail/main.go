@@ -10,7 +10,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := newApp(osStreams(), os.Getenv).execute(ctx, os.Args[1:])
+	code := newApp(osStreams(), os.LookupEnv).execute(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -36,7 +36,6 @@ against built-in test servers.`,
 	pf.BoolVar(&a.flags.debug, "debug", false, "show the protocol exchange on stderr (credentials redacted)")
 	pf.BoolVar(&a.flags.stats, "stats", false, "print commands, bytes and time spent on the wire to stderr")
 	pf.BoolVarP(&a.flags.quiet, "quiet", "q", false, "no progress bars or notices on stderr")
-	a.v.BindPFlag("account", pf.Lookup("account"))
 
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		a.accountFlag = cmd.Flags().Changed("account")
