@@ -37,12 +37,12 @@ func Dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (c
 	return s, nil
 }
 
+// The account comes checked by package client/config (the TLS mode is one
+// of three, the port is set), so dial does not judge it again. What keeps
+// a password off a plaintext connection is not the account's word but the
+// connection itself: login asks whether it really is TLS, so even an
+// Account built wrongly by a program fails closed.
 func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*Source, error) {
-	switch acct.TLS {
-	case client.TLSImplicit, client.TLSStartTLS, client.TLSNone:
-	default:
-		return nil, fmt.Errorf("account %s: %w: unknown tls mode %q (implicit, starttls or none)", acct.Name, client.ErrUsage, acct.TLS)
-	}
 	addr := acct.Address()
 	conn, base, err := client.Dial(ctx, acct, opts)
 	if err != nil {
@@ -83,6 +83,7 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 		greeting = "* OK TLS established\r\n"
 	}
 	s.tlsDesc = client.TLSDescription(conn, acct.TLS)
+	_, s.encrypted = conn.(*tls.Conn)
 	s.wire = newWireConn(conn, base, s.timeout, opts)
 	s.wire.arm(s.timeout)
 	var ic net.Conn = s.wire
@@ -130,7 +131,7 @@ func (s *Source) lostErr() error {
 // login sends the credentials: SASL PLAIN where offered, else LOGIN.
 func (s *Source) login(ctx context.Context, preCaps imap.CapSet) error {
 	acct := s.acct
-	if err := client.CheckPlaintextAuth(acct, acct.TLS != client.TLSNone, s.opts); err != nil {
+	if err := client.CheckPlaintextAuth(acct, s.encrypted, s.opts); err != nil {
 		return err
 	}
 	plain := preCaps.Has(imap.Cap("AUTH=PLAIN"))

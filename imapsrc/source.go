@@ -27,6 +27,9 @@ type Source struct {
 	wire    *wireConn
 	timeout time.Duration
 	tlsDesc string
+	// encrypted: the connection is TLS, whatever the account says, so
+	// login never sends a password in the clear by mistake.
+	encrypted bool
 
 	caps         imap.CapSet // after login
 	capabilities client.Capabilities

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -251,5 +252,46 @@ func TestStatsCountCommands(t *testing.T) {
 	}
 	if tot.Sent == 0 || tot.Received < int64(len(msgPlain)) {
 		t.Errorf("bytes %+v", tot)
+	}
+}
+
+// An Account whose TLS mode is none of the three (a program's mistake: the
+// configuration never hands one out) still never sends a password over a
+// connection that is not TLS: login goes by the connection, not the word.
+func TestUnknownTLSModeSendsNoPassword(t *testing.T) {
+	var cmds []string
+	var mu sync.Mutex
+	addr, stop, err := imaptest.Script(func(c net.Conn) {
+		p := imaptest.NewPeer(c)
+		p.Send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready")
+		for {
+			tag, name, _, err := p.ReadCommand()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			cmds = append(cmds, name)
+			mu.Unlock()
+			p.Sendf("%s OK done", tag)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []client.TLSMode{"", "ssl"} {
+		acct := scriptAccount(addr)
+		acct.TLS = mode
+		_, err := Dial(context.Background(), acct, client.DialOptions{})
+		if !errors.Is(err, client.ErrTLS) || !strings.Contains(err.Error(), "without TLS") {
+			t.Errorf("tls %q: err %v", mode, err)
+		}
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range cmds {
+		if c == "LOGIN" || c == "AUTHENTICATE" {
+			t.Fatalf("credentials sent in plaintext: %v", cmds)
+		}
 	}
 }
