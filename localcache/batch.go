@@ -47,8 +47,9 @@ type pendingMessage struct {
 	tmp   string        // absolute path in tmp/
 	// file stays open from Add to Commit, so making it durable needs no
 	// second open (opens wait on the journal while other files sync).
-	file *os.File
-	env  client.Envelope
+	file   *os.File
+	env    client.Envelope
+	origin client.Origin // ServerSize -1: none given
 }
 
 // NewBatch implements client.Cache. It creates the folder's Maildir.
@@ -94,7 +95,7 @@ func (b *Batch) add(ctx context.Context, id string, uidValidity uint32, flags []
 		b.validity, b.haveValidity = v, true
 	}
 	v := b.validity
-	m := &pendingMessage{fileRef: fileRef{uidValidity: v, id: id}, flags: flags}
+	m := &pendingMessage{fileRef: fileRef{uidValidity: v, id: id}, flags: flags, origin: client.Origin{ServerSize: -1}}
 	key := m.key()
 	if b.keys[key] {
 		return errors.New("already added to this batch")
@@ -175,6 +176,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// SetOrigin implements client.Batch. An ID not added since the last
+// Commit is ignored.
+func (b *Batch) SetOrigin(id string, o client.Origin) {
+	for i := len(b.items) - 1; i >= 0; i-- {
+		if b.items[i].id == id {
+			b.items[i].origin = o
+			return
+		}
+	}
+}
+
 // Pending implements client.Batch.
 func (b *Batch) Pending() (messages int, bytes int64) { return len(b.items), b.bytes }
 
@@ -221,6 +233,9 @@ ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	flags = excluded.flags, seen = excluded.seen, on_server = 1,
 	downloaded = CASE WHEN body_path != '' AND downloaded != 0 THEN downloaded ELSE excluded.downloaded END,
 	body_path = excluded.body_path`
+
+// originSQL records a message's origin, when one was given.
+const originSQL = `UPDATE messages SET server_id = ?4, server_size = ?5, header_digest = ?6 WHERE folder_id = ?1 AND uidvalidity = ?2 AND id = ?3`
 
 // Commit implements client.Batch:
 //
@@ -334,6 +349,11 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		return nil, err
 	}
 	defer stmt.Close()
+	origin, err := tx.PrepareContext(ctx, originSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer origin.Close()
 	now := time.Now().UnixNano()
 	envs := make([]client.Envelope, len(b.items))
 	for i, m := range b.items {
@@ -341,6 +361,11 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		env.ID, env.Folder, env.UIDValidity, env.Flags = m.id, b.folder, m.uidValidity, m.flags
 		if err := execEnvelope(ctx, stmt, f.id, m.fileRef, env, m.flags, now); err != nil {
 			return nil, fmt.Errorf("id %s: %w", m.id, err)
+		}
+		if o := m.origin; o.ServerSize >= 0 {
+			if _, err := origin.ExecContext(ctx, f.id, int64(m.uidValidity), m.id, o.ServerID, o.ServerSize, o.HeaderDigest); err != nil {
+				return nil, fmt.Errorf("id %s: %w", m.id, err)
+			}
 		}
 		envs[i] = env
 	}

@@ -460,7 +460,7 @@ func (c *Cache) Entries(ctx context.Context, folder string) (map[string]client.E
 	if !ok {
 		return out, nil
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, flags, size, body_path != '', on_server, downloaded FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity))
+	rows, err := c.db.QueryContext(ctx, `SELECT id, flags, size, body_path != '', on_server, downloaded, message_id, server_id, server_size, header_digest FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity))
 	if err != nil {
 		return nil, fmt.Errorf("read entries of %s: %w", folder, err)
 	}
@@ -469,7 +469,7 @@ func (c *Cache) Entries(ctx context.Context, folder string) (map[string]client.E
 		var e client.Entry
 		var flags string
 		var downloaded int64
-		if err := rows.Scan(&e.ID, &flags, &e.Size, &e.HasBody, &e.OnServer, &downloaded); err != nil {
+		if err := rows.Scan(&e.ID, &flags, &e.Size, &e.HasBody, &e.OnServer, &downloaded, &e.MessageID, &e.Origin.ServerID, &e.Origin.ServerSize, &e.Origin.HeaderDigest); err != nil {
 			return nil, fmt.Errorf("read entries of %s: %w", folder, err)
 		}
 		e.Flags = parseFlags(flags)

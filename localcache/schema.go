@@ -11,6 +11,7 @@ import (
 // written by older duomail versions replay the list from where they are.
 var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 	migrateCreate,
+	migrateOrigin,
 }
 
 // migrateCreate is the first schema.
@@ -54,6 +55,19 @@ CREATE TABLE messages (
 	UNIQUE (folder_id, uidvalidity, id)
 );
 CREATE INDEX messages_order ON messages (folder_id, uidvalidity, uid, seq);
+`)
+	return err
+}
+
+// migrateOrigin records where each POP3 message came from (client.Origin):
+// the server's name for it, the size the server announced and a digest of
+// its header, so a later session can tell whether a UIDL still names the
+// stored message. Rows from before have none ('' and -1).
+func migrateOrigin(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+ALTER TABLE messages ADD COLUMN server_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN server_size INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE messages ADD COLUMN header_digest TEXT NOT NULL DEFAULT '';
 `)
 	return err
 }
