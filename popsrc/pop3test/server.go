@@ -44,6 +44,18 @@ type Options struct {
 	// STLSInject is sent right after "+OK" to STLS, in the same write,
 	// as a man in the middle would inject a forged response.
 	STLSInject []byte
+
+	// UnstableUIDL gives every message a new UIDL in every session, as
+	// some servers do after a migration.
+	UnstableUIDL bool
+	// TruncateRETR, when > 0, makes RETR send only the first that many
+	// bytes of longer messages (a well-formed answer, but short of what
+	// LIST announced), as a server that lost part of a message.
+	TruncateRETR int
+	// ListSize, when set, is the size LIST and STAT announce for a
+	// message instead of its size on the wire, as servers that count
+	// line ends their own way.
+	ListSize func(raw []byte) int
 }
 
 // Server is a running test server.
@@ -161,6 +173,20 @@ func (s *Server) Add(user string, raw []byte) string {
 	return m.uidl
 }
 
+// AddWithUIDL appends a message under a UIDL of the caller's choosing,
+// which other messages may share, or which may be one a deleted message
+// had, as misbehaving servers do.
+func (s *Server) AddWithUIDL(user, uidl string, raw []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.users[user]
+	if mb == nil {
+		mb = &mailbox{}
+		s.users[user] = mb
+	}
+	mb.msgs = append(mb.msgs, &message{uidl: uidl, raw: bytes.Clone(raw)})
+}
+
 // Messages returns what remains in a user's mailbox, oldest first.
 func (s *Server) Messages(user string) [][]byte {
 	s.mu.Lock()
@@ -223,6 +249,7 @@ func (s *Server) accept() {
 		s.conns[c] = true
 		log := &sessionLog{}
 		s.sessions = append(s.sessions, log)
+		num := len(s.sessions)
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -241,7 +268,7 @@ func (s *Server) accept() {
 				}
 				nc = tc
 			}
-			sess := &session{srv: s, log: log}
+			sess := &session{srv: s, log: log, num: num}
 			sess.setConn(nc)
 			sess.serve()
 		}()
@@ -252,6 +279,7 @@ func (s *Server) accept() {
 type session struct {
 	srv *Server
 	log *sessionLog
+	num int // counts from 1 in the order sessions connected
 	nc  net.Conn
 	br  *bufio.Reader
 	bw  *bufio.Writer
@@ -366,18 +394,23 @@ func (ss *session) command(verb, arg string) error {
 		for i, m := range ss.msgs {
 			if !ss.deleted[i] {
 				n++
-				size += m.size()
+				size += ss.listSize(m)
 			}
 		}
 		ss.reply("+OK %d %d", n, size)
 	case "LIST":
-		ss.listing(arg, "scan listing", func(m *message) string { return strconv.Itoa(m.size()) })
+		ss.listing(arg, "scan listing", func(m *message) string { return strconv.Itoa(ss.listSize(m)) })
 	case "UIDL":
 		if opts.HideUIDL {
 			ss.reply("-ERR UIDL not supported")
 			return nil
 		}
-		ss.listing(arg, "unique-id listing", func(m *message) string { return m.uidl })
+		ss.listing(arg, "unique-id listing", func(m *message) string {
+			if opts.UnstableUIDL {
+				return fmt.Sprintf("%s.s%d", m.uidl, ss.num)
+			}
+			return m.uidl
+		})
 	case "RETR":
 		m, ok := ss.message(arg)
 		if !ok {
@@ -389,8 +422,12 @@ func (ss *session) command(verb, arg string) error {
 			cut = &cutWriter{w: ss.bw, left: opts.CutRETRAfter}
 			w = cut
 		}
-		fmt.Fprintf(w, "+OK %d octets\r\n", m.size())
-		writeDotStuffed(w, m.raw, -1)
+		fmt.Fprintf(w, "+OK %d octets\r\n", ss.listSize(m))
+		raw := m.raw
+		if n := opts.TruncateRETR; n > 0 && len(raw) > n {
+			raw = raw[:n]
+		}
+		writeDotStuffed(w, raw, -1)
 		if cut != nil && cut.cut {
 			ss.bw.Flush()
 			return errCut
@@ -551,6 +588,13 @@ func (ss *session) quit() error {
 	}
 	ss.reply("+OK bye")
 	return errQuit
+}
+
+func (ss *session) listSize(m *message) int {
+	if f := ss.srv.opts.ListSize; f != nil {
+		return f(m.raw)
+	}
+	return m.size()
 }
 
 // number parses a message number and checks it names a live message.
