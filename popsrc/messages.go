@@ -2,12 +2,10 @@ package popsrc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"strconv"
@@ -104,9 +102,11 @@ func (s *Source) exchange(reqs []request, handle func(i int, r response) error) 
 
 // message is one message of the maildrop as this session knows it.
 type message struct {
-	num  int
-	id   string
-	size int64
+	num    int
+	id     string // unique in the session
+	name   string // the server's name (UIDL or header ID), which others may share
+	size   int64
+	digest string // client.HeaderHash of the header, once fetched
 }
 
 // maildrop maps IDs to this session's message numbers. POP3 numbers are
@@ -176,37 +176,58 @@ func (s *Source) load() error {
 	if err != nil {
 		return err
 	}
+	var digests map[int]string
 	if s.uidl == refused || noUIDL != "" {
 		s.uidl = refused
-		if uids, err = s.headerDigests(order, noUIDL); err != nil {
+		if digests, err = s.headerDigests(order, noUIDL); err != nil {
 			return err
 		}
+		uids = make(map[int]string, len(digests))
+		for num, d := range digests {
+			uids[num] = "hdr-" + d
+		}
+	}
+	// Messages that share a name (a server's duplicate UIDLs, or headers
+	// alike) each get an ID of their own: the first keeps the name, the
+	// others add "-2", "-3"... skipping names the server uses itself.
+	taken := make(map[string]bool, len(uids))
+	for _, id := range uids {
+		taken[id] = true
 	}
 	drop := &maildrop{byID: make(map[string]*message, len(order))}
+	next := map[string]int{} // the next counter to try for a name seen before
 	var unidentified, duplicates int
 	for _, num := range order {
-		id, ok := uids[num]
+		name, ok := uids[num]
 		if !ok {
 			unidentified++
 			continue
 		}
-		if _, dup := drop.byID[id]; dup {
+		id := name
+		if k, dup := next[name]; dup {
 			duplicates++
-			continue
+			for ; taken[name+"-"+strconv.Itoa(k)]; k++ {
+			}
+			id = name + "-" + strconv.Itoa(k)
+			taken[id] = true
+			next[name] = k + 1
+		} else {
+			next[name] = 2
 		}
-		m := &message{num: num, id: id, size: sizes[num]}
+		m := &message{num: num, id: id, name: name, size: sizes[num], digest: digests[num]}
 		drop.msgs = append(drop.msgs, m)
 		drop.byID[id] = m
 	}
 	if unidentified > 0 {
 		s.warnOnce(fmt.Sprintf("%s: %d message(s) have no unique ID on the server and are left alone", s.acct.Address(), unidentified))
 	}
-	if duplicates > 0 {
-		s.warnOnce(fmt.Sprintf("%s: %d message(s) share a unique ID with another and are left alone", s.acct.Address(), duplicates))
+	if duplicates > 0 && s.uidl != refused {
+		s.warnOnce(fmt.Sprintf("%s: %d message(s) share a unique ID (UIDL) with another; each is downloaded and kept under an ID of its own, and deleted from the server only once its own copy is stored", s.acct.Address(), duplicates))
 	}
 	s.drop = drop
 	return nil
 }
+
 
 // readListing parses the "number argument" lines of LIST and UIDL.
 func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg string) error) error {
@@ -266,7 +287,7 @@ func validUIDL(id string) bool {
 // headerDigests identifies messages on a server without UIDL, as fetchmail
 // does: by a digest of each message's header, fetched with TOP n 0. The
 // header carries Received, Message-ID and Date fields that make it unique in
-// practice; exact copies get a counter.
+// practice; load gives exact copies a counter.
 func (s *Source) headerDigests(order []int, why string) (map[int]string, error) {
 	if s.top == refused {
 		return nil, client.Unsupported("identify messages",
@@ -283,9 +304,8 @@ func (s *Source) headerDigests(order []int, why string) (map[int]string, error) 
 		reqs[i] = request{op: fmt.Sprintf("top %d 0", num), line: fmt.Sprintf("TOP %d 0", num), multi: true}
 	}
 	ids := make(map[int]string, len(order))
-	seen := map[string]int{}
 	var refusedTOP *client.ServerError
-	h := &headerHash{h: sha256.New()}
+	h := client.NewHeaderHash()
 	err := s.exchange(reqs, func(i int, r response) error {
 		if r.refusal != nil {
 			if i == 0 && s.top == unknown {
@@ -294,16 +314,11 @@ func (s *Source) headerDigests(order []int, why string) (map[int]string, error) 
 			}
 			return nil // this message stays unidentified
 		}
-		h.reset()
+		h.Reset()
 		if _, err := io.Copy(h, r.body); err != nil {
 			return err
 		}
-		id := "hdr-" + hex.EncodeToString(h.h.Sum(nil)[:16])
-		seen[id]++
-		if n := seen[id]; n > 1 {
-			id += "-" + strconv.Itoa(n)
-		}
-		ids[order[i]] = id
+		ids[order[i]] = h.Sum()
 		return nil
 	})
 	if refusedTOP != nil {
@@ -318,34 +333,6 @@ func (s *Source) headerDigests(order []int, why string) (map[int]string, error) 
 		s.top = supported
 	}
 	return ids, nil
-}
-
-// headerHash hashes a header with CR removed and trailing newlines ignored,
-// so the same header yields the same ID however the server ends its lines.
-type headerHash struct {
-	h        hash.Hash
-	newlines int // held back: they count only if more text follows
-}
-
-func (w *headerHash) reset() {
-	w.h.Reset()
-	w.newlines = 0
-}
-
-func (w *headerHash) Write(p []byte) (int, error) {
-	for _, b := range p {
-		switch b {
-		case '\r':
-		case '\n':
-			w.newlines++
-		default:
-			for ; w.newlines > 0; w.newlines-- {
-				w.h.Write([]byte{'\n'})
-			}
-			w.h.Write([]byte{b})
-		}
-	}
-	return len(p), nil
 }
 
 func (s *Source) Inventory(ctx context.Context, ref client.FolderRef, opts client.InventoryOptions) (client.FolderStatus, []client.Item, error) {
@@ -363,6 +350,9 @@ func (s *Source) Inventory(ctx context.Context, ref client.FolderRef, opts clien
 	items := make([]client.Item, len(s.drop.msgs))
 	for i, m := range s.drop.msgs {
 		items[i] = client.Item{ID: m.id, Size: m.size}
+		if m.name != m.id {
+			items[i].Name = m.name
+		}
 	}
 	return s.folderStatus(), items, nil
 }
@@ -521,7 +511,7 @@ func (s *Source) Download(ctx context.Context, ref client.FolderRef, ids []strin
 			errs = append(errs, r.refusal)
 			return nil
 		}
-		return fn(msgs[i].id, msgs[i].size, r.body)
+		return fn(msgs[i].id, msgs[i].size, &sizeCheck{r: r.body, op: msgOp("retr", msgs[i]), announced: msgs[i].size})
 	})
 	if err != nil {
 		return err
@@ -566,4 +556,86 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 		return res, err
 	}
 	return res, errors.Join(append(errs, notFound("delete", missing))...)
+}
+
+// sizeCheck fails a message that ends much shorter than LIST announced: a
+// server that lost part of it. Servers count sizes their own way (GNU
+// Mailutils announces less than it sends, some count LF line ends where
+// CRLF go out), so only fewer bytes than the announced size less one per
+// line received is taken as a truncation.
+type sizeCheck struct {
+	r         io.Reader
+	op        string
+	announced int64
+	got       int64
+	lines     int64
+}
+
+func (c *sizeCheck) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.got += int64(n)
+	c.lines += int64(bytes.Count(p[:n], []byte{'\n'}))
+	if err == io.EOF && c.got < c.announced-c.lines {
+		return n, fmt.Errorf("%s: %w: %d bytes arrived, but the server announced %d (LIST)", c.op, client.ErrIncomplete, c.got, c.announced)
+	}
+	return n, err
+}
+
+// HeaderDigests implements client.Identifier with TOP n 0, pipelined,
+// for the messages whose digest this session does not know yet.
+func (s *Source) HeaderDigests(ctx context.Context, ref client.FolderRef, ids []string) (map[string]string, error) {
+	if err := checkRef("identify", ref); err != nil {
+		return nil, err
+	}
+	if s.top == refused {
+		return nil, client.Unsupported("identify messages", "server lacks TOP")
+	}
+	end, err := s.c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	found, _ := s.lookup(ids)
+	var ask []*message
+	for _, m := range found {
+		if m.digest == "" {
+			ask = append(ask, m)
+		}
+	}
+	reqs := make([]request, len(ask))
+	for i, m := range ask {
+		reqs[i] = request{op: msgOp("top", m), line: fmt.Sprintf("TOP %d 0", m.num), multi: true}
+	}
+	var refusedTOP bool
+	h := client.NewHeaderHash()
+	err = s.exchange(reqs, func(i int, r response) error {
+		if r.refusal != nil {
+			if s.top == unknown {
+				refusedTOP = true
+			}
+			return r.refusal
+		}
+		s.top = supported
+		h.Reset()
+		if _, err := io.Copy(h, r.body); err != nil {
+			return err
+		}
+		ask[i].digest = h.Sum()
+		return nil
+	})
+	if refusedTOP {
+		s.top = refused
+		return nil, client.Unsupported("identify messages", "server lacks TOP")
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(found))
+	for _, m := range found {
+		out[m.id] = m.digest
+	}
+	return out, nil
 }
