@@ -69,6 +69,12 @@ type Cache interface {
 	// NewBatch starts storing whole messages into a folder.
 	NewBatch(ctx context.Context, folder string) (Batch, error)
 
+	// SetOrigins records where messages came from (see Origin) and that
+	// they are on the server, for messages recognised on the server under
+	// another name than the one they were stored with. Unknown IDs are
+	// skipped.
+	SetOrigins(ctx context.Context, folder string, origins map[string]Origin) error
+
 	// Lock takes the account's sync lock, so two processes never download
 	// the same messages at once. It waits until ctx ends.
 	Lock(ctx context.Context) (unlock func(), err error)
@@ -91,6 +97,10 @@ type Batch interface {
 	// If reading r fails (a connection cut mid-message), Add removes what it
 	// wrote and returns the error: a partial message is never committed.
 	Add(ctx context.Context, id string, uidValidity uint32, flags []Flag, r io.Reader) error
+
+	// SetOrigin records where a message added to this batch came from;
+	// Commit stores it with the message.
+	SetOrigin(id string, o Origin)
 
 	// Pending reports how many messages and bytes were added since the last Commit.
 	Pending() (messages int, bytes int64)
@@ -122,4 +132,6 @@ type Entry struct {
 	HasBody    bool      // the whole message is in the Maildir
 	OnServer   bool      // still on the server as of the last sync
 	Downloaded time.Time // when the body was first stored (keep_days counts from it); zero without body
+	MessageID  string
+	Origin     Origin
 }

@@ -24,6 +24,10 @@ var (
 	ErrServer = errors.New("server refused")
 	// ErrProtocol: the server sent something that breaks the protocol.
 	ErrProtocol = errors.New("protocol violation")
+	// ErrIncomplete: a message arrived much shorter than the server
+	// announced (truncated by the server); it is neither stored nor
+	// deleted, and the sync goes on with the others.
+	ErrIncomplete = errors.New("message arrived incomplete")
 	// ErrUsage: the user asked for something malformed (bad ID, bad flag).
 	ErrUsage = errors.New("usage")
 )

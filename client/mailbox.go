@@ -367,6 +367,14 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 	if err != nil {
 		return rep, err
 	}
+	next := SyncState{UIDValidity: st.UIDValidity, UIDNext: st.UIDNext, HighestModSeq: st.HighestModSeq, Messages: len(items)}
+	if !mirror {
+		if err := m.syncKept(ctx, src, ref, items, entries, opts, &rep); err != nil {
+			return rep, err
+		}
+		next.LastSync = nowFunc()
+		return rep, m.Cache.SetState(ctx, folder, next)
+	}
 
 	onServer := make(map[string]bool, len(items))
 	for _, it := range items {
@@ -379,14 +387,8 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 		}
 	}
 	if len(gone) > 0 {
-		// A mirror forgets what the server no longer has; a POP3 cache is
-		// the store of record and keeps its copy.
-		if mirror {
-			err = m.Cache.Remove(ctx, folder, gone)
-		} else {
-			err = m.Cache.MarkOffServer(ctx, folder, gone)
-		}
-		if err != nil {
+		// A mirror forgets what the server no longer has.
+		if err := m.Cache.Remove(ctx, folder, gone); err != nil {
 			return rep, err
 		}
 		rep.Vanished = len(gone)
@@ -405,14 +407,14 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 		} else if known {
 			flags[it.ID] = e.Flags
 		}
-		if !e.HasBody && (opts.Bodies || !mirror) {
+		if !e.HasBody && opts.Bodies {
 			needBody = append(needBody, it.ID)
 			needBytes += it.Size
 		}
 	}
 	rep.New = len(newIDs)
 
-	if mirror && m.caps.Has(FeatureHeadersFirst) {
+	if m.caps.Has(FeatureHeadersFirst) {
 		// Envelopes of new mail that is not about to be downloaded whole.
 		bodySoon := make(map[string]bool, len(needBody))
 		for _, id := range needBody {
@@ -430,7 +432,7 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 	}
 
 	if len(needBody) > 0 {
-		n, b, err := m.downloadInto(ctx, src, ref, needBody, flags, needBytes, opts.Progress)
+		n, b, err := m.downloadInto(ctx, src, ref, needBody, flags, needBytes, opts.Progress, nil)
 		rep.Downloaded, rep.Bytes = n, b
 		if err != nil {
 			return rep, fmt.Errorf("sync %s: %w", folder, err)
@@ -453,15 +455,6 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 		}
 	}
 
-	if !mirror {
-		deleted, err := m.applyRetention(ctx, src, ref, items)
-		rep.Deleted = deleted
-		if err != nil {
-			return rep, err
-		}
-	}
-
-	next := SyncState{UIDValidity: st.UIDValidity, UIDNext: st.UIDNext, HighestModSeq: st.HighestModSeq, Messages: len(items)}
 	next.LastSync = nowFunc()
 	if err := m.Cache.SetState(ctx, folder, next); err != nil {
 		return rep, err
@@ -499,7 +492,10 @@ func (m *Mailbox) fetchEnvelopes(ctx context.Context, src Source, ref FolderRef,
 // downloadInto streams whole messages into the cache, committing them
 // durably in batches. Messages received completely before a failure are
 // still committed, so the next run does not fetch them again.
-func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, ids []string, flags map[string][]Flag, totalBytes int64, progress func(Progress)) (int, int64, error) {
+func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, ids []string, flags map[string][]Flag, totalBytes int64, progress func(Progress), plan *downloadPlan) (int, int64, error) {
+	if plan == nil {
+		plan = &downloadPlan{}
+	}
 	// Two batches take turns: while one is made durable (fsync, index
 	// commit) the next fills from the network, so the disk's waits and the
 	// server's sending overlap instead of adding up.
@@ -518,6 +514,7 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 	type committed struct {
 		n     int
 		bytes int64
+		ids   []string
 		err   error
 	}
 	var inFlight chan committed
@@ -529,34 +526,48 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 		inFlight = nil
 		stored += c.n
 		storedBytes += c.bytes
+		if c.err == nil {
+			plan.stored(c.ids)
+		}
 		if c.err != nil {
 			return fmt.Errorf("store messages of %s: %w", ref.Name, c.err)
 		}
 		return nil
 	}
-	commitAsync := func(b Batch) {
+	commitAsync := func(b Batch, ids []string) {
 		ch := make(chan committed, 1)
 		_, bytes := b.Pending()
 		go func() {
 			envs, err := b.Commit(ctx)
-			ch <- committed{len(envs), bytes, err}
+			ch <- committed{len(envs), bytes, ids, err}
 		}()
 		inFlight = ch
 	}
 	p := Progress{Folder: ref.Name, TotalMessages: len(ids), TotalBytes: totalBytes}
 	var doneMsgs int
 	var doneBytes int64
+	var added []string // server IDs in the batch not yet committed
+	h := NewHeaderHash()
 	dlErr := src.Download(ctx, ref, ids, func(id string, size int64, r io.Reader) error {
 		rr := &recordingReader{r: r}
 		batch := batches[cur]
 		before, beforeBytes := batch.Pending()
-		if err := batch.Add(ctx, id, ref.UIDValidity, flags[id], rr); err != nil {
+		key := plan.key(id)
+		h.Reset()
+		if err := batch.Add(ctx, key, ref.UIDValidity, flags[id], io.TeeReader(rr, h)); err != nil {
+			if errors.Is(rr.err, ErrIncomplete) {
+				// The server's copy stays, and so the next sync tries again.
+				m.Opts.Warnf(fmt.Sprintf("account %s: %v; it stays on the server and is not stored", m.Account.Name, rr.err))
+				return nil
+			}
 			if rr.err != nil {
 				// The download failed, not the storing: say so plainly.
 				return rr.err
 			}
 			return fmt.Errorf("store %s: %w", id, err)
 		}
+		batch.SetOrigin(key, Origin{ServerID: plan.name(id), ServerSize: size, HeaderDigest: h.Sum()})
+		added = append(added, id)
 		n, b := batch.Pending()
 		doneMsgs += n - before
 		doneBytes += b - beforeBytes
@@ -568,7 +579,8 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 			if err := wait(); err != nil {
 				return err
 			}
-			commitAsync(batch)
+			commitAsync(batch, added)
+			added = nil
 			cur = 1 - cur
 		}
 		return nil
@@ -581,6 +593,7 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 		for _, e := range envs {
 			storedBytes += e.Size
 		}
+		plan.stored(added)
 	} else {
 		err = fmt.Errorf("store messages of %s: %w", ref.Name, err)
 	}
@@ -588,6 +601,37 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 		return stored, storedBytes, errors.Join(dlErr, err)
 	}
 	return stored, storedBytes, dlErr
+}
+
+// downloadPlan says where downloadInto stores each message and records
+// what it made durable.
+type downloadPlan struct {
+	keys  map[string]string // server ID -> cache key, when they differ
+	names map[string]string // server ID -> the server's name (Item.ServerName)
+	got   map[string]bool   // server IDs whose bytes are durable in the cache
+}
+
+func (p *downloadPlan) key(id string) string {
+	if k := p.keys[id]; k != "" {
+		return k
+	}
+	return id
+}
+
+func (p *downloadPlan) name(id string) string {
+	if n := p.names[id]; n != "" {
+		return n
+	}
+	return id
+}
+
+func (p *downloadPlan) stored(ids []string) {
+	if p.got == nil {
+		p.got = map[string]bool{}
+	}
+	for _, id := range ids {
+		p.got[id] = true
+	}
 }
 
 // recordingReader remembers the error its reader failed with.
@@ -602,47 +646,6 @@ func (r *recordingReader) Read(p []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
-}
-
-// applyRetention deletes from the server what the account's policy says
-// should go and is durably in the cache, then ends the session so the
-// server commits the deletions (POP3 DELE takes effect at QUIT).
-func (m *Mailbox) applyRetention(ctx context.Context, src Source, ref FolderRef, items []Item) (int, error) {
-	acct := m.Account
-	if acct.KeepOnServer && acct.KeepDays <= 0 {
-		return 0, nil
-	}
-	entries, err := m.Cache.Entries(ctx, ref.Name)
-	if err != nil {
-		return 0, err
-	}
-	cutoff := nowFunc().AddDate(0, 0, -acct.KeepDays)
-	var doomed []string
-	for _, it := range items {
-		e, ok := entries[it.ID]
-		if !ok || !e.HasBody {
-			continue // never delete what is not safely stored
-		}
-		if !acct.KeepOnServer || acct.KeepDays > 0 && e.Downloaded.Before(cutoff) {
-			doomed = append(doomed, it.ID)
-		}
-	}
-	if len(doomed) == 0 {
-		return 0, nil
-	}
-	res, err := src.Delete(ctx, ref, doomed, DeleteOptions{Expunge: true})
-	if err != nil {
-		return 0, fmt.Errorf("delete downloaded mail from server: %w", err)
-	}
-	if res.Pending {
-		if err := m.Close(); err != nil {
-			return 0, fmt.Errorf("delete downloaded mail from server: %w (the next sync deletes what the server kept)", err)
-		}
-	}
-	if err := m.Cache.MarkOffServer(ctx, ref.Name, doomed); err != nil {
-		return len(doomed), err
-	}
-	return len(doomed), nil
 }
 
 func sameFlags(a, b []Flag) bool {

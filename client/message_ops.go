@@ -67,7 +67,7 @@ func (msg *Message) ensureLocal(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	n, _, err := msg.mb.downloadInto(ctx, src, msg.ref, []string{msg.ID}, nil, 0, nil)
+	n, _, err := msg.mb.downloadInto(ctx, src, msg.ref, []string{msg.ID}, nil, 0, nil, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", msg.op(), err)
 	}
@@ -446,6 +446,13 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 		return res, nil
 	}
 
+	// A sync running meanwhile would store the message again after it is
+	// removed here, and it would come back for good.
+	unlock, err := m.Cache.Lock(ctx)
+	if err != nil {
+		return DeleteResult{}, fmt.Errorf("delete: %w", err)
+	}
+	defer unlock()
 	_, items, err := src.Inventory(ctx, ref, InventoryOptions{})
 	if err != nil {
 		return DeleteResult{}, fmt.Errorf("delete: %w", err)
@@ -454,16 +461,34 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 	if err != nil {
 		return DeleteResult{}, err
 	}
-	onServer := make(map[string]bool, len(items))
-	for _, it := range items {
-		onServer[it.ID] = true
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	copies, err := m.identify(ctx, src, ref, items, entries, func(e Entry) bool { return want[e.ID] })
+	if err != nil {
+		return DeleteResult{}, fmt.Errorf("delete: %w", err)
+	}
+	// IDs are cache keys; the server's copy under the same name is deleted
+	// only if it is the stored message (a server ID never stored is taken
+	// as given, as shown by list --headers-only).
+	serverID := make(map[string]string, len(copies))
+	for _, c := range copies {
+		if c.cached {
+			serverID[c.key] = c.item.ID
+		}
+	}
+	for _, c := range copies {
+		if _, stored := entries[c.item.ID]; !stored && serverID[c.item.ID] == "" {
+			serverID[c.item.ID] = c.item.ID
+		}
 	}
 	var serverIDs []string
 	for _, id := range ids {
 		_, cached := entries[id]
 		switch {
-		case onServer[id]:
-			serverIDs = append(serverIDs, id)
+		case serverID[id] != "":
+			serverIDs = append(serverIDs, serverID[id])
 		case !cached:
 			return DeleteResult{}, fmt.Errorf("delete %s: %w (neither on the server nor in the cache)", id, ErrNotFound)
 		}

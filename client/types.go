@@ -136,6 +136,19 @@ type Item struct {
 	ID    string
 	Size  int64  // 0 when the server did not say
 	Flags []Flag // nil when the protocol keeps no flags on the server
+	// Name is the server's own name for the message where several
+	// messages may share it (POP3: the UIDL, or the header-digest name
+	// without UIDL); ID then adds a suffix to make it unique in the
+	// session. "" means ID is the server's name.
+	Name string
+}
+
+// ServerName returns Name, or ID when the server's name is the ID.
+func (it Item) ServerName() string {
+	if it.Name != "" {
+		return it.Name
+	}
+	return it.ID
 }
 
 // InventoryOptions narrows which flags an inventory reports.
