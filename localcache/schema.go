@@ -62,7 +62,7 @@ CREATE INDEX messages_order ON messages (folder_id, uidvalidity, uid, seq);
 // migrateOrigin records where each POP3 message came from (client.Origin):
 // the server's name for it, the size the server announced and a digest of
 // its header, so a later session can tell whether a UIDL still names the
-// stored message. Rows from before have none ('' and -1).
+// stored message. Rows from before have none (” and -1).
 func migrateOrigin(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `
 ALTER TABLE messages ADD COLUMN server_id TEXT NOT NULL DEFAULT '';

@@ -228,7 +228,6 @@ func (s *Source) load() error {
 	return nil
 }
 
-
 // readListing parses the "number argument" lines of LIST and UIDL.
 func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg string) error) error {
 	body.traced = s.c.debug != nil

@@ -41,7 +41,10 @@ type Source struct {
 	closed  bool
 }
 
-var _ client.Source = (*Source)(nil)
+var (
+	_ client.Source     = (*Source)(nil)
+	_ client.Identifier = (*Source)(nil)
+)
 
 // support is what we know of an optional command: announced by CAPA,
 // refused, or unknown (no CAPA: try it and see).
