@@ -53,10 +53,26 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 			bySize[announcedSize(e)] = append(bySize[announcedSize(e)], e)
 		}
 	}
+	// Only a message the server listed last time (renamed since) or one
+	// stored under the same server name is worth a TOP: comparing new
+	// mail with every stored message of its size would cost one TOP per
+	// new message in a large cache.
+	candidate := func(e Entry, c *serverCopy) bool {
+		return !claimed[e.ID] && (e.OnServer || serverName(e) == c.item.ServerName())
+	}
 	var ask []string
 	for _, c := range copies {
-		if c.cached && entries[c.key].HasBody && verify(entries[c.key]) || !c.cached && len(bySize[c.item.Size]) > 0 {
-			ask = append(ask, c.item.ID)
+		if c.cached {
+			if entries[c.key].HasBody && verify(entries[c.key]) {
+				ask = append(ask, c.item.ID)
+			}
+			continue
+		}
+		for _, e := range bySize[c.item.Size] {
+			if candidate(e, c) {
+				ask = append(ask, c.item.ID)
+				break
+			}
 		}
 	}
 	digests, err := m.headerDigests(ctx, src, ref, ask)
@@ -96,7 +112,7 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 			bySize[announcedSize(e)] = append(bySize[announcedSize(e)], e)
 		}
 		for _, e := range bySize[c.item.Size] {
-			if claimed[e.ID] || stored(e) != d {
+			if !candidate(e, c) || stored(e) != d {
 				continue
 			}
 			c.key, c.cached, c.verified = e.ID, true, true
