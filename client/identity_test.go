@@ -2,7 +2,9 @@ package client_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -215,7 +217,7 @@ func TestPOP3TruncatedDownloadStaysOnServer(t *testing.T) {
 	small := sourcetest.SimpleMessage("small", time.Now())
 	big := sourcetest.AttachmentMessage("big", "a.bin", 20_000)
 	srv.Add("alice", small)
-	srv.Add("alice", big)
+	bigID := srv.Add("alice", big)
 	acct := popAccount(srv)
 	acct.KeepOnServer = false
 	mb, warns := warnedMailbox(t, acct)
@@ -235,6 +237,14 @@ func TestPOP3TruncatedDownloadStaysOnServer(t *testing.T) {
 	bodies := cachedBodies(t, mb)
 	if len(bodies) != 1 || !bytes.Equal(bodies[0], small) {
 		t.Errorf("cache holds %d messages, want only the complete one", len(bodies))
+	}
+	// Reading it says why it cannot be shown.
+	msg, err := mb.Message(ctxT(t), client.Inbox, bigID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := msg.WriteRaw(ctxT(t), io.Discard); !errors.Is(err, client.ErrIncomplete) {
+		t.Errorf("fetch of the truncated message: %v", err)
 	}
 }
 

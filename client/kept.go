@@ -118,7 +118,7 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 			c.key, c.cached, c.verified = e.ID, true, true
 			claimed[e.ID] = true
 			origins[e.ID] = Origin{ServerID: c.item.ServerName(), ServerSize: c.item.Size, HeaderDigest: d}
-			if e.OnServer && serverName(e) != c.item.ServerName() {
+			if e.OnServer && e.ID != c.item.ID && serverName(e) != c.item.ServerName() {
 				renamed++
 			}
 			break

@@ -558,6 +558,7 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 			if errors.Is(rr.err, ErrIncomplete) {
 				// The server's copy stays, and so the next sync tries again.
 				m.Opts.Warnf(fmt.Sprintf("account %s: %v; it stays on the server and is not stored", m.Account.Name, rr.err))
+				plan.incomplete = append(plan.incomplete, rr.err)
 				return nil
 			}
 			if rr.err != nil {
@@ -609,6 +610,8 @@ type downloadPlan struct {
 	keys  map[string]string // server ID -> cache key, when they differ
 	names map[string]string // server ID -> the server's name (Item.ServerName)
 	got   map[string]bool   // server IDs whose bytes are durable in the cache
+
+	incomplete []error // messages that arrived short, skipped
 }
 
 func (p *downloadPlan) key(id string) string {

@@ -67,7 +67,11 @@ func (msg *Message) ensureLocal(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	n, _, err := msg.mb.downloadInto(ctx, src, msg.ref, []string{msg.ID}, nil, 0, nil, nil)
+	plan := &downloadPlan{}
+	n, _, err := msg.mb.downloadInto(ctx, src, msg.ref, []string{msg.ID}, nil, 0, nil, plan)
+	if err == nil && n == 0 {
+		err = errors.Join(plan.incomplete...)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", msg.op(), err)
 	}
