@@ -33,7 +33,7 @@ type CheckState struct {
 // is compared with the previous one and with the cache.
 func (m *Mailbox) Check(ctx context.Context, folder string, prev CheckState) (FolderCheck, CheckState, error) {
 	defer m.Opts.Stats.Begin("check")()
-	folder = folderName(folder)
+	folder = FolderName(folder)
 	res := FolderCheck{Account: m.Account.Name, Folder: folder}
 	src, err := m.Source(ctx)
 	if err != nil {

@@ -102,9 +102,10 @@ func (m *Mailbox) Close() error {
 	return err
 }
 
-// folderName normalises a folder argument: empty means the inbox, and any
-// spelling of INBOX is the inbox (RFC 3501 5.1).
-func folderName(folder string) string {
+// FolderName normalises a folder as a user gives it: empty means the
+// inbox, and any spelling of INBOX is the inbox (RFC 3501 5.1), so that it
+// is shown, and its state found, under one name.
+func FolderName(folder string) string {
 	if folder == "" || strings.EqualFold(folder, Inbox) {
 		return Inbox
 	}
@@ -200,7 +201,7 @@ type ListRequest struct {
 // one that downloads whole messages (POP3) new mail is synced into the cache
 // first and the list comes from the cache.
 func (m *Mailbox) List(ctx context.Context, req ListRequest) ([]Envelope, error) {
-	folder := folderName(req.Folder)
+	folder := FolderName(req.Folder)
 	opts := ListOptions{Limit: req.Limit, Unseen: req.Unseen}
 	if req.Offline {
 		return m.listCache(ctx, folder, opts)
@@ -304,7 +305,7 @@ type SyncReport struct {
 // the server commits at QUIT.
 func (m *Mailbox) Sync(ctx context.Context, folder string, opts SyncOptions) (SyncReport, error) {
 	defer m.Opts.Stats.Begin("sync")()
-	return m.sync(ctx, folderName(folder), opts)
+	return m.sync(ctx, FolderName(folder), opts)
 }
 
 // downloadBatch is how many messages or bytes are made durable at once:

@@ -31,7 +31,7 @@ type Message struct {
 // Message prepares to read one message. It checks the cache first, so a
 // cached message is read without connecting.
 func (m *Mailbox) Message(ctx context.Context, folder, id string) (*Message, error) {
-	folder = folderName(folder)
+	folder = FolderName(folder)
 	if id == "" {
 		return nil, fmt.Errorf("fetch: %w: empty message ID", ErrUsage)
 	}
@@ -376,7 +376,7 @@ type FlagResult struct {
 // device sees the change), else in the cache only, and says so.
 func (m *Mailbox) Flag(ctx context.Context, folder string, ids []string, op FlagOp, flags []Flag) (FlagResult, error) {
 	defer m.Opts.Stats.Begin("flag")()
-	folder = folderName(folder)
+	folder = FolderName(folder)
 	if len(ids) == 0 || len(flags) == 0 {
 		return FlagResult{}, fmt.Errorf("flag: %w: no message or no flag given", ErrUsage)
 	}
@@ -424,7 +424,7 @@ func (m *Mailbox) Flag(ctx context.Context, folder string, ids []string, op Flag
 // it — and then from the cache.
 func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts DeleteOptions) (DeleteResult, error) {
 	defer m.Opts.Stats.Begin("delete")()
-	folder = folderName(folder)
+	folder = FolderName(folder)
 	if len(ids) == 0 {
 		return DeleteResult{}, fmt.Errorf("delete: %w: no message given", ErrUsage)
 	}
@@ -520,7 +520,7 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 // Move moves messages to another folder on the server.
 func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest string) error {
 	defer m.Opts.Stats.Begin("move")()
-	folder = folderName(folder)
+	folder = FolderName(folder)
 	if len(ids) == 0 {
 		return fmt.Errorf("move: %w: no message given", ErrUsage)
 	}
@@ -535,7 +535,7 @@ func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest st
 	if err != nil {
 		return err
 	}
-	if err := src.Move(ctx, ref, ids, folderName(dest)); err != nil {
+	if err := src.Move(ctx, ref, ids, FolderName(dest)); err != nil {
 		return fmt.Errorf("move: %w", err)
 	}
 	return m.Cache.Remove(ctx, folder, ids)

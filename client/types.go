@@ -5,6 +5,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -109,10 +110,21 @@ type Envelope struct {
 	UIDValidity    uint32    `json:"uidvalidity,omitempty"`
 }
 
-// MarshalJSON keeps the documented schema stable for scripts: a date the
-// message does not have is null (not year 1), and lists are [] (not null).
-func (e Envelope) MarshalJSON() ([]byte, error) {
-	type plain Envelope
+// EnvelopeJSON is an envelope in its documented JSON form, stable for
+// scripts: a date the message does not have is null (not year 1), and
+// lists are [] (not null). An object that carries an envelope's fields
+// and more (fetch --json, a watch --json line) embeds it.
+type EnvelopeJSON struct {
+	envelopeFields
+	Date *time.Time `json:"date"`
+}
+
+// envelopeFields is Envelope without its methods, so that embedding it
+// does not give the outer type Envelope's MarshalJSON.
+type envelopeFields Envelope
+
+// JSON returns the envelope in its documented JSON form.
+func (e Envelope) JSON() EnvelopeJSON {
 	var date *time.Time
 	if !e.Date.IsZero() {
 		d := e.Date
@@ -124,10 +136,20 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 	if e.Flags == nil {
 		e.Flags = []Flag{}
 	}
-	return json.Marshal(struct {
-		plain
-		Date *time.Time `json:"date"`
-	}{plain(e), date})
+	return EnvelopeJSON{envelopeFields(e), date}
+}
+
+// MarshalJSON encodes the documented JSON form (see JSON). It leaves <, >
+// and & unescaped, as addresses are full of them; an encoder that wants
+// them escaped still escapes them in what a MarshalJSON returns.
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e.JSON()); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Item is one message in a folder inventory: enough to decide what a sync must

@@ -26,3 +26,28 @@ func TestEnvelopeJSONSchema(t *testing.T) {
 		t.Errorf("date twice: %s", b)
 	}
 }
+
+func TestFolderName(t *testing.T) {
+	for in, want := range map[string]string{"": "INBOX", "inbox": "INBOX", "InBoX": "INBOX", "INBOX": "INBOX",
+		"Archive": "Archive", "INBOX/Sub": "INBOX/Sub", "inbox.sub": "inbox.sub"} {
+		if got := FolderName(in); got != want {
+			t.Errorf("FolderName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestEnvelopeJSONKeepsAddressesLiteral: <, > and & stay as they are in
+// an envelope encoded without HTML escaping, as --json does.
+func TestEnvelopeJSONKeepsAddressesLiteral(t *testing.T) {
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Envelope{ID: "1", From: "Carol <carol@example.org>", Subject: "Q&A"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"from":"Carol <carol@example.org>"`, `"subject":"Q&A"`, `"to":[]`, `"flags":[]`, `"date":null`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("%s lacks %s", buf.String(), want)
+		}
+	}
+}

@@ -31,7 +31,7 @@ type WatchOptions struct {
 // backoff, and mail that arrived meanwhile is reported after reconnecting;
 // a refused login ends the watch with the error.
 func (m *Mailbox) Watch(ctx context.Context, opts WatchOptions) error {
-	folder := folderName(opts.Folder)
+	folder := FolderName(opts.Folder)
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Minute
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/termtext"
 	"golang.org/x/term"
 )
 
@@ -116,7 +117,7 @@ func (a *app) resolvePassword(ctx context.Context, ac *AccountConfig) (string, e
 		return pw, nil
 	}
 	if a.io.inTTY && a.io.inFd >= 0 {
-		fmt.Fprintf(a.io.err, "Password for %s@%s: ", sanitizeField(ac.Username), sanitizeField(ac.Host))
+		fmt.Fprintf(a.io.err, "Password for %s@%s: ", termtext.Field(ac.Username), termtext.Field(ac.Host))
 		b, err := term.ReadPassword(a.io.inFd)
 		fmt.Fprintln(a.io.err)
 		if err != nil {

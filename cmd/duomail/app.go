@@ -11,6 +11,7 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/config"
+	"github.com/duomail/duomail/client/termtext"
 	"golang.org/x/term"
 )
 
@@ -90,7 +91,7 @@ func (a *app) env(key string) string {
 func (a *app) warn(msg string) {
 	a.errMu.Lock() // accounts checked at once may warn at once
 	defer a.errMu.Unlock()
-	fmt.Fprintf(a.io.err, "duomail: warning: %s\n", sanitizeField(msg))
+	fmt.Fprintf(a.io.err, "duomail: warning: %s\n", termtext.Field(msg))
 }
 
 // notice prints an informational line on stderr unless --quiet.
@@ -98,7 +99,7 @@ func (a *app) notice(msg string) {
 	if !a.flags.quiet {
 		a.errMu.Lock()
 		defer a.errMu.Unlock()
-		fmt.Fprintln(a.io.err, sanitizeField(msg))
+		fmt.Fprintln(a.io.err, termtext.Field(msg))
 	}
 }
 
@@ -120,7 +121,7 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must not print a Go stack at the user.
-			fmt.Fprintf(a.io.err, "duomail: internal error: %s\n", sanitizeField(fmt.Sprint(r)))
+			fmt.Fprintf(a.io.err, "duomail: internal error: %s\n", termtext.Field(fmt.Sprint(r)))
 			code = exitError
 		}
 	}()

@@ -6,7 +6,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newAccountsCmd(a *app) *cobra.Command {
+type accountsOptions struct {
+	app *app
+}
+
+func newAccountsCmd(a *app, runF func(context.Context, *accountsOptions) error) *cobra.Command {
+	opts := &accountsOptions{app: a}
 	return &cobra.Command{
 		Use:   "accounts",
 		Short: "List the configured accounts (no network)",
@@ -15,11 +20,18 @@ mode, user name, and which one is used without -a. Nothing is dialled and
 no password_cmd is run.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			cfg, err := a.config()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			return a.out.print(newAccountsResult(cfg))
+			return runAccounts(ctx, opts)
 		}),
 	}
+}
+
+func runAccounts(_ context.Context, opts *accountsOptions) error {
+	cfg, err := opts.app.config()
+	if err != nil {
+		return err
+	}
+	return opts.app.out.print(newAccountsResult(cfg))
 }

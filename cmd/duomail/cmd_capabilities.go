@@ -6,7 +6,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCapabilitiesCmd(a *app) *cobra.Command {
+type capabilitiesOptions struct {
+	app *app
+}
+
+func newCapabilitiesCmd(a *app, runF func(context.Context, *capabilitiesOptions) error) *cobra.Command {
+	opts := &capabilitiesOptions{app: a}
 	return &cobra.Command{
 		Use:   "capabilities",
 		Short: "Show what the server announces and what duomail can therefore do",
@@ -20,17 +25,24 @@ tab-separated: "account", "server", "protocol", "tls", "announced" and
 JSON), true or false, and how.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			end := mb.Opts.Stats.Begin("capabilities")
-			caps, err := mb.Capabilities(ctx)
-			end()
-			if err != nil {
-				return err
-			}
-			return a.out.print(newCapabilitiesResult(mb.Account, caps))
+			return runCapabilities(ctx, opts)
 		}),
 	}
+}
+
+func runCapabilities(ctx context.Context, opts *capabilitiesOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	end := mb.Opts.Stats.Begin("capabilities")
+	caps, err := mb.Capabilities(ctx)
+	end()
+	if err != nil {
+		return err
+	}
+	return opts.app.out.print(newCapabilitiesResult(mb.Account, caps))
 }

@@ -9,11 +9,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCompareCmd(a *app) *cobra.Command {
-	var (
-		withDelete bool
-		count      int
-	)
+type compareOptions struct {
+	app        *app
+	Accounts   [2]string // names from the configuration, or URLs
+	WithDelete bool
+	Count      int
+}
+
+func newCompareCmd(a *app, runF func(context.Context, *compareOptions) error) *cobra.Command {
+	opts := &compareOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "compare ACCOUNT_A ACCOUNT_B",
 		Short: "Run the same scenarios on two accounts and show, side by side, what each protocol did and cost",
@@ -42,60 +46,69 @@ Exit status: 0, also when a scenario failed on one side (the cell shows
 the error); 1 when an account could not be reached at all.`,
 		Args: exactArgs(2, "two accounts: ACCOUNT_A ACCOUNT_B"),
 		RunE: a.runE(func(ctx context.Context, args []string) error {
-			if count <= 0 {
+			if opts.Count <= 0 {
 				return usageErrorf("--count must be at least 1")
 			}
 			if a.flags.url != "" || a.accountFlag {
 				return usageErrorf("compare takes its two accounts as arguments, not -a or --url")
 			}
-			var mbs [2]*client.Mailbox
-			for i, name := range args {
-				ac, cfg, err := a.namedAccount(name)
-				if err != nil {
-					return err
-				}
-				if i == 1 && strings.EqualFold(ac.Name, mbs[0].Account.Name) {
-					return usageErrorf("compare needs two different accounts")
-				}
-				s, err := a.openSession(ac, cfg, true)
-				if err != nil {
-					return err
-				}
-				mbs[i] = s.mb
+			opts.Accounts = [2]string{args[0], args[1]}
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			rep, err := client.Compare(ctx, mbs[0], mbs[1], client.CompareOptions{WithDelete: withDelete, ListCount: count})
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if len(rep.Rows) > 0 {
-				if perr := a.out.print(&compareResult{CompareReport: rep}); perr != nil {
-					return perr
-				}
-			}
-			if err != nil {
-				if len(rep.Rows) == 0 {
-					return err
-				}
-				return &exitStatus{code: exitCode(err), err: err}
-			}
-			// A side that could not connect made every row useless for it.
-			for _, row := range rep.Rows {
-				if row.Scenario != client.ScenarioConnect {
-					continue
-				}
-				for i, s := range row.Sides {
-					if s.Error != "" {
-						return &exitStatus{code: exitError, err: fmt.Errorf("compare: could not connect to account %s: %s", rep.Accounts[i].Name, s.Error)}
-					}
-				}
-			}
-			return nil
+			return runCompare(ctx, opts)
 		}),
 	}
 	f := cmd.Flags()
-	f.BoolVar(&withDelete, "with-delete", false, "really delete one message on each account to measure the delete")
-	f.IntVar(&count, "count", 20, "how many of the newest messages the listing scenario lists")
+	f.BoolVar(&opts.WithDelete, "with-delete", false, "really delete one message on each account to measure the delete")
+	f.IntVar(&opts.Count, "count", 20, "how many of the newest messages the listing scenario lists")
 	return cmd
+}
+
+func runCompare(ctx context.Context, opts *compareOptions) error {
+	a := opts.app
+	var mbs [2]*client.Mailbox
+	for i, name := range opts.Accounts {
+		ac, cfg, err := a.namedAccount(name)
+		if err != nil {
+			return err
+		}
+		if i == 1 && strings.EqualFold(ac.Name, mbs[0].Account.Name) {
+			return usageErrorf("compare needs two different accounts")
+		}
+		s, err := a.openSession(ac, cfg, true)
+		if err != nil {
+			return err
+		}
+		mbs[i] = s.mb
+	}
+	rep, err := client.Compare(ctx, mbs[0], mbs[1], client.CompareOptions{WithDelete: opts.WithDelete, ListCount: opts.Count})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if len(rep.Rows) > 0 {
+		if perr := a.out.print(&compareResult{CompareReport: rep}); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		if len(rep.Rows) == 0 {
+			return err
+		}
+		return &exitStatus{code: exitCode(err), err: err}
+	}
+	// A side that could not connect made every row useless for it.
+	for _, row := range rep.Rows {
+		if row.Scenario != client.ScenarioConnect {
+			continue
+		}
+		for i, s := range row.Sides {
+			if s.Error != "" {
+				return &exitStatus{code: exitError, err: fmt.Errorf("compare: could not connect to account %s: %s", rep.Accounts[i].Name, s.Error)}
+			}
+		}
+	}
+	return nil
 }
 
 // namedAccount resolves an account given as an argument: a URL (as for

@@ -7,11 +7,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newDeleteCmd(a *app) *cobra.Command {
-	var (
-		folder  string
-		expunge bool
-	)
+type deleteOptions struct {
+	app     *app
+	IDs     []string
+	Folder  string
+	Expunge bool
+}
+
+func newDeleteCmd(a *app, runF func(context.Context, *deleteOptions) error) *cobra.Command {
+	opts := &deleteOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete messages without downloading them",
@@ -22,28 +26,36 @@ session ends cleanly) and from the local cache, which held the only other
 copy.`,
 		Args: needArgs(1, "the IDs of the messages to delete"),
 		RunE: a.runE(func(ctx context.Context, ids []string) error {
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			opts.IDs = ids
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			// Asked before deleting: a POP3 delete ends the session to commit.
-			caps, err := mb.Capabilities(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := mb.Delete(ctx, folder, ids, client.DeleteOptions{Expunge: expunge})
-			if err != nil {
-				return err
-			}
-			return a.out.print(&deleteResult{
-				Folder:       folderOrInbox(folder),
-				IDs:          ids,
-				DeleteResult: res,
-				Local:        !caps.Has(client.FeatureMailOnServer),
-			})
+			return runDelete(ctx, opts)
 		}),
 	}
-	cmd.Flags().StringVarP(&folder, "folder", "f", "", "`folder` of the messages (default INBOX)")
-	cmd.Flags().BoolVar(&expunge, "expunge", false, "remove for good instead of moving to Trash")
+	cmd.Flags().StringVarP(&opts.Folder, "folder", "f", "", "`folder` of the messages (default INBOX)")
+	cmd.Flags().BoolVar(&opts.Expunge, "expunge", false, "remove for good instead of moving to Trash")
 	return cmd
+}
+
+func runDelete(ctx context.Context, opts *deleteOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	// Asked before deleting: a POP3 delete ends the session to commit.
+	caps, err := mb.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := mb.Delete(ctx, opts.Folder, opts.IDs, client.DeleteOptions{Expunge: opts.Expunge})
+	if err != nil {
+		return err
+	}
+	return opts.app.out.print(&deleteResult{
+		Folder:       client.FolderName(opts.Folder),
+		IDs:          opts.IDs,
+		DeleteResult: res,
+		Local:        !caps.Has(client.FeatureMailOnServer),
+	})
 }

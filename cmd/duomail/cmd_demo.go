@@ -22,8 +22,13 @@ const (
 	demoPassword = "demo"
 )
 
-func newDemoCmd(a *app) *cobra.Command {
-	var keep bool
+type demoOptions struct {
+	app         *app
+	KeepRunning bool
+}
+
+func newDemoCmd(a *app, runF func(context.Context, *demoOptions) error) *cobra.Command {
+	opts := &demoOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "A guided tour against built-in IMAP and POP3 test servers",
@@ -38,14 +43,18 @@ With --keep-running the servers stay up after the tour, so the printed
 commands can be tried by hand in another terminal, until Ctrl-C.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			return a.demo(ctx, keep)
+			if runF != nil {
+				return runF(ctx, opts)
+			}
+			return runDemo(ctx, opts)
 		}),
 	}
-	cmd.Flags().BoolVar(&keep, "keep-running", false, "keep the servers running after the tour, until Ctrl-C")
+	cmd.Flags().BoolVar(&opts.KeepRunning, "keep-running", false, "keep the servers running after the tour, until Ctrl-C")
 	return cmd
 }
 
-func (a *app) demo(ctx context.Context, keep bool) error {
+func runDemo(ctx context.Context, opts *demoOptions) error {
+	a, keep := opts.app, opts.KeepRunning
 	dir, err := os.MkdirTemp("", "duomail-demo-")
 	if err != nil {
 		return err

@@ -8,21 +8,26 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/bytesize"
+	"github.com/duomail/duomail/client/termtext"
 	"github.com/spf13/cobra"
 )
 
 type fetchOptions struct {
-	folder  string
-	headers bool
-	raw     bool
-	part    string
-	saveDir string
-	force   bool
-	peek    bool
+	app     *app
+	ID      string
+	Folder  string
+	Headers bool
+	Raw     bool
+	Part    string
+	SaveDir string
+	Force   bool
+	Peek    bool
+	JSON    bool // --json: the result as one JSON object
 }
 
-func newFetchCmd(a *app) *cobra.Command {
-	var o fetchOptions
+func newFetchCmd(a *app, runF func(context.Context, *fetchOptions) error) *cobra.Command {
+	opts := &fetchOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "fetch ID",
 		Short: "Show a message, one of its parts, or save its attachments",
@@ -44,65 +49,69 @@ bytes exactly as stored instead. Reading marks the message seen unless
                          kept unless --force)`,
 		Args: exactArgs(1, "the message ID (from duomail list)"),
 		RunE: a.runE(func(ctx context.Context, args []string) error {
-			return a.fetch(ctx, args[0], o)
+			opts.ID, opts.JSON = args[0], a.flags.json
+			modes := 0
+			for _, set := range []bool{opts.Headers, opts.Part != "", opts.SaveDir != ""} {
+				if set {
+					modes++
+				}
+			}
+			switch {
+			case modes > 1:
+				return usageErrorf("choose one of --headers, --part and --save-attachments")
+			case opts.Force && opts.SaveDir == "":
+				return usageErrorf("--force goes with --save-attachments")
+			case opts.Raw && opts.SaveDir != "":
+				return usageErrorf("--raw does not apply to --save-attachments (files are always written as decoded bytes)")
+			case opts.JSON && opts.Raw:
+				return usageErrorf("--raw writes bytes; it cannot be combined with --json")
+			case opts.JSON && opts.Part != "":
+				return usageErrorf("--part writes the part itself; it cannot be combined with --json (see \"parts\" for the tree)")
+			}
+			if opts.Part != "" {
+				if _, ok := client.ParsePartPath(opts.Part); !ok {
+					return usageErrorf("--part %q: a part is numbered like 1 or 1.2", opts.Part)
+				}
+			}
+			if runF != nil {
+				return runF(ctx, opts)
+			}
+			return runFetch(ctx, opts)
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.folder, "folder", "f", "", "`folder` of the message (default INBOX)")
-	f.BoolVar(&o.headers, "headers", false, "show the full header block")
-	f.BoolVar(&o.raw, "raw", false, "write the message byte-exact, without cleaning")
-	f.StringVar(&o.part, "part", "", "show one MIME part, decoded, numbered like `1.2`")
-	f.StringVar(&o.saveDir, "save-attachments", "", "save the attachments into `DIR`")
-	f.BoolVar(&o.force, "force", false, "with --save-attachments: overwrite existing files")
-	f.BoolVar(&o.peek, "peek", false, "do not mark the message seen")
+	f.StringVarP(&opts.Folder, "folder", "f", "", "`folder` of the message (default INBOX)")
+	f.BoolVar(&opts.Headers, "headers", false, "show the full header block")
+	f.BoolVar(&opts.Raw, "raw", false, "write the message byte-exact, without cleaning")
+	f.StringVar(&opts.Part, "part", "", "show one MIME part, decoded, numbered like `1.2`")
+	f.StringVar(&opts.SaveDir, "save-attachments", "", "save the attachments into `DIR`")
+	f.BoolVar(&opts.Force, "force", false, "with --save-attachments: overwrite existing files")
+	f.BoolVar(&opts.Peek, "peek", false, "do not mark the message seen")
 	return cmd
 }
 
-func (a *app) fetch(ctx context.Context, id string, o fetchOptions) error {
-	modes := 0
-	for _, set := range []bool{o.headers, o.part != "", o.saveDir != ""} {
-		if set {
-			modes++
-		}
-	}
-	switch {
-	case modes > 1:
-		return usageErrorf("choose one of --headers, --part and --save-attachments")
-	case o.force && o.saveDir == "":
-		return usageErrorf("--force goes with --save-attachments")
-	case o.raw && o.saveDir != "":
-		return usageErrorf("--raw does not apply to --save-attachments (files are always written as decoded bytes)")
-	case a.flags.json && o.raw:
-		return usageErrorf("--raw writes bytes; it cannot be combined with --json")
-	case a.flags.json && o.part != "":
-		return usageErrorf("--part writes the part itself; it cannot be combined with --json (see \"parts\" for the tree)")
-	}
-	if o.part != "" {
-		if _, ok := client.ParsePartPath(o.part); !ok {
-			return usageErrorf("--part %q: a part is numbered like 1 or 1.2", o.part)
-		}
-	}
-
+func runFetch(ctx context.Context, opts *fetchOptions) error {
+	a := opts.app
 	mb, err := a.mailbox(ctx)
 	if err != nil {
 		return err
 	}
-	msg, err := mb.Message(ctx, o.folder, id)
+	msg, err := mb.Message(ctx, opts.Folder, opts.ID)
 	if err != nil {
 		return err
 	}
 	var warnings []string
 	switch {
-	case o.headers:
-		err = a.fetchHeaders(ctx, msg, o)
-	case o.part != "":
-		warnings, err = a.fetchPart(ctx, msg, o)
-	case o.saveDir != "":
-		err = a.saveAttachments(ctx, msg, o)
-	case o.raw:
+	case opts.Headers:
+		err = fetchHeaders(ctx, opts, msg)
+	case opts.Part != "":
+		warnings, err = fetchPart(ctx, opts, msg)
+	case opts.SaveDir != "":
+		err = saveAttachments(ctx, opts, msg)
+	case opts.Raw:
 		err = msg.WriteRaw(ctx, a.out.rawWriter())
 	default:
-		warnings, err = a.fetchText(ctx, msg)
+		warnings, err = fetchText(ctx, opts, msg)
 	}
 	for _, w := range warnings {
 		a.warn(w)
@@ -110,7 +119,7 @@ func (a *app) fetch(ctx context.Context, id string, o fetchOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.peek && !o.headers {
+	if !opts.Peek && !opts.Headers {
 		// The message was shown; failing to record that is worth a
 		// warning, not a failed command.
 		if err := msg.MarkSeen(ctx); err != nil {
@@ -120,22 +129,23 @@ func (a *app) fetch(ctx context.Context, id string, o fetchOptions) error {
 	return nil
 }
 
-func (a *app) fetchText(ctx context.Context, msg *client.Message) ([]string, error) {
+func fetchText(ctx context.Context, opts *fetchOptions, msg *client.Message) ([]string, error) {
+	a := opts.app
 	env, tree, err := msg.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if a.flags.json {
+	if opts.JSON {
 		buf := &cappedBuffer{max: maxJSONText}
 		warnings, err := msg.WriteText(ctx, buf)
 		if err != nil {
 			return warnings, err
 		}
 		if buf.cut {
-			warnings = append(warnings, fmt.Sprintf("the text is longer than %s: --json shows its first %[1]s (fetch without --json shows all of it)", humanSize(maxJSONText, false)))
+			warnings = append(warnings, fmt.Sprintf("the text is longer than %s: --json shows its first %[1]s (fetch without --json shows all of it)", bytesize.Format(maxJSONText)))
 		}
 		text := buf.String()
-		return warnings, a.out.print(&fetchResult{Envelope: env, Parts: tree, Text: &text})
+		return warnings, a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Text: &text})
 	}
 	if err := a.out.messageHeader(env); err != nil {
 		return nil, err
@@ -152,8 +162,9 @@ func (a *app) fetchText(ctx context.Context, msg *client.Message) ([]string, err
 	return warnings, err
 }
 
-func (a *app) fetchHeaders(ctx context.Context, msg *client.Message, o fetchOptions) error {
-	if a.flags.json {
+func fetchHeaders(ctx context.Context, opts *fetchOptions, msg *client.Message) error {
+	a := opts.app
+	if opts.JSON {
 		env, tree, err := msg.Info(ctx)
 		if err != nil {
 			return err
@@ -163,12 +174,12 @@ func (a *app) fetchHeaders(ctx context.Context, msg *client.Message, o fetchOpti
 			return err
 		}
 		if buf.cut {
-			a.warn(fmt.Sprintf("the header is longer than %s: --json shows its first %[1]s (--headers without --json shows all of it)", humanSize(maxJSONHeader, false)))
+			a.warn(fmt.Sprintf("the header is longer than %s: --json shows its first %[1]s (--headers without --json shows all of it)", bytesize.Format(maxJSONHeader)))
 		}
 		header := buf.String()
-		return a.out.print(&fetchResult{Envelope: env, Parts: tree, Header: &header})
+		return a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Header: &header})
 	}
-	if o.raw {
+	if opts.Raw {
 		return msg.WriteHeader(ctx, a.out.rawWriter())
 	}
 	w := a.out.textWriter()
@@ -179,26 +190,27 @@ func (a *app) fetchHeaders(ctx context.Context, msg *client.Message, o fetchOpti
 	return err
 }
 
-func (a *app) fetchPart(ctx context.Context, msg *client.Message, o fetchOptions) ([]string, error) {
+func fetchPart(ctx context.Context, opts *fetchOptions, msg *client.Message) ([]string, error) {
+	a := opts.app
 	_, tree, err := msg.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := tree.Find(o.part)
+	p := tree.Find(opts.Part)
 	if p == nil {
-		return nil, fmt.Errorf("fetch %s: part %s: %w (the message has parts %s)", msg.ID, o.part, client.ErrNotFound, partList(tree))
+		return nil, fmt.Errorf("fetch %s: part %s: %w (the message has parts %s)", msg.ID, opts.Part, client.ErrNotFound, partList(tree))
 	}
 	var w io.Writer = a.out.rawWriter()
-	var sw *sanitizeWriter
+	var sw *termtext.Writer
 	switch {
-	case o.raw:
+	case opts.Raw:
 	case strings.HasPrefix(p.Type, "text/") || p.Type == "message/rfc822":
 		sw = a.out.textWriter()
 		w = sw
 	case a.out.tty:
-		return nil, usageErrorf("part %s is %s, which is not shown on a terminal: redirect it to a file, add --raw, or use --save-attachments", o.part, sanitizeField(p.Type))
+		return nil, usageErrorf("part %s is %s, which is not shown on a terminal: redirect it to a file, add --raw, or use --save-attachments", opts.Part, termtext.Field(p.Type))
 	}
-	_, warnings, err := msg.WritePart(ctx, o.part, w)
+	_, warnings, err := msg.WritePart(ctx, opts.Part, w)
 	if sw != nil {
 		if cerr := sw.Close(); err == nil {
 			err = cerr
@@ -216,17 +228,18 @@ func partList(tree *client.Part) string {
 		}
 		return true
 	})
-	return sanitizeField(strings.Join(paths, ", "))
+	return termtext.Field(strings.Join(paths, ", "))
 }
 
-func (a *app) saveAttachments(ctx context.Context, msg *client.Message, o fetchOptions) error {
-	saved, err := msg.SaveAttachments(ctx, o.saveDir, o.force)
+func saveAttachments(ctx context.Context, opts *fetchOptions, msg *client.Message) error {
+	a := opts.app
+	saved, err := msg.SaveAttachments(ctx, opts.SaveDir, opts.Force)
 	for _, s := range saved {
 		if s.Error != "" && err != nil && s.Error != err.Error() {
 			a.warn(s.Error) // the first failure is the command's error
 		}
 	}
-	if a.flags.json {
+	if opts.JSON {
 		env, tree, ierr := msg.Info(ctx)
 		if ierr != nil {
 			return ierr
@@ -234,7 +247,7 @@ func (a *app) saveAttachments(ctx context.Context, msg *client.Message, o fetchO
 		if saved == nil {
 			saved = []client.SavedAttachment{}
 		}
-		if perr := a.out.print(&fetchResult{Envelope: env, Parts: tree, Saved: &saved}); perr != nil {
+		if perr := a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Saved: &saved}); perr != nil {
 			return perr
 		}
 		return err

@@ -8,11 +8,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newFlagCmd(a *app) *cobra.Command {
-	var (
-		folder      string
-		add, remove []string
-	)
+type flagOptions struct {
+	app    *app
+	IDs    []string
+	Folder string
+	Op     client.FlagOp
+	Flags  []client.Flag
+}
+
+func newFlagCmd(a *app, runF func(context.Context, *flagOptions) error) *cobra.Command {
+	opts := &flagOptions{app: a}
+	var add, remove []string
 	cmd := &cobra.Command{
 		Use:   "flag ID... (--add|--remove) FLAG[,FLAG]",
 		Short: "Add or remove flags: seen, flagged, answered, draft",
@@ -35,23 +41,15 @@ cache only, and duomail says so.`,
 			if err != nil {
 				return err
 			}
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			opts.IDs, opts.Op, opts.Flags = ids, op, flags
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			res, err := mb.Flag(ctx, folder, ids, op, flags)
-			if err != nil {
-				return err
-			}
-			opName := "add"
-			if op == client.FlagRemove {
-				opName = "remove"
-			}
-			return a.out.print(&flagResult{Folder: folderOrInbox(folder), IDs: ids, Op: opName, Flags: flags, FlagResult: res})
+			return runFlag(ctx, opts)
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&folder, "folder", "f", "", "`folder` of the messages (default INBOX)")
+	f.StringVarP(&opts.Folder, "folder", "f", "", "`folder` of the messages (default INBOX)")
 	f.StringSliceVar(&add, "add", nil, "`flags` to add (seen, flagged, answered, draft)")
 	f.StringSliceVar(&remove, "remove", nil, "`flags` to remove")
 	return cmd
@@ -78,4 +76,20 @@ func parseFlags(names []string) ([]client.Flag, error) {
 		return nil, usageErrorf("no flag given (want seen, flagged, answered or draft)")
 	}
 	return flags, nil
+}
+
+func runFlag(ctx context.Context, opts *flagOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := mb.Flag(ctx, opts.Folder, opts.IDs, opts.Op, opts.Flags)
+	if err != nil {
+		return err
+	}
+	opName := "add"
+	if opts.Op == client.FlagRemove {
+		opName = "remove"
+	}
+	return opts.app.out.print(&flagResult{Folder: client.FolderName(opts.Folder), IDs: opts.IDs, Op: opName, Flags: opts.Flags, FlagResult: res})
 }

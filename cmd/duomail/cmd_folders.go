@@ -6,7 +6,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newFoldersCmd(a *app) *cobra.Command {
+type foldersOptions struct {
+	app *app
+}
+
+func newFoldersCmd(a *app, runF func(context.Context, *foldersOptions) error) *cobra.Command {
+	opts := &foldersOptions{app: a}
 	return &cobra.Command{
 		Use:   "folders",
 		Short: "List folders with their role, total and unseen counts",
@@ -14,15 +19,22 @@ func newFoldersCmd(a *app) *cobra.Command {
 what the local cache knows, as a POP3 server keeps no flags.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			folders, err := mb.Folders(ctx)
-			if err != nil {
-				return err
-			}
-			return a.out.print(&foldersResult{Folders: folders})
+			return runFolders(ctx, opts)
 		}),
 	}
+}
+
+func runFolders(ctx context.Context, opts *foldersOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	folders, err := mb.Folders(ctx)
+	if err != nil {
+		return err
+	}
+	return opts.app.out.print(&foldersResult{Folders: folders})
 }

@@ -7,14 +7,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newListCmd(a *app) *cobra.Command {
-	var (
-		folder      string
-		limit       int
-		unseen      bool
-		offline     bool
-		headersOnly bool
-	)
+type listOptions struct {
+	app         *app
+	Folder      string
+	Limit       int
+	Unseen      bool
+	Offline     bool
+	HeadersOnly bool
+}
+
+func newListCmd(a *app, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List messages, newest first",
@@ -27,45 +30,44 @@ from there; --headers-only lists from headers alone (POP3 TOP) instead.
 --offline answers from the cache without any network.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			if limit < 0 {
+			if opts.Limit < 0 {
 				return usageErrorf("--limit must be 0 (all) or more")
 			}
-			if offline && headersOnly {
+			if opts.Offline && opts.HeadersOnly {
 				return usageErrorf("--offline and --headers-only exclude each other")
 			}
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			bar := a.newProgress()
-			msgs, err := mb.List(ctx, client.ListRequest{
-				Folder:      folder,
-				Limit:       limit,
-				Unseen:      unseen,
-				Offline:     offline,
-				HeadersOnly: headersOnly,
-				Progress:    bar.callback(),
-			})
-			bar.done()
-			if err != nil {
-				return err
-			}
-			return a.out.print(&listResult{Folder: folderOrInbox(folder), Messages: msgs})
+			return runList(ctx, opts)
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&folder, "folder", "f", "", "`folder` to list (default INBOX)")
-	f.IntVar(&limit, "limit", 50, "show at most `N` messages; 0 shows all")
-	f.BoolVar(&unseen, "unseen", false, "only messages not yet seen")
-	f.BoolVar(&offline, "offline", false, "list from the local cache, without connecting")
-	f.BoolVar(&headersOnly, "headers-only", false, "POP3: list from headers (TOP) without downloading messages")
+	f.StringVarP(&opts.Folder, "folder", "f", "", "`folder` to list (default INBOX)")
+	f.IntVar(&opts.Limit, "limit", 50, "show at most `N` messages; 0 shows all")
+	f.BoolVar(&opts.Unseen, "unseen", false, "only messages not yet seen")
+	f.BoolVar(&opts.Offline, "offline", false, "list from the local cache, without connecting")
+	f.BoolVar(&opts.HeadersOnly, "headers-only", false, "POP3: list from headers (TOP) without downloading messages")
 	return cmd
 }
 
-// folderOrInbox is how a -f value is shown: INBOX when none was given.
-func folderOrInbox(folder string) string {
-	if folder == "" {
-		return client.Inbox
+func runList(ctx context.Context, opts *listOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
 	}
-	return folder
+	bar := opts.app.newProgress()
+	msgs, err := mb.List(ctx, client.ListRequest{
+		Folder:      opts.Folder,
+		Limit:       opts.Limit,
+		Unseen:      opts.Unseen,
+		Offline:     opts.Offline,
+		HeadersOnly: opts.HeadersOnly,
+		Progress:    bar.callback(),
+	})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	return opts.app.out.print(&listResult{Folder: client.FolderName(opts.Folder), Messages: msgs})
 }

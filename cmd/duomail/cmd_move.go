@@ -3,11 +3,19 @@ package main
 import (
 	"context"
 
+	"github.com/duomail/duomail/client"
 	"github.com/spf13/cobra"
 )
 
-func newMoveCmd(a *app) *cobra.Command {
-	var folder, dest string
+type moveOptions struct {
+	app    *app
+	IDs    []string
+	Folder string
+	To     string
+}
+
+func newMoveCmd(a *app, runF func(context.Context, *moveOptions) error) *cobra.Command {
+	opts := &moveOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "move ID... --to FOLDER",
 		Short: "Move messages to another folder on the server",
@@ -15,20 +23,28 @@ func newMoveCmd(a *app) *cobra.Command {
 POP3 has no folders, so there move fails with exit status 5.`,
 		Args: needArgs(1, "the IDs of the messages to move"),
 		RunE: a.runE(func(ctx context.Context, ids []string) error {
-			if dest == "" {
+			if opts.To == "" {
 				return usageErrorf("missing --to FOLDER")
 			}
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			opts.IDs = ids
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			if err := mb.Move(ctx, folder, ids, dest); err != nil {
-				return err
-			}
-			return a.out.print(&moveResult{Folder: folderOrInbox(folder), IDs: ids, To: folderOrInbox(dest)})
+			return runMove(ctx, opts)
 		}),
 	}
-	cmd.Flags().StringVarP(&folder, "folder", "f", "", "`folder` the messages are in (default INBOX)")
-	cmd.Flags().StringVar(&dest, "to", "", "destination `folder`")
+	cmd.Flags().StringVarP(&opts.Folder, "folder", "f", "", "`folder` the messages are in (default INBOX)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "destination `folder`")
 	return cmd
+}
+
+func runMove(ctx context.Context, opts *moveOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	if err := mb.Move(ctx, opts.Folder, opts.IDs, opts.To); err != nil {
+		return err
+	}
+	return opts.app.out.print(&moveResult{Folder: client.FolderName(opts.Folder), IDs: opts.IDs, To: client.FolderName(opts.To)})
 }

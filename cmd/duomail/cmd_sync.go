@@ -7,11 +7,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newSyncCmd(a *app) *cobra.Command {
-	var (
-		folder string
-		bodies bool
-	)
+type syncOptions struct {
+	app    *app
+	Folder string
+	Bodies bool
+}
+
+func newSyncCmd(a *app, runF func(context.Context, *syncOptions) error) *cobra.Command {
+	opts := &syncOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Bring the local cache of a folder up to date",
@@ -27,20 +30,27 @@ On a terminal a progress bar appears on stderr when the download takes
 more than a moment; --quiet hides it.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			bar := a.newProgress()
-			rep, err := mb.Sync(ctx, folder, client.SyncOptions{Bodies: bodies, Progress: bar.callback()})
-			bar.done()
-			if err != nil {
-				return err
-			}
-			return a.out.print(&syncResult{Synced: []client.SyncReport{rep}})
+			return runSync(ctx, opts)
 		}),
 	}
-	cmd.Flags().StringVarP(&folder, "folder", "f", "", "`folder` to sync (default INBOX)")
-	cmd.Flags().BoolVar(&bodies, "bodies", false, "IMAP: also download whole messages")
+	cmd.Flags().StringVarP(&opts.Folder, "folder", "f", "", "`folder` to sync (default INBOX)")
+	cmd.Flags().BoolVar(&opts.Bodies, "bodies", false, "IMAP: also download whole messages")
 	return cmd
+}
+
+func runSync(ctx context.Context, opts *syncOptions) error {
+	mb, err := opts.app.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	bar := opts.app.newProgress()
+	rep, err := mb.Sync(ctx, opts.Folder, client.SyncOptions{Bodies: opts.Bodies, Progress: bar.callback()})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	return opts.app.out.print(&syncResult{Synced: []client.SyncReport{rep}})
 }

@@ -11,15 +11,19 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/termtext"
 	"github.com/spf13/cobra"
 )
 
-func newWatchCmd(a *app) *cobra.Command {
-	var (
-		folder   string
-		interval time.Duration
-		hook     string
-	)
+type watchOptions struct {
+	app      *app
+	Folder   string
+	Interval time.Duration
+	Exec     string // run with sh -c for each new message
+}
+
+func newWatchCmd(a *app, runF func(context.Context, *watchOptions) error) *cobra.Command {
+	opts := &watchOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Report new mail as it arrives, until Ctrl-C",
@@ -58,44 +62,52 @@ account.`,
   duomail watch --exec 'notify-send "Mail from $DUOMAIL_FROM" "$DUOMAIL_SUBJECT"'`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
-			if interval < time.Second {
+			if opts.Interval < time.Second {
 				return usageErrorf("--interval must be at least 1s")
 			}
-			mb, err := a.mailbox(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(ctx, opts)
 			}
-			folder = canonicalFolder(folder)
-			if a.io.errTTY {
-				a.notice(fmt.Sprintf("Watching %s of %s; Ctrl-C stops.", folder, mb.Account.Name))
-			}
-			err = mb.Watch(ctx, client.WatchOptions{
-				Folder:   folder,
-				Interval: interval,
-				OnMessage: func(e client.Envelope) error {
-					if err := a.out.envelopeLine(mb.Account.Name, e); err != nil {
-						return err
-					}
-					if hook != "" {
-						a.runHook(hook, mb.Account.Name, e)
-					}
-					return nil
-				},
-				OnRetry: func(err error, wait time.Duration) {
-					a.notice(fmt.Sprintf("duomail: watch: %s; trying again in %s", errorMessage(err), wait))
-				},
-			})
-			if err != nil && ctx.Err() != nil {
-				return nil // stopped while a message was being handled
-			}
-			return err
+			return runWatch(ctx, opts)
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&folder, "folder", "f", "", "`folder` to watch (default INBOX)")
-	f.DurationVar(&interval, "interval", 5*time.Minute, "how often to look where the server cannot announce new mail (POP3)")
-	f.StringVar(&hook, "exec", "", "run `CMD` with sh -c for each new message, described in DUOMAIL_* environment variables")
+	f.StringVarP(&opts.Folder, "folder", "f", "", "`folder` to watch (default INBOX)")
+	f.DurationVar(&opts.Interval, "interval", 5*time.Minute, "how often to look where the server cannot announce new mail (POP3)")
+	f.StringVar(&opts.Exec, "exec", "", "run `CMD` with sh -c for each new message, described in DUOMAIL_* environment variables")
 	return cmd
+}
+
+func runWatch(ctx context.Context, opts *watchOptions) error {
+	a := opts.app
+	mb, err := a.mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	folder := client.FolderName(opts.Folder)
+	if a.io.errTTY {
+		a.notice(fmt.Sprintf("Watching %s of %s; Ctrl-C stops.", folder, mb.Account.Name))
+	}
+	err = mb.Watch(ctx, client.WatchOptions{
+		Folder:   folder,
+		Interval: opts.Interval,
+		OnMessage: func(e client.Envelope) error {
+			if err := a.out.envelopeLine(mb.Account.Name, e); err != nil {
+				return err
+			}
+			if opts.Exec != "" {
+				a.runHook(opts.Exec, mb.Account.Name, e)
+			}
+			return nil
+		},
+		OnRetry: func(err error, wait time.Duration) {
+			a.notice(fmt.Sprintf("duomail: watch: %s; trying again in %s", errorMessage(err), wait))
+		},
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while a message was being handled
+	}
+	return err
 }
 
 // runHook runs the user's --exec command for one message. Failures are
@@ -155,7 +167,7 @@ func hookEnv(base []string, account string, e client.Envelope) []string {
 		}
 	}
 	for _, v := range vars {
-		env = append(env, v[0]+"="+sanitizeField(v[1]))
+		env = append(env, v[0]+"="+termtext.Field(v[1]))
 	}
 	return env
 }

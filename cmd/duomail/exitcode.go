@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/termtext"
 )
 
 // Exit codes. Every error a command returns is mapped here, in one place,
@@ -69,7 +70,7 @@ func errorMessage(err error) string {
 		msg = strings.TrimSuffix(msg, "unexpected EOF") + "connection closed unexpectedly"
 	}
 	// One line: a server's multi-line text or cobra's suggestions fold.
-	return strings.Join(strings.Fields(sanitizeField(msg)), " ")
+	return strings.Join(strings.Fields(termtext.Field(msg)), " ")
 }
 
 // exitOther is what check exits with for an error other commands report

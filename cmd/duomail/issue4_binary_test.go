@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mailcheck"
 	"github.com/duomail/duomail/client/sourcetest"
 )
 
@@ -303,7 +304,7 @@ func TestBinaryCapabilitiesCompareCheckDovecot(t *testing.T) {
 		if len(row) != 1 || row[0][0] != "imap" || row[0][1] != "INBOX" || row[0][2] != fmt.Sprint(first.Checks[0].Total) || row[0][4] != "0" {
 			t.Errorf("second check: %q", row)
 		}
-		st, err := os.Stat(filepath.Join(c.data, "duomail", "imap", checkStateFile))
+		st, err := os.Stat(filepath.Join(c.data, "duomail", "imap", mailcheck.StateFile))
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("state file: %v %v", st, err)
 		}

@@ -101,27 +101,6 @@ func TestCompareLayout(t *testing.T) {
 	}
 }
 
-func TestWrap(t *testing.T) {
-	tests := []struct {
-		in    string
-		width int
-		want  []string
-	}{
-		{"", 10, []string{""}},
-		{"a b c", 10, []string{"a b c"}},
-		{"alpha beta gamma", 10, []string{"alpha beta", "gamma"}},
-		{"abcdefghijklmnop", 5, []string{"abcde", "fghij", "klmno", "p"}},
-		{"deleted message (426 B)", 20, []string{"deleted message", "(426 B)"}},
-		{"took 0.7 ms here", 9, []string{"took", "0.7 ms", "here"}},
-		{"日本語の件名です", 6, []string{"日本語", "の件名", "です"}},
-	}
-	for _, tc := range tests {
-		if got := wrap(tc.in, tc.width); strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("wrap(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
-		}
-	}
-}
-
 func TestCapabilitiesView(t *testing.T) {
 	var caps client.Capabilities
 	caps.Protocol = client.POP3
@@ -226,44 +205,6 @@ func TestEnvelopeLine(t *testing.T) {
 	p.envelopeLine("work", e)
 	if w := uniseg.StringWidth(strings.TrimSuffix(out.String(), "\n")); w > 60 || !strings.Contains(out.String(), "…") {
 		t.Errorf("terminal line of %d columns: %q", w, out.String())
-	}
-}
-
-func TestCheckState(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, checkStateFile)
-	if st, err := loadCheckState(path); err != nil || len(st) != 0 {
-		t.Fatalf("missing file: %v %v", st, err)
-	}
-	want := map[string]client.CheckState{
-		"INBOX":   {Checked: true, Known: []string{"a", "b"}},
-		"Archive": {Checked: true, UIDValidity: 7, UIDNext: 12},
-	}
-	if err := saveCheckState(path, want); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v %v", fi.Mode(), err)
-	}
-	got, err := loadCheckState(path)
-	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("loaded %v, %v", got, err)
-	}
-	// Saving again replaces the file; no temporary file stays behind.
-	want["INBOX"] = client.CheckState{Checked: true}
-	if err := saveCheckState(path, want); err != nil {
-		t.Fatal(err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("directory holds %v", entries)
-	}
-	os.WriteFile(path, []byte("{broken"), 0o600)
-	if _, err := loadCheckState(path); err == nil || !strings.Contains(err.Error(), "damaged") {
-		t.Errorf("damaged file: %v", err)
-	}
-	if canonicalFolder("inbox") != "INBOX" || canonicalFolder("") != "INBOX" || canonicalFolder("Archive") != "Archive" {
-		t.Errorf("canonicalFolder")
 	}
 }
 

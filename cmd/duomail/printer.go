@@ -2,15 +2,15 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/duomail/duomail/client"
-	"github.com/rivo/uniseg"
+	"github.com/duomail/duomail/client/bytesize"
+	"github.com/duomail/duomail/client/termtext"
+	"github.com/duomail/duomail/client/textlayout"
 )
 
 // printer is the one place that turns results into output. Commands build
@@ -22,10 +22,10 @@ import (
 //   - stdout is not a terminal: tab-separated values, one record per line,
 //     no header, RFC 3339 dates, sizes in bytes, flags by name.
 //   - --json: one JSON object per run, written when the command ends, so
-//     the wire statistics (--stats) can join it.
+//     the wire statistics (--stats) can join it as its "stats" field.
 //
-// Every string from a server is sanitised on the way (sanitize.go); JSON is
-// escaped instead (jsonout.go).
+// Every string from a server is sanitised on the way (client/termtext);
+// JSON is escaped instead (writeJSON).
 type printer struct {
 	out   io.Writer
 	tty   bool // stdout is a terminal
@@ -35,14 +35,13 @@ type printer struct {
 
 	notice func(string) // informational line on stderr (silenced by --quiet)
 
-	pending   any // the JSON result, held until finish
-	hasResult bool
+	pending result // the JSON result, held until finish
 }
 
 // A result is what a command hands to the printer.
 type result interface {
-	// jsonObject is the value --json prints: always an object, so "stats"
-	// can be added without changing the shape.
+	// jsonObject is the value --json prints: always an object, with a
+	// "stats" field (see jsonStats) for --stats.
 	jsonObject() any
 }
 
@@ -76,7 +75,7 @@ type format struct {
 }
 
 // text is a server string for one field or line.
-func (f *format) text(s string) string { return sanitizeField(s) }
+func (f *format) text(s string) string { return termtext.Field(s) }
 
 func (f *format) date(t time.Time) string {
 	if t.IsZero() {
@@ -93,7 +92,7 @@ func (f *format) date(t time.Time) string {
 
 func (f *format) size(n int64) string {
 	if f.tty {
-		return humanSize(n, false)
+		return bytesize.Format(n)
 	}
 	return fmt.Sprint(n)
 }
@@ -122,7 +121,7 @@ func (f *format) flags(flags []client.Flag, attachments bool) string {
 	}
 	names := make([]string, 0, len(flags)+1)
 	for _, fl := range flags {
-		names = append(names, sanitizeField(string(fl)))
+		names = append(names, termtext.Field(string(fl)))
 	}
 	if attachments {
 		names = append(names, "attachment")
@@ -138,28 +137,6 @@ func (f *format) yes(b bool) string {
 		return ""
 	}
 	return fmt.Sprint(b)
-}
-
-// humanSize renders a byte count in binary units. With decimals every unit
-// above bytes shows one decimal ("48.0 KB"); without, only values under 10
-// do ("1.2 KB", "12 KB").
-func humanSize(n int64, decimals bool) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n)
-	units := []string{"KB", "MB", "GB", "TB"}
-	var unit string
-	for _, unit = range units {
-		v /= 1024
-		if v < 1024 {
-			break
-		}
-	}
-	if decimals || v < 9.95 {
-		return fmt.Sprintf("%.1f %s", v, unit)
-	}
-	return fmt.Sprintf("%.0f %s", v, unit)
 }
 
 // cell is one table field, rendered for the current form.
@@ -192,7 +169,7 @@ func (p *printer) format() *format { return &format{tty: p.tty, loc: p.loc} }
 // print shows a result now, or keeps it for finish with --json.
 func (p *printer) print(r result) error {
 	if p.json {
-		p.pending, p.hasResult = r.jsonObject(), true
+		p.pending = r
 		return nil
 	}
 	switch r := r.(type) {
@@ -238,8 +215,12 @@ func (p *printer) writeTable(t table) error {
 	for i, c := range t.cols {
 		header[i] = c.title
 	}
-	fitWidth(t.cols, header, rendered, p.width)
-	_, err := io.WriteString(p.out, alignColumns(append([][]string{header}, rendered...)))
+	flex := make([]bool, len(t.cols))
+	for i, c := range t.cols {
+		flex[i] = c.flex
+	}
+	textlayout.Fit(header, rendered, flex, columnGap, minFlexWidth, p.width)
+	_, err := io.WriteString(p.out, textlayout.Align(append([][]string{header}, rendered...), columnGap))
 	return err
 }
 
@@ -263,164 +244,6 @@ const (
 	minFlexWidth = 10
 )
 
-// fitWidth shortens the flexible columns, widest first, until the table
-// fits the terminal (or they reach a minimum width). Widths are display
-// columns: CJK characters and most emoji take two.
-func fitWidth(cols []column, header []string, rows [][]string, width int) {
-	if width <= 0 {
-		return
-	}
-	widths := make([]int, len(cols))
-	for i := range cols {
-		widths[i] = uniseg.StringWidth(header[i])
-		for _, row := range rows {
-			widths[i] = max(widths[i], uniseg.StringWidth(row[i]))
-		}
-	}
-	total := columnGap * (len(cols) - 1)
-	for _, w := range widths {
-		total += w
-	}
-	for total > width {
-		widest := -1
-		for i, c := range cols {
-			if c.flex && widths[i] > minFlexWidth && (widest < 0 || widths[i] > widths[widest]) {
-				widest = i
-			}
-		}
-		if widest < 0 {
-			break
-		}
-		widths[widest]--
-		total--
-	}
-	for i, c := range cols {
-		if !c.flex {
-			continue
-		}
-		for _, row := range rows {
-			row[i] = truncate(row[i], widths[i])
-		}
-	}
-}
-
-// truncate shortens s to n display columns, marking the cut with an
-// ellipsis.
-func truncate(s string, n int) string {
-	if uniseg.StringWidth(s) <= n {
-		return s
-	}
-	if n <= 1 {
-		return "…"
-	}
-	var b strings.Builder
-	w := 0
-	g := uniseg.NewGraphemes(s)
-	for g.Next() {
-		if w+g.Width() > n-1 {
-			break
-		}
-		w += g.Width()
-		b.WriteString(g.Str())
-	}
-	return strings.TrimRight(b.String(), " ") + "…"
-}
-
-// alignColumns lays rows out in columns padded to the widest cell. It
-// measures display columns, not runes as text/tabwriter does, so cells with
-// CJK characters or emoji (two columns each) line up too.
-func alignColumns(rows [][]string) string {
-	var widths []int
-	for _, row := range rows {
-		for i, c := range row {
-			if i == len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], uniseg.StringWidth(c))
-		}
-	}
-	var b strings.Builder
-	for _, row := range rows {
-		var line strings.Builder
-		for i, c := range row {
-			line.WriteString(c)
-			if i < len(row)-1 {
-				line.WriteString(strings.Repeat(" ", widths[i]-uniseg.StringWidth(c)+columnGap))
-			}
-		}
-		b.WriteString(strings.TrimRight(line.String(), " "))
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// wrap breaks s into lines of at most width display columns, at spaces
-// where it can, inside a word where it must.
-func wrap(s string, width int) (lines []string) {
-	width = max(width, 1)
-	// A figure and its unit stay together ("426 B", "0.7 ms").
-	s = unitSpace.ReplaceAllString(s, "$1\u00a0$2")
-	defer func() {
-		for i, l := range lines {
-			lines[i] = strings.ReplaceAll(l, "\u00a0", " ")
-		}
-	}()
-	var line strings.Builder
-	lineW := 0
-	flush := func() {
-		lines = append(lines, strings.TrimRight(line.String(), " "))
-		line.Reset()
-		lineW = 0
-	}
-	for _, word := range strings.Split(s, " ") {
-		if word == "" {
-			continue
-		}
-		w := uniseg.StringWidth(word)
-		if lineW > 0 && lineW+1+w > width {
-			flush()
-		}
-		if lineW > 0 {
-			line.WriteByte(' ')
-			lineW++
-		}
-		for w > width-lineW {
-			// A word longer than the line: cut it at the width.
-			g := uniseg.NewGraphemes(word)
-			var head strings.Builder
-			hw := 0
-			for g.Next() && hw+g.Width() <= width-lineW {
-				head.WriteString(g.Str())
-				hw += g.Width()
-			}
-			if hw == 0 {
-				if lineW > 0 {
-					flush()
-					continue
-				}
-				break // one grapheme wider than the line: let it overflow
-			}
-			line.WriteString(head.String())
-			flush()
-			word = word[head.Len():]
-			w = uniseg.StringWidth(word)
-		}
-		line.WriteString(word)
-		lineW += w
-	}
-	if lineW > 0 || len(lines) == 0 {
-		flush()
-	}
-	return lines
-}
-
-var unitSpace = regexp.MustCompile(`(\d) (B|KB|MB|GB|TB|ms|s)\b`)
-
-// padRight pads s with spaces to width display columns.
-func padRight(s string, width int) string {
-	return s + strings.Repeat(" ", max(0, width-uniseg.StringWidth(s)))
-}
-
 // messageHeader shows the short header block fetch prints before the text.
 func (p *printer) messageHeader(env client.Envelope) error {
 	f := p.format()
@@ -437,10 +260,28 @@ func (p *printer) messageHeader(env client.Envelope) error {
 
 // textWriter returns a writer that sanitises multi-line text (bodies,
 // header blocks) on its way to stdout. Close it to flush.
-func (p *printer) textWriter() *sanitizeWriter { return newSanitizeWriter(p.out, false) }
+func (p *printer) textWriter() *termtext.Writer { return termtext.NewWriter(p.out, false) }
 
 // rawWriter is stdout itself, for --raw.
 func (p *printer) rawWriter() io.Writer { return p.out }
+
+// jsonStats is embedded, last, in every --json result: its "stats" field,
+// set with --stats.
+type jsonStats struct {
+	Stats *statsJSON `json:"stats,omitempty"`
+}
+
+func (j *jsonStats) setStats(s *statsJSON) { j.Stats = s }
+
+// statsHolder is a JSON result that embeds jsonStats.
+type statsHolder interface{ setStats(*statsJSON) }
+
+// watchLineJSON is one line of watch --json: the account, then the
+// envelope's fields.
+type watchLineJSON struct {
+	Account string `json:"account"`
+	client.EnvelopeJSON
+}
 
 // statsJSON is the "stats" object of --json output with --stats.
 type statsJSON struct {
@@ -470,50 +311,24 @@ func statsLine(s *client.WireStats) string {
 		cmds = "command"
 	}
 	return fmt.Sprintf("%s: %d %s, %s sent, %s received, %.2f s",
-		strings.ToUpper(s.Protocol), t.Commands, cmds, humanSize(t.Sent, true), humanSize(t.Received, true), t.Elapsed.Seconds())
+		strings.ToUpper(s.Protocol), t.Commands, cmds, bytesize.Format(t.Sent), bytesize.Format(t.Received), t.Elapsed.Seconds())
 }
 
-// finish writes the held JSON result, with "stats" added when given.
+// finish writes the held JSON result, with its "stats" field set when
+// stats is given.
 func (p *printer) finish(stats *statsJSON) error {
-	if !p.json || !p.hasResult {
+	if !p.json || p.pending == nil {
 		return nil
 	}
-	body, err := encodeCompact(p.pending)
-	if err != nil {
-		return err
-	}
+	v := p.pending.jsonObject()
 	if stats != nil {
-		sb, err := encodeCompact(stats)
-		if err != nil {
-			return err
+		h, ok := v.(statsHolder)
+		if !ok {
+			return fmt.Errorf("printer: JSON result %T has no stats field", v)
 		}
-		if len(body) < 2 || body[0] != '{' {
-			return fmt.Errorf("printer: JSON result is not an object")
-		}
-		sep := ","
-		if string(body) == "{}" {
-			sep = ""
-		}
-		body = append(append(append(body[:len(body)-1:len(body)-1], sep+`"stats":`...), sb...), '}')
+		h.setStats(stats)
 	}
-	if p.tty {
-		var ind bytes.Buffer
-		if err := json.Indent(&ind, body, "", "  "); err != nil {
-			return err
-		}
-		body = ind.Bytes()
-	}
-	body = append(jsonSafe(body), '\n')
-	_, err = p.out.Write(body)
-	return err
-}
-
-func encodeCompact(v any) ([]byte, error) {
-	b, err := marshalJSON(v, false)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b, "\n"), nil
+	return writeJSON(p.out, v, p.tty)
 }
 
 // envelopeLine shows one message as soon as it is known (watch): a line
@@ -522,21 +337,7 @@ func encodeCompact(v any) ([]byte, error) {
 // once.
 func (p *printer) envelopeLine(account string, e client.Envelope) error {
 	if p.json {
-		env, err := marshalPlain(stableEnvelope(e))
-		if err != nil {
-			return err
-		}
-		acct, err := marshalPlain(account)
-		if err != nil {
-			return err
-		}
-		line := append([]byte(`{"account":`), acct...)
-		if len(env) > 2 {
-			line = append(line, ',')
-		}
-		line = append(append(line, env[1:]...), '\n')
-		_, err = p.out.Write(jsonSafe(line))
-		return err
+		return writeJSON(p.out, watchLineJSON{Account: account, EnvelopeJSON: e.JSON()}, false)
 	}
 	f := p.format()
 	fields := []string{f.text(e.ID), f.date(e.Date), f.text(e.From), f.text(e.Subject), f.size(e.Size), f.flags(e.Flags, e.HasAttachments)}
@@ -545,7 +346,7 @@ func (p *printer) envelopeLine(account string, e client.Envelope) error {
 	}
 	// No table to align with: From gets a fixed share, the subject what
 	// the terminal has left.
-	fields[2] = truncate(fields[2], 30)
+	fields[2] = textlayout.Truncate(fields[2], 30)
 	width := p.width
 	if width <= 0 {
 		width = defaultWidth
@@ -553,10 +354,10 @@ func (p *printer) envelopeLine(account string, e client.Envelope) error {
 	others := 0
 	for i, s := range fields {
 		if i != 3 {
-			others += uniseg.StringWidth(s) + columnGap
+			others += textlayout.Width(s) + columnGap
 		}
 	}
-	fields[3] = truncate(fields[3], max(minFlexWidth, width-others))
+	fields[3] = textlayout.Truncate(fields[3], max(minFlexWidth, width-others))
 	_, err := io.WriteString(p.out, strings.Join(fields, strings.Repeat(" ", columnGap))+"\n")
 	return err
 }

@@ -166,34 +166,11 @@ func TestSentences(t *testing.T) {
 	}
 }
 
-func TestHumanSize(t *testing.T) {
-	for _, tc := range []struct {
-		n        int64
-		decimals bool
-		want     string
-	}{
-		{0, false, "0 B"}, {1023, false, "1023 B"}, {1024, false, "1.0 KB"}, {1229, true, "1.2 KB"},
-		{12 * 1024, false, "12 KB"}, {49152, true, "48.0 KB"}, {5 << 20, false, "5.0 MB"}, {3 << 30, false, "3.0 GB"},
-	} {
-		if got := humanSize(tc.n, tc.decimals); got != tc.want {
-			t.Errorf("humanSize(%d, %v) = %q, want %q", tc.n, tc.decimals, got, tc.want)
-		}
-	}
-}
-
 func TestStatsLine(t *testing.T) {
 	s := client.NewWireStats("pop3")
 	s.Command()
 	line := statsLine(s)
 	if !strings.HasPrefix(line, "POP3: 1 command, 0 B sent, 0 B received, ") || !strings.HasSuffix(line, " s") {
 		t.Errorf("%q", line)
-	}
-}
-
-func TestAlignColumnsWide(t *testing.T) {
-	out := alignColumns([][]string{{"A", "B", "C"}, {"日本語", "x", "1"}, {"ab", "🌴🌴", "2"}})
-	want := "A       B     C\n日本語  x     1\nab      🌴🌴  2\n"
-	if out != want {
-		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/termtext"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -43,7 +44,7 @@ func (p *progress) update(pr client.Progress) {
 		}
 		p.bar = p.newBar(pr)
 	}
-	desc := fmt.Sprintf("%s %d/%d", sanitizeField(pr.Folder), pr.Messages, pr.TotalMessages)
+	desc := fmt.Sprintf("%s %d/%d", termtext.Field(pr.Folder), pr.Messages, pr.TotalMessages)
 	p.bar.Describe(desc)
 	if pr.TotalBytes > 0 {
 		p.bar.Set64(min(pr.Bytes, pr.TotalBytes))

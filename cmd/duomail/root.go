@@ -50,19 +50,19 @@ against built-in test servers.`,
 	}
 
 	root.AddCommand(
-		newAccountsCmd(a),
-		newFoldersCmd(a),
-		newListCmd(a),
-		newFetchCmd(a),
-		newDeleteCmd(a),
-		newMoveCmd(a),
-		newFlagCmd(a),
-		newSyncCmd(a),
-		newCapabilitiesCmd(a),
-		newCompareCmd(a),
-		newCheckCmd(a),
-		newWatchCmd(a),
-		newDemoCmd(a),
+		newAccountsCmd(a, nil),
+		newFoldersCmd(a, nil),
+		newListCmd(a, nil),
+		newFetchCmd(a, nil),
+		newDeleteCmd(a, nil),
+		newMoveCmd(a, nil),
+		newFlagCmd(a, nil),
+		newSyncCmd(a, nil),
+		newCapabilitiesCmd(a, nil),
+		newCompareCmd(a, nil),
+		newCheckCmd(a, nil),
+		newWatchCmd(a, nil),
+		newDemoCmd(a, nil),
 	)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/termtext"
 	"github.com/duomail/duomail/localcache"
 )
 
@@ -64,7 +65,7 @@ func (a *app) openSession(ac *AccountConfig, cfg *Config, labelled bool) (*sessi
 		if labelled {
 			w = &prefixWriter{mu: &a.errMu, w: a.io.err, prefix: "[" + ac.Name + "] "}
 		}
-		opts.Debug = newSanitizeWriter(w, false)
+		opts.Debug = termtext.NewWriter(w, false)
 	}
 	s.mb = client.NewMailbox(acct, drv, cache, opts)
 	a.sessionMu.Lock()
@@ -156,7 +157,7 @@ func (a *app) statsLines() []string {
 	for _, s := range sessions {
 		line := statsLine(s.stats)
 		if len(sessions) > 1 {
-			line = fmt.Sprintf("%s (%s)%s", line[:len(s.stats.Protocol)], sanitizeField(s.name), line[len(s.stats.Protocol):])
+			line = fmt.Sprintf("%s (%s)%s", line[:len(s.stats.Protocol)], termtext.Field(s.name), line[len(s.stats.Protocol):])
 		}
 		lines = append(lines, line)
 	}

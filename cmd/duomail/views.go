@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/duomail/duomail/client"
-	"github.com/rivo/uniseg"
+	"github.com/duomail/duomail/client/bytesize"
+	"github.com/duomail/duomail/client/textlayout"
 )
 
 // Results of the commands, and how the printer shows each: its table or
@@ -21,6 +20,7 @@ import (
 type accountsResult struct {
 	ConfigFile string        `json:"config_file"`
 	Accounts   []accountJSON `json:"accounts"`
+	jsonStats
 }
 
 type accountJSON struct {
@@ -81,6 +81,7 @@ func (r *accountsResult) table() table {
 // foldersResult: duomail folders.
 type foldersResult struct {
 	Folders []client.Folder `json:"folders"`
+	jsonStats
 }
 
 func (r *foldersResult) jsonObject() any {
@@ -102,26 +103,14 @@ func (r *foldersResult) table() table {
 type listResult struct {
 	Folder   string            `json:"folder"`
 	Messages []client.Envelope `json:"messages"`
+	jsonStats
 }
 
 func (r *listResult) jsonObject() any {
-	out := &listResult{Folder: r.Folder, Messages: make([]client.Envelope, len(r.Messages))}
-	for i, e := range r.Messages {
-		out.Messages[i] = stableEnvelope(e)
+	if r.Messages == nil {
+		r.Messages = []client.Envelope{}
 	}
-	return out
-}
-
-// stableEnvelope gives lists as [] rather than null, so consumers need not
-// tell the two apart.
-func stableEnvelope(e client.Envelope) client.Envelope {
-	if e.To == nil {
-		e.To = []string{}
-	}
-	if e.Flags == nil {
-		e.Flags = []client.Flag{}
-	}
-	return e
+	return r
 }
 
 func (r *listResult) table() table {
@@ -140,52 +129,23 @@ func (r *listResult) table() table {
 // fetchResult: duomail fetch --json. The envelope's fields are at the top
 // level, then the MIME tree, then what the mode produced.
 type fetchResult struct {
-	client.Envelope
+	client.EnvelopeJSON
 	Parts  *client.Part              `json:"parts"`
 	Text   *string                   `json:"text,omitempty"`   // default mode: the readable text
 	Header *string                   `json:"header,omitempty"` // --headers: the header block as stored
 	Saved  *[]client.SavedAttachment `json:"saved,omitempty"`  // --save-attachments
+	jsonStats
 }
 
-// jsonObject flattens the envelope (with its own JSON rules: a missing date
-// is null) and the mode's fields into one object. Embedding alone would let
-// Envelope's MarshalJSON swallow the other fields.
-func (r *fetchResult) jsonObject() any {
-	env, err := marshalPlain(stableEnvelope(r.Envelope))
-	if err != nil {
-		return r
-	}
-	rest, err := marshalPlain(struct {
-		Parts  *client.Part              `json:"parts"`
-		Text   *string                   `json:"text,omitempty"`
-		Header *string                   `json:"header,omitempty"`
-		Saved  *[]client.SavedAttachment `json:"saved,omitempty"`
-	}{r.Parts, r.Text, r.Header, r.Saved})
-	if err != nil {
-		return r
-	}
-	merged := append(env[:len(env)-1:len(env)-1], ',')
-	return json.RawMessage(append(merged, rest[1:]...))
-}
-
-// marshalPlain encodes like marshalJSON's encoder (no HTML escaping), as
-// one line without the trailing newline.
-func marshalPlain(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
+func (r *fetchResult) jsonObject() any { return r }
 
 // savedResult: duomail fetch --save-attachments, without --json.
 type savedResult struct {
-	Saved []client.SavedAttachment
+	Saved []client.SavedAttachment `json:"saved"`
+	jsonStats
 }
 
-func (r *savedResult) jsonObject() any { return map[string]any{"saved": r.Saved} }
+func (r *savedResult) jsonObject() any { return r }
 
 func (r *savedResult) table() table {
 	t := table{cols: []column{{title: "PART"}, {title: "SIZE"}, {title: "FILE", flex: true}}, empty: "the message has no attachments"}
@@ -206,6 +166,7 @@ type deleteResult struct {
 	// Local says the cache held the only other copy (POP3): the messages
 	// were deleted on the server and from the cache.
 	Local bool `json:"local"`
+	jsonStats
 }
 
 func (r *deleteResult) jsonObject() any { return r }
@@ -228,6 +189,7 @@ type moveResult struct {
 	Folder string   `json:"folder"`
 	IDs    []string `json:"ids"`
 	To     string   `json:"to"`
+	jsonStats
 }
 
 func (r *moveResult) jsonObject() any { return r }
@@ -243,6 +205,7 @@ type flagResult struct {
 	Op     string        `json:"op"` // "add" or "remove"
 	Flags  []client.Flag `json:"flags"`
 	client.FlagResult
+	jsonStats
 }
 
 func (r *flagResult) jsonObject() any { return r }
@@ -270,6 +233,7 @@ func (r *flagResult) sentence(f *format) string {
 // syncResult: duomail sync, one row per folder synced.
 type syncResult struct {
 	Synced []client.SyncReport `json:"synced"`
+	jsonStats
 }
 
 func (r *syncResult) jsonObject() any { return r }
@@ -318,6 +282,7 @@ type capabilitiesResult struct {
 	Announced []string      `json:"announced"`
 	Auth      []string      `json:"auth_mechanisms"`
 	Features  []featureJSON `json:"features"`
+	jsonStats
 }
 
 type featureJSON struct {
@@ -363,9 +328,9 @@ func (r *capabilitiesResult) layout(f *format, width int) string {
 	var b strings.Builder
 	const labelW = 11
 	field := func(label, value string) {
-		for i, line := range wrap(f.text(value), max(20, width-labelW)) {
+		for i, line := range textlayout.Wrap(f.text(value), max(20, width-labelW)) {
 			if i == 0 {
-				b.WriteString(padRight(label, labelW))
+				b.WriteString(textlayout.PadRight(label, labelW))
 			} else {
 				b.WriteString(strings.Repeat(" ", labelW))
 			}
@@ -379,22 +344,22 @@ func (r *capabilitiesResult) layout(f *format, width int) string {
 	field("Auth:", orNone(strings.Join(r.Auth, " ")))
 	b.WriteByte('\n')
 
-	nameW := uniseg.StringWidth("FEATURE")
+	nameW := textlayout.Width("FEATURE")
 	for _, ft := range r.Features {
-		nameW = max(nameW, uniseg.StringWidth(featureName(ft.Name)))
+		nameW = max(nameW, textlayout.Width(featureName(ft.Name)))
 	}
-	yesW := uniseg.StringWidth("AVAILABLE")
+	yesW := textlayout.Width("AVAILABLE")
 	howX := nameW + columnGap + yesW + columnGap
-	b.WriteString(padRight("FEATURE", nameW+columnGap) + padRight("AVAILABLE", yesW+columnGap) + "HOW, OR WHY NOT")
+	b.WriteString(textlayout.PadRight("FEATURE", nameW+columnGap) + textlayout.PadRight("AVAILABLE", yesW+columnGap) + "HOW, OR WHY NOT")
 	b.WriteByte('\n')
 	for _, ft := range r.Features {
 		yes := "no"
 		if ft.Supported {
 			yes = "yes"
 		}
-		for i, line := range wrap(f.text(ft.How), max(20, width-howX)) {
+		for i, line := range textlayout.Wrap(f.text(ft.How), max(20, width-howX)) {
 			if i == 0 {
-				b.WriteString(padRight(featureName(ft.Name), nameW+columnGap) + padRight(yes, yesW+columnGap))
+				b.WriteString(textlayout.PadRight(featureName(ft.Name), nameW+columnGap) + textlayout.PadRight(yes, yesW+columnGap))
 			} else {
 				b.WriteString(strings.Repeat(" ", howX))
 			}
@@ -432,13 +397,14 @@ func orNone(s string) string {
 // compareResult: duomail compare. The JSON is client.CompareReport.
 type compareResult struct {
 	client.CompareReport
+	jsonStats
 }
 
 func (r *compareResult) jsonObject() any {
 	if r.Rows == nil {
 		r.Rows = []client.CompareRow{}
 	}
-	return &r.CompareReport
+	return r
 }
 
 // totals sums what each side's rows cost on the wire.
@@ -478,7 +444,7 @@ func (r *compareResult) layout(f *format, width int) string {
 		fits := true
 		for _, c := range costs {
 			for _, l := range costLine(c, split) {
-				fits = fits && uniseg.StringWidth(l) <= sideW
+				fits = fits && textlayout.Width(l) <= sideW
 			}
 		}
 		if fits {
@@ -489,7 +455,7 @@ func (r *compareResult) layout(f *format, width int) string {
 
 	var b strings.Builder
 	block := func(left string, cells [2][]string) {
-		lines := wrap(left, scenW)
+		lines := textlayout.Wrap(left, scenW)
 		n := max(len(lines), len(cells[0]), len(cells[1]))
 		for i := range n {
 			var parts [3]string
@@ -501,15 +467,15 @@ func (r *compareResult) layout(f *format, width int) string {
 					parts[s+1] = cells[s][i]
 				}
 			}
-			line := padRight(parts[0], scenW+gap) + padRight(parts[1], sideW+gap) + parts[2]
+			line := textlayout.PadRight(parts[0], scenW+gap) + textlayout.PadRight(parts[1], sideW+gap) + parts[2]
 			b.WriteString(strings.TrimRight(line, " "))
 			b.WriteByte('\n')
 		}
 	}
 	var head [2][]string
 	for i, acct := range r.Accounts {
-		head[i] = append(wrap(f.text(fmt.Sprintf("%s (%s)", acct.Name, strings.ToUpper(acct.Protocol))), sideW),
-			wrap(f.text(acct.Server), sideW)...)
+		head[i] = append(textlayout.Wrap(f.text(fmt.Sprintf("%s (%s)", acct.Name, strings.ToUpper(acct.Protocol))), sideW),
+			textlayout.Wrap(f.text(acct.Server), sideW)...)
 	}
 	block("SCENARIO", head)
 	b.WriteString(strings.Repeat("-", scenW) + strings.Repeat(" ", gap) + strings.Repeat("-", sideW) +
@@ -535,7 +501,7 @@ func (r *compareResult) layout(f *format, width int) string {
 	var cells [2][]string
 	for i, t := range r.totals() {
 		for _, l := range costLine(t, split) {
-			cells[i] = append(cells[i], wrap(l, sideW)...)
+			cells[i] = append(cells[i], textlayout.Wrap(l, sideW)...)
 		}
 	}
 	block("total", cells)
@@ -548,15 +514,15 @@ func compareCell(f *format, s client.ScenarioSide, width int, split int) []strin
 	var lines []string
 	if s.Commands > 0 || s.Sent > 0 || s.Received > 0 {
 		for _, l := range costLine(s.Counts, split) {
-			lines = append(lines, wrap(l, width)...)
+			lines = append(lines, textlayout.Wrap(l, width)...)
 		}
 	}
-	lines = append(lines, wrap(f.text(s.Did), width)...)
+	lines = append(lines, textlayout.Wrap(f.text(s.Did), width)...)
 	if s.Result != "" {
-		lines = append(lines, wrap("=> "+f.text(s.Result), width)...)
+		lines = append(lines, textlayout.Wrap("=> "+f.text(s.Result), width)...)
 	}
 	if s.Error != "" {
-		lines = append(lines, wrap("ERROR: "+f.text(s.Error), width)...)
+		lines = append(lines, textlayout.Wrap("ERROR: "+f.text(s.Error), width)...)
 	}
 	return lines
 }
@@ -566,7 +532,7 @@ func compareCell(f *format, s client.ScenarioSide, width int, split int) []strin
 // and time) or four.
 func costLine(c client.Counts, split int) []string {
 	parts := []string{
-		humanSize(c.Received, false) + " in", humanSize(c.Sent, false) + " out",
+		bytesize.Format(c.Received) + " in", bytesize.Format(c.Sent) + " out",
 		plural(c.Commands, "command"), humanDuration(c.Elapsed),
 	}
 	switch split {
@@ -613,6 +579,7 @@ func (r *compareResult) records(f *format) [][]string {
 type checkResult struct {
 	Checks []client.FolderCheck `json:"checks"`
 	Errors []checkError         `json:"errors"`
+	jsonStats
 }
 
 type checkError struct {

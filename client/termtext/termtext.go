@@ -1,6 +1,9 @@
-package main
+// Package termtext makes text from a mail server safe to show on a
+// terminal.
+package termtext
 
 import (
+	"fmt"
 	"io"
 	"unicode/utf8"
 )
@@ -10,7 +13,7 @@ import (
 // the window, rewrite the clipboard (OSC 52), move the cursor to forge
 // output, or reorder text with bidi controls. The sanitiser removes them
 // before anything reaches a human; --raw and --json are the only ways
-// around it (JSON escapes instead, see jsonSafe).
+// around it (JSON escapes instead, see EscapeJSON).
 //
 // It is one byte-level state machine, used both as a string function and
 // as a streaming io.Writer, so the two behave identically however the
@@ -43,9 +46,9 @@ type sanitizer struct {
 	pending []byte // an incomplete UTF-8 sequence at the end of the last chunk
 }
 
-// isBidiControl reports the Unicode formatting characters that reorder
+// IsBidiControl reports the Unicode formatting characters that reorder
 // displayed text (Trojan Source, spoofed file extensions).
-func isBidiControl(r rune) bool {
+func IsBidiControl(r rune) bool {
 	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 ||
 		r == 0x200E || r == 0x200F || r == 0x061C
 }
@@ -173,18 +176,19 @@ func (s *sanitizer) ground(out []byte, r rune, raw byte, enc []byte) []byte {
 		return append(out, byte(r))
 	case r < 0x20 || r >= 0x7F && r <= 0x9F:
 		// other C0 controls, DEL, C1 controls
-	case isBidiControl(r):
+	case IsBidiControl(r):
 	default:
 		return append(out, enc...)
 	}
 	return out
 }
 
-// sanitize cleans a multi-line text (tab and newline kept).
-func sanitize(s string) string { return sanitizeString(s, false) }
+// Text cleans a multi-line text (tab and newline kept).
+func Text(s string) string { return sanitizeString(s, false) }
 
-// sanitizeField cleans a text meant for one line or one table field.
-func sanitizeField(s string) string { return sanitizeString(s, true) }
+// Field cleans a text meant for one line or one table field: tab and
+// newline become spaces.
+func Field(s string) string { return sanitizeString(s, true) }
 
 func sanitizeString(s string, inline bool) string {
 	if isPlain(s, inline) {
@@ -206,19 +210,21 @@ func isPlain(s string, inline bool) bool {
 	return true
 }
 
-// sanitizeWriter streams text through the sanitiser. Close flushes what an
-// unfinished UTF-8 sequence held back; it does not close w.
-type sanitizeWriter struct {
+// Writer streams text through the sanitiser. Close flushes what an
+// unfinished UTF-8 sequence held back; it does not close the writer below.
+type Writer struct {
 	w   io.Writer
 	s   sanitizer
 	buf []byte
 }
 
-func newSanitizeWriter(w io.Writer, inline bool) *sanitizeWriter {
-	return &sanitizeWriter{w: w, s: sanitizer{inline: inline}}
+// NewWriter cleans what is written to it on its way to w; with inline set,
+// as Field does, otherwise as Text does.
+func NewWriter(w io.Writer, inline bool) *Writer {
+	return &Writer{w: w, s: sanitizer{inline: inline}}
 }
 
-func (sw *sanitizeWriter) Write(p []byte) (int, error) {
+func (sw *Writer) Write(p []byte) (int, error) {
 	sw.buf = sw.s.feed(sw.buf[:0], p, false)
 	if len(sw.buf) > 0 {
 		if _, err := sw.w.Write(sw.buf); err != nil {
@@ -228,11 +234,43 @@ func (sw *sanitizeWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (sw *sanitizeWriter) Close() error {
+func (sw *Writer) Close() error {
 	sw.buf = sw.s.feed(sw.buf[:0], nil, true)
 	if len(sw.buf) > 0 {
 		_, err := sw.w.Write(sw.buf)
 		return err
 	}
 	return nil
+}
+
+// EscapeJSON rewrites, in encoded JSON, the runes encoding/json leaves raw
+// but a terminal would obey (DEL, the C1 controls, the bidi controls) as
+// \uXXXX escapes. In JSON text they can only occur inside strings
+// (everything structural is printable ASCII), where the escape means the
+// same rune, so the result is the same JSON value. b is returned as is
+// when nothing needs escaping.
+func EscapeJSON(b []byte) []byte {
+	need := false
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r >= 0x7F && r <= 0x9F || IsBidiControl(r) {
+			need = true
+			break
+		}
+		i += size
+	}
+	if !need {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r >= 0x7F && r <= 0x9F || IsBidiControl(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }

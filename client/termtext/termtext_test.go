@@ -1,4 +1,4 @@
-package main
+package termtext
 
 import (
 	"bytes"
@@ -37,11 +37,11 @@ func TestSanitize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sanitize(tc.in); got != tc.want {
-				t.Errorf("sanitize(%q) = %q, want %q", tc.in, got, tc.want)
+			if got := Text(tc.in); got != tc.want {
+				t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
 			}
-			if got := sanitizeField(tc.in); got != tc.wantField {
-				t.Errorf("sanitizeField(%q) = %q, want %q", tc.in, got, tc.wantField)
+			if got := Field(tc.in); got != tc.wantField {
+				t.Errorf("Field(%q) = %q, want %q", tc.in, got, tc.wantField)
 			}
 		})
 	}
@@ -49,7 +49,7 @@ func TestSanitize(t *testing.T) {
 
 func TestSanitizeLongUnterminatedString(t *testing.T) {
 	in := "\x1b]" + strings.Repeat("x", maxStringSequence+10)
-	got := sanitize(in)
+	got := Text(in)
 	if got != strings.Repeat("x", 10) {
 		t.Errorf("after the cap the rest shows as text: got %d bytes %q", len(got), got[:min(len(got), 20)])
 	}
@@ -67,10 +67,10 @@ func TestSanitizeWriterSplits(t *testing.T) {
 		"x\x1b(By\x1bPq\x1b\\z",
 	}
 	for _, in := range inputs {
-		want := sanitize(in)
+		want := Text(in)
 		for i := 0; i <= len(in); i++ {
 			var buf bytes.Buffer
-			w := newSanitizeWriter(&buf, false)
+			w := NewWriter(&buf, false)
 			w.Write([]byte(in[:i]))
 			w.Write([]byte(in[i:]))
 			w.Close()
@@ -85,16 +85,16 @@ func TestSanitizeWriterSplits(t *testing.T) {
 func checkClean(t *testing.T, in, out string, inline bool) {
 	t.Helper()
 	if !utf8.ValidString(out) {
-		t.Fatalf("sanitize(%q) = %q: not valid UTF-8", in, out)
+		t.Fatalf("Text(%q) = %q: not valid UTF-8", in, out)
 	}
 	for _, r := range out {
 		switch {
 		case r == '\t' || r == '\n':
 			if inline {
-				t.Fatalf("field sanitize(%q) = %q keeps %U", in, out, r)
+				t.Fatalf("field Text(%q) = %q keeps %U", in, out, r)
 			}
-		case r < 0x20, r >= 0x7F && r <= 0x9F, isBidiControl(r):
-			t.Fatalf("sanitize(%q) = %q keeps %U", in, out, r)
+		case r < 0x20, r >= 0x7F && r <= 0x9F, IsBidiControl(r):
+			t.Fatalf("Text(%q) = %q keeps %U", in, out, r)
 		}
 	}
 }
@@ -104,11 +104,11 @@ func FuzzSanitize(f *testing.F) {
 		f.Add(s, 1)
 	}
 	f.Fuzz(func(t *testing.T, in string, split int) {
-		out := sanitize(in)
+		out := Text(in)
 		checkClean(t, in, out, false)
-		field := sanitizeField(in)
+		field := Field(in)
 		checkClean(t, in, field, true)
-		if again := sanitize(out); again != out {
+		if again := Text(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
 		}
 		if split < 0 {
@@ -120,7 +120,7 @@ func FuzzSanitize(f *testing.F) {
 			split = 0
 		}
 		var buf bytes.Buffer
-		w := newSanitizeWriter(&buf, false)
+		w := NewWriter(&buf, false)
 		w.Write([]byte(in[:split]))
 		w.Write([]byte(in[split:]))
 		w.Close()
@@ -129,7 +129,7 @@ func FuzzSanitize(f *testing.F) {
 		}
 		// JSON escapes instead of removing: nothing raw a terminal obeys,
 		// and the same string (invalid UTF-8 aside) when decoded.
-		js, err := marshalJSON(map[string]string{"s": in}, false)
+		js, err := encodeJSON(map[string]string{"s": in})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,14 +141,25 @@ func FuzzSanitize(f *testing.F) {
 	})
 }
 
-func TestJSONSafe(t *testing.T) {
+// encodeJSON encodes as --json does: no HTML escaping, then EscapeJSON.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return EscapeJSON(buf.Bytes()), nil
+}
+
+func TestEscapeJSON(t *testing.T) {
 	v := map[string]string{"s": "a\x1b[31m\x7f\u0085\u009b\u202e<b>&\u2028\xff"}
-	out, err := marshalJSON(v, false)
+	out, err := encodeJSON(v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range string(out) {
-		if r < 0x20 && r != '\n' || r >= 0x7F && r <= 0x9F || isBidiControl(r) {
+		if r < 0x20 && r != '\n' || r >= 0x7F && r <= 0x9F || IsBidiControl(r) {
 			t.Errorf("raw %U in %s", r, out)
 		}
 	}
