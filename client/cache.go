@@ -134,4 +134,7 @@ type Entry struct {
 	Downloaded time.Time // when the body was first stored (keep_days counts from it); zero without body
 	MessageID  string
 	Origin     Origin
+	// Lost: the body was stored, but its file has gone (deleted outside
+	// duomail) while the server no longer has the message.
+	Lost bool
 }

@@ -30,6 +30,10 @@ var (
 	ErrIncomplete = errors.New("message arrived incomplete")
 	// ErrUsage: the user asked for something malformed (bad ID, bad flag).
 	ErrUsage = errors.New("usage")
+	// ErrLocalCopyLost: the cache stored the whole message, its file has
+	// since gone (deleted by another program), and the server no longer
+	// had the message at the last sync. Caches wrap it with ErrNotFound.
+	ErrLocalCopyLost = fmt.Errorf("%w: the local copy is missing from the cache (deleted outside duomail?)", ErrNotFound)
 )
 
 // UnsupportedError explains why an operation is impossible on a protocol.

@@ -236,6 +236,9 @@ func (m *Mailbox) syncKept(ctx context.Context, src Source, ref FolderRef, items
 			onServer[c.key] = true
 		}
 	}
+	if err := m.dropLost(ctx, ref.Name, entries, onServer); err != nil {
+		return err
+	}
 	var gone []string
 	for id, e := range entries {
 		if e.OnServer && !onServer[id] {

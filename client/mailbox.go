@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -306,6 +307,30 @@ type SyncReport struct {
 func (m *Mailbox) Sync(ctx context.Context, folder string, opts SyncOptions) (SyncReport, error) {
 	defer m.Opts.Stats.Begin("sync")()
 	return m.sync(ctx, FolderName(folder), opts)
+}
+
+// dropLost tells the user about messages whose only copy, the cache's,
+// was deleted outside duomail, and then forgets them: they can be neither
+// listed nor fetched any more.
+func (m *Mailbox) dropLost(ctx context.Context, folder string, entries map[string]Entry, onServer map[string]bool) error {
+	var lost []string
+	for id, e := range entries {
+		if e.Lost && !onServer[id] {
+			lost = append(lost, id)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	slices.Sort(lost)
+	for _, id := range lost {
+		m.Opts.Warnf(fmt.Sprintf("%s: the local copy of message %s is missing from the cache (deleted outside duomail?) and it is no longer on the server; forgetting it", folder, id))
+		delete(entries, id)
+	}
+	if err := m.Cache.Remove(ctx, folder, lost); err != nil {
+		return fmt.Errorf("sync %s: forget lost messages: %w", folder, err)
+	}
+	return nil
 }
 
 // downloadBatch is how many messages or bytes are made durable at once:

@@ -24,6 +24,7 @@ type Message struct {
 	ref    FolderRef
 
 	local bool // the whole message is in the cache
+	lost  bool // the cache had the whole message, but its file is gone
 	env   *Envelope
 	tree  *Part
 }
@@ -44,6 +45,8 @@ func (m *Mailbox) Message(ctx context.Context, folder, id string) (*Message, err
 	if err == nil {
 		rc.Close()
 		msg.local = true
+	} else if errors.Is(err, ErrLocalCopyLost) {
+		msg.lost = true
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("fetch %s: %w", id, err)
 	}
@@ -69,6 +72,9 @@ func (msg *Message) ensureLocal(ctx context.Context) error {
 	defer unlock()
 	plan := &downloadPlan{}
 	n, _, err := msg.mb.downloadInto(ctx, src, msg.ref, []string{msg.ID}, nil, 0, nil, plan)
+	if msg.lost && (errors.Is(err, ErrNotFound) || err == nil && n == 0 && len(plan.incomplete) == 0) {
+		return &lostError{op: msg.op(), id: msg.ID}
+	}
 	if err == nil && n == 0 {
 		err = errors.Join(plan.incomplete...)
 	}
@@ -81,6 +87,16 @@ func (msg *Message) ensureLocal(ctx context.Context) error {
 	msg.local = true
 	return nil
 }
+
+// lostError: the cache's copy of a message was deleted outside duomail
+// and the server no longer has it either. It matches ErrNotFound.
+type lostError struct{ op, id string }
+
+func (e *lostError) Error() string {
+	return e.op + ": the local copy of message " + e.id + " is missing from the cache (deleted outside duomail?) and it is no longer on the server"
+}
+
+func (e *lostError) Is(target error) bool { return target == ErrNotFound || target == ErrLocalCopyLost }
 
 // partial reports whether this message is read part by part from the server.
 func (msg *Message) partial(ctx context.Context) (bool, error) {
