@@ -54,6 +54,9 @@ type pendingMessage struct {
 
 // NewBatch implements client.Cache. It creates the folder's Maildir.
 func (c *Cache) NewBatch(ctx context.Context, folder string) (client.Batch, error) {
+	if err := c.checkWritable(); err != nil {
+		return nil, fmt.Errorf("start storing into %s: %w", folder, err)
+	}
 	mdir, err := c.maildir(folder)
 	if err != nil {
 		return nil, fmt.Errorf("start storing into %q: %w", folder, err)
@@ -230,7 +233,7 @@ ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
 	subject = excluded.subject, message_id = excluded.message_id,
 	size = excluded.size, has_attachments = excluded.has_attachments,
-	flags = excluded.flags, seen = excluded.seen, on_server = 1,
+	flags = excluded.flags, seen = excluded.seen, on_server = 1, lost = 0,
 	downloaded = CASE WHEN body_path != '' AND downloaded != 0 THEN downloaded ELSE excluded.downloaded END,
 	body_path = excluded.body_path`
 
@@ -257,7 +260,7 @@ func (b *Batch) Commit(ctx context.Context) ([]client.Envelope, error) {
 	n := len(b.items)
 	envs, err := b.commit(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("commit %d messages to %s: %w", n, b.folder, err)
+		return nil, fmt.Errorf("commit %d messages to %s: %w", n, b.folder, storageError(b.c.dir, err))
 	}
 	b.reset()
 	return envs, nil

@@ -23,14 +23,12 @@ import (
 var _ client.Cache = (*Cache)(nil)
 
 // Durability selects how Batch.Commit makes message files durable before
-// recording them. See the package documentation for the measurements behind
-// the default.
+// recording them (see the package documentation).
 type Durability int
 
 const (
-	// DurabilityDefault is DurabilityFsync: as fast as syncfs on an idle
-	// disk, and many times faster while other programs write (see the
-	// package documentation).
+	// DurabilityDefault is DurabilityFsync, whose cost does not depend
+	// on what other programs write.
 	DurabilityDefault Durability = iota
 	// DurabilityFsync calls fsync on every message file (several at a
 	// time), then on the Maildir directories after the renames. It
@@ -78,7 +76,13 @@ type Cache struct {
 	dir        string
 	db         *sql.DB
 	durability Durability
+	// readOnly, when set, is why the index could only be opened for
+	// reading (a read-only file system, a full disk); writes fail with it.
+	readOnly error
 }
+
+// busyTimeoutMillis is how long a write waits for another process's.
+const busyTimeoutMillis = 30000
 
 const (
 	indexName = "index.sqlite"
@@ -97,11 +101,33 @@ func Open(dir string) (*Cache, error) {
 }
 
 // OpenWithOptions is Open with tuning options.
+//
+// A cache that cannot be written (a read-only mount or file system, a
+// full disk) is opened for reading only, so the mail in it stays
+// readable; every write then fails with an error that says why
+// (errors.Is(err, ErrReadOnly)).
 func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", dir, err)
 	}
+	c, err := openWritable(abs, opts)
+	if err == nil {
+		return c, nil
+	}
+	err = storageError(abs, err)
+	if !cannotWrite(err) {
+		return nil, err
+	}
+	c, roErr := openReadOnly(abs, opts)
+	if roErr != nil {
+		return nil, err
+	}
+	c.readOnly = err
+	return c, nil
+}
+
+func openWritable(abs string, opts Options) (*Cache, error) {
 	if err := mkdirPrivate(abs); err != nil {
 		return nil, fmt.Errorf("open cache: %w", err)
 	}
@@ -133,9 +159,9 @@ func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 	}
 
 	dsn := "file:" + uriEscape(index) + "?" + strings.Join([]string{
-		"_pragma=busy_timeout(30000)", // another duomail may be writing
-		"_pragma=journal_mode(WAL)",   // readers never block the writer
-		"_pragma=synchronous(FULL)",   // a committed UIDL survives power loss before DELE
+		"_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMillis) + ")", // another duomail may be writing
+		"_pragma=journal_mode(WAL)",                                     // readers never block the writer
+		"_pragma=synchronous(FULL)",                                     // a committed UIDL survives power loss before DELE
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate", // write transactions take the lock up front: no deadlocking upgrades
 	}, "&")
@@ -162,6 +188,60 @@ func OpenWithOptions(dir string, opts Options) (*Cache, error) {
 	// every sync takes, repairs again and reports the error.
 	_ = c.recoverIfUnlocked(ctx)
 	return c, nil
+}
+
+// openReadOnly opens the index of a cache that cannot be written. SQLite
+// reads a WAL database read-only only where its -shm and -wal files exist
+// or can be made; where they cannot, and no -wal holds anything, the
+// database file alone is complete and is read as immutable (nobody can
+// write it either).
+func openReadOnly(abs string, opts Options) (*Cache, error) {
+	index := filepath.Join(abs, indexName)
+	if _, err := os.Stat(index); err != nil {
+		return nil, err
+	}
+	dsns := []string{"file:" + uriEscape(index) + "?mode=ro&_pragma=busy_timeout(30000)"}
+	if fi, err := os.Stat(index + "-wal"); errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0 {
+		dsns = append(dsns, "file:"+uriEscape(index)+"?mode=ro&immutable=1")
+	}
+	var err error
+	for _, dsn := range dsns {
+		var db *sql.DB
+		db, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			continue
+		}
+		db.SetMaxOpenConns(4)
+		db.SetMaxIdleConns(4)
+		var version int
+		err = db.QueryRow(`SELECT version FROM schema_version`).Scan(&version)
+		if err == nil && version != len(migrations) {
+			err = fmt.Errorf("index schema version %d needs an upgrade (to %d), which a cache that cannot be written cannot have", version, len(migrations))
+		}
+		if err != nil {
+			db.Close()
+			continue
+		}
+		c := &Cache{dir: abs, db: db, durability: opts.Durability}
+		if c.durability == DurabilityDefault {
+			c.durability = DurabilityFsync
+		}
+		return c, nil
+	}
+	return nil, err
+}
+
+// ReadOnly returns nil for a cache that can be written, else why it can
+// only be read.
+func (c *Cache) ReadOnly() error { return c.readOnly }
+
+// checkWritable fails once a cache is known to be read-only, before
+// anything is attempted.
+func (c *Cache) checkWritable() error {
+	if c.readOnly != nil {
+		return fmt.Errorf("%w: %w", ErrReadOnly, c.readOnly)
+	}
+	return nil
 }
 
 // uriEscape makes a path safe inside an SQLite file: URI.
@@ -249,8 +329,9 @@ type folderRow struct {
 	id          int64
 	name        string
 	uidValidity uint32
-	path        string // the Maildir
-	discovered  bool   // found on disk by recovery, without a row
+	path        string   // the Maildir
+	discovered  bool     // found on disk by recovery, without a row
+	stamp       dirStamp // of cur/ and new/ when last compared with the index
 }
 
 type querier interface {
@@ -267,7 +348,7 @@ func (c *Cache) lookupFolder(ctx context.Context, q querier, folder string) (f f
 		return f, false, err
 	}
 	var v int64
-	err = q.QueryRowContext(ctx, `SELECT id, uidvalidity FROM folders WHERE name = ?`, folder).Scan(&f.id, &v)
+	err = q.QueryRowContext(ctx, `SELECT id, uidvalidity, cur_mtime, new_mtime FROM folders WHERE name = ?`, folder).Scan(&f.id, &v, &f.stamp.cur, &f.stamp.new)
 	if err == sql.ErrNoRows {
 		return folderRow{name: folder, path: path}, false, nil
 	}
@@ -338,7 +419,11 @@ func resolveValidity(ctx context.Context, q querier, f *folderRow, v uint32, wri
 // begin starts a write transaction; _txlock=immediate makes it take
 // SQLite's write lock at once, so it never fails halfway on an upgrade.
 func (c *Cache) begin(ctx context.Context) (*sql.Tx, error) {
-	return c.db.BeginTx(ctx, nil)
+	if err := c.checkWritable(); err != nil {
+		return nil, err
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	return tx, storageError(c.dir, err)
 }
 
 // State implements client.Cache.
@@ -445,6 +530,33 @@ func (c *Cache) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
+		return storageError(c.dir, err)
+	}
+	return storageError(c.dir, tx.Commit())
+}
+
+// writeNoWait is write that fails at once (SQLITE_BUSY) instead of waiting
+// when another connection holds the index's write lock.
+func (c *Cache) writeNoWait(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := c.checkWritable(); err != nil {
+		return err
+	}
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return err
+	}
+	// Back to the DSN's value before the connection returns to the pool.
+	defer conn.ExecContext(context.Background(), `PRAGMA busy_timeout = `+strconv.Itoa(busyTimeoutMillis))
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -460,7 +572,11 @@ func (c *Cache) Entries(ctx context.Context, folder string) (map[string]client.E
 	if !ok {
 		return out, nil
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, flags, size, body_path != '', on_server, downloaded, message_id, server_id, server_size, header_digest FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity))
+	outside, err := c.outsideChanges(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("read entries of %s: %w", folder, err)
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, flags, size, body_path != '', on_server, downloaded, message_id, server_id, server_size, header_digest, lost != 0 FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity))
 	if err != nil {
 		return nil, fmt.Errorf("read entries of %s: %w", folder, err)
 	}
@@ -469,11 +585,18 @@ func (c *Cache) Entries(ctx context.Context, folder string) (map[string]client.E
 		var e client.Entry
 		var flags string
 		var downloaded int64
-		if err := rows.Scan(&e.ID, &flags, &e.Size, &e.HasBody, &e.OnServer, &downloaded, &e.MessageID, &e.Origin.ServerID, &e.Origin.ServerSize, &e.Origin.HeaderDigest); err != nil {
+		if err := rows.Scan(&e.ID, &flags, &e.Size, &e.HasBody, &e.OnServer, &downloaded, &e.MessageID, &e.Origin.ServerID, &e.Origin.ServerSize, &e.Origin.HeaderDigest, &e.Lost); err != nil {
 			return nil, fmt.Errorf("read entries of %s: %w", folder, err)
 		}
 		e.Flags = parseFlags(flags)
 		e.Downloaded = fromNanos(downloaded)
+		if ch, ok := outside[e.ID]; ok {
+			if ch.lost {
+				e.Lost, e.HasBody, e.Downloaded = true, false, time.Time{}
+			} else {
+				e.Flags = ch.flags
+			}
+		}
 		out[e.ID] = e
 	}
 	if err := rows.Err(); err != nil {
@@ -493,7 +616,21 @@ func (c *Cache) Counts(ctx context.Context, folder string) (total, unseen int, e
 		}
 		return 0, 0, err
 	}
-	err = c.db.QueryRowContext(ctx, `SELECT count(*), count(*) - coalesce(sum(seen), 0) FROM messages WHERE folder_id = ? AND uidvalidity = ?`, f.id, int64(f.uidValidity)).Scan(&total, &unseen)
+	outside, err := c.outsideChanges(ctx, f)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count %s: %w", folder, err)
+	}
+	if len(outside) > 0 {
+		err := c.List(ctx, folder, client.ListOptions{}, func(env client.Envelope) error {
+			total++
+			if !client.HasFlag(env.Flags, client.FlagSeen) {
+				unseen++
+			}
+			return nil
+		})
+		return total, unseen, err
+	}
+	err = c.db.QueryRowContext(ctx, `SELECT count(*), count(*) - coalesce(sum(seen), 0) FROM messages WHERE folder_id = ? AND uidvalidity = ? AND lost = 0`, f.id, int64(f.uidValidity)).Scan(&total, &unseen)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count %s: %w", folder, err)
 	}
@@ -545,7 +682,7 @@ ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	has_attachments = CASE WHEN body_path != '' THEN has_attachments ELSE excluded.has_attachments END,
 	flags = CASE WHEN ?14 THEN excluded.flags ELSE flags END,
 	seen = CASE WHEN ?14 THEN excluded.seen ELSE seen END,
-	on_server = 1`
+	on_server = 1, lost = 0`
 
 // PutEnvelopes implements client.Cache. An envelope with nil Flags keeps
 // the stored flags (POP3 envelopes carry none; local flags survive), a
@@ -625,18 +762,27 @@ func (c *Cache) List(ctx context.Context, folder string, opts client.ListOptions
 	if !ok {
 		return nil
 	}
-	unseen := ""
-	if opts.Unseen {
-		unseen = " AND seen = 0"
+	outside, err := c.outsideChanges(ctx, f)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", folder, err)
 	}
+	// Lost messages are not listed. Flags another program changed in the
+	// file names decide --unseen, so with such changes the filter and the
+	// limit apply here rather than in SQL.
+	filter := " AND lost = 0"
+	if opts.Unseen && len(outside) == 0 {
+		filter += " AND seen = 0"
+	}
+	limit := opts.Limit
+	fn = applyOutside(outside, opts.Unseen, &limit, fn)
 	if len(opts.IDs) > 0 {
-		return c.listIDs(ctx, f, opts.IDs, unseen, fn)
+		return c.listIDs(ctx, f, opts.IDs, filter, fn)
 	}
-	query := `SELECT ` + envelopeColumns + ` FROM messages WHERE folder_id = ? AND uidvalidity = ?` + unseen + ` ORDER BY uid DESC, seq DESC`
+	query := `SELECT ` + envelopeColumns + ` FROM messages WHERE folder_id = ? AND uidvalidity = ?` + filter + ` ORDER BY uid DESC, seq DESC`
 	args := []any{f.id, int64(f.uidValidity)}
-	if opts.Limit > 0 {
+	if limit > 0 {
 		query += ` LIMIT ?`
-		args = append(args, opts.Limit)
+		args = append(args, limit)
 	}
 	rows, err := c.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -648,7 +794,9 @@ func (c *Cache) List(ctx context.Context, folder string, opts client.ListOptions
 		if err != nil {
 			return fmt.Errorf("list %s: %w", folder, err)
 		}
-		if err := fn(env); err != nil {
+		if err := fn(env); err == errListDone {
+			break
+		} else if err != nil {
 			return err
 		}
 	}
@@ -656,6 +804,38 @@ func (c *Cache) List(ctx context.Context, folder string, opts client.ListOptions
 		return fmt.Errorf("list %s: %w", folder, err)
 	}
 	return nil
+}
+
+// errListDone ends a listing early without an error.
+var errListDone = errors.New("listing done")
+
+// applyOutside wraps a List callback so that it sees the flags and losses
+// that outsideChanges found, applying --unseen and the limit itself when
+// there are any (it then sets *limit to 0 for the query).
+func applyOutside(outside map[string]outsideChange, unseen bool, limit *int, fn func(client.Envelope) error) func(client.Envelope) error {
+	if len(outside) == 0 {
+		return fn
+	}
+	max, n := *limit, 0
+	*limit = 0
+	return func(env client.Envelope) error {
+		if ch, ok := outside[env.ID]; ok {
+			if ch.lost {
+				return nil
+			}
+			env.Flags = ch.flags
+		}
+		if unseen && client.HasFlag(env.Flags, client.FlagSeen) {
+			return nil
+		}
+		if err := fn(env); err != nil {
+			return err
+		}
+		if n++; max > 0 && n >= max {
+			return errListDone
+		}
+		return nil
+	}
 }
 
 func (c *Cache) listIDs(ctx context.Context, f folderRow, ids []string, unseen string, fn func(client.Envelope) error) error {
@@ -677,7 +857,9 @@ func (c *Cache) listIDs(ctx context.Context, f folderRow, ids []string, unseen s
 		if err != nil {
 			return fmt.Errorf("list %s: %w", f.name, err)
 		}
-		if err := fn(env); err != nil {
+		if err := fn(env); err == errListDone {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
@@ -694,7 +876,11 @@ func (c *Cache) Open(ctx context.Context, folder, id string) (io.ReadCloser, err
 		return nil, fmt.Errorf("open %s in %s: %w", id, folder, client.ErrNotFound)
 	}
 	var path string
-	err = c.db.QueryRowContext(ctx, `SELECT body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`, f.id, int64(f.uidValidity), id).Scan(&path)
+	var onServer, lost bool
+	err = c.db.QueryRowContext(ctx, `SELECT body_path, on_server, lost != 0 FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`, f.id, int64(f.uidValidity), id).Scan(&path, &onServer, &lost)
+	if err == nil && lost {
+		return nil, fmt.Errorf("open %s in %s: %w", id, folder, client.ErrLocalCopyLost)
+	}
 	if err == sql.ErrNoRows || err == nil && path == "" {
 		return nil, fmt.Errorf("open %s in %s: no cached body: %w", id, folder, client.ErrNotFound)
 	}
@@ -708,6 +894,9 @@ func (c *Cache) Open(ctx context.Context, folder, id string) (io.ReadCloser, err
 		p, err := locate(f.path, ref)
 		if err != nil {
 			return nil, fmt.Errorf("open %s in %s: %w", id, folder, err)
+		}
+		if p == "" && !onServer {
+			return nil, fmt.Errorf("open %s in %s: %w", id, folder, client.ErrLocalCopyLost)
 		}
 		if p == "" {
 			return nil, fmt.Errorf("open %s in %s: message file is missing from %s: %w", id, folder, f.path, client.ErrNotFound)

@@ -47,29 +47,14 @@
 //
 // # Durability: fsync or syncfs
 //
-// Steps 1 and 3 can either fsync each file and then the directories
-// (DurabilityFsync, the default; up to 16 fsyncs in flight, which the
-// file system's journal merges), or call syncfs(2) on the whole file system
-// once for each (DurabilitySyncfs). BenchmarkCommit stores batches of 100
-// messages of 70 KB; "busy" runs it while another goroutine keeps writing
-// a file without syncing it. Measured on ext4 in a 2-CPU Firecracker VM
-// shared with other jobs (load 2-6, so noisy), over several runs of
-//
-//	go test ./localcache -run '^$' -bench Commit -benchtime 30x -count 3
-//
-// the time spent in Commit per batch was:
-//
-//	                      idle disk     another program writing
-//	fsync, 16 at a time   40-63 ms      65-433 ms
-//	fsync, one at a time  74-172 ms     107-350 ms
-//	syncfs                36-58 ms      780-1260 ms
-//
-// On an idle disk syncfs is at best slightly faster, within the noise; as
-// soon as anything else on the file system writes (a download, a build,
-// another mail client), syncfs has to flush that data too and becomes ten
-// times slower, without bound. Hence fsync is the default. (Add, which
-// creates the files, costs more than Commit here: about 1 ms per file
-// creation on this VM's disk.)
+// Steps 1 and 3 either fsync each file (up to 16 in flight, which a
+// journaling file system merges) and then the directories
+// (DurabilityFsync, the default), or call syncfs(2) on the whole file
+// system once for each (DurabilitySyncfs). syncfs must flush every dirty
+// page of the file system, other programs' included, so its cost grows
+// without bound with whatever else is being written; fsync flushes only
+// duomail's files. BenchmarkCommit compares the two, on an idle disk and
+// while another program writes.
 //
 // # Recovery
 //
@@ -79,8 +64,35 @@
 // parsed from the file), duplicate copies and stale IMAP copies (an
 // interrupted Reset) are removed, and rows whose files disappeared lose
 // their body. Open compares only folders with signs of an interrupted
-// write (Commit keeps a marker in tmp/ until its rows are committed); Lock
-// compares all of them. A lost index is rebuilt from the Maildirs.
+// write (Commit keeps a marker in tmp/ until its rows are committed) or
+// whose cur/ or new/ changed since the last comparison; Lock compares all
+// of them. A lost index is rebuilt from the Maildirs.
+//
+// # Other programs in the Maildirs
+//
+// mutt and notmuch may rename message files to change flags and may delete
+// them. The flag letters in a file name are read back by listing cur/ and
+// new/ (no file is opened), and only when their modification times differ
+// from those recorded at the last comparison. List, Entries and Counts
+// show them at once; recovery records them in the index. duomail's own
+// renames start from the letters a file has now and keep the ones it does
+// not manage. In a POP3 folder the index then holds the user's flags; in
+// an IMAP folder the server's flags win: the next sync fetches all of
+// them and renames the files back. A stored body whose file was deleted
+// is forgotten while the server still has the message (it can be fetched
+// again); when the server no longer has it, the message is marked lost:
+// it is no longer listed, Open says so (client.ErrLocalCopyLost), and the
+// next sync reports it (client.Entry.Lost) and drops it.
+//
+// # A cache that cannot be written
+//
+// On a read-only file system or a full disk, Open falls back to reading:
+// SQLite's mode=ro, or, when not even the -shm file can be made and no
+// -wal file holds anything, immutable=1. Every write then fails with
+// ErrReadOnly and the reason in words ("read-only file system", "no space
+// left on device"); SQLite's own codes for these (SQLITE_FULL, and I/O
+// errors on a file system that is full or read-only) are put in the same
+// words.
 //
 // # Concurrency
 //
@@ -90,5 +102,8 @@
 // every rename or removal of a message file happens inside an index write
 // transaction, so recovery in one process never sees another's half-done
 // change. Batches should be used under Lock, which keeps two syncs of one
-// account from running at once.
+// account from running at once. Reading never waits: Open, List, Entries,
+// Counts and Open of a body take neither the sync lock nor the index's
+// write lock, and Open repairs only what it can without waiting for
+// either.
 package localcache

@@ -139,7 +139,17 @@ func (u *flagUpdater) update(ctx context.Context, id string, change func([]clien
 	if err != nil {
 		return false, err
 	}
-	flags := change(parseFlags(old))
+	oldFlags := parseFlags(old)
+	if path != "" {
+		// Another tool may have renamed the file since the index saw it:
+		// its letters are the flags to change from, or the rename below
+		// would undo what the user did there.
+		ref := fileRef{u.f.uidValidity, id, path}
+		if cur, err := locateFlags(u.f.path, ref, nil, true); err == nil && cur != "" && cur != path {
+			oldFlags, path = mergeLetters(oldFlags, cur), cur
+		}
+	}
+	flags := change(oldFlags)
 	if path != "" {
 		if path, err = renameForFlags(u.f.path, fileRef{u.f.uidValidity, id, path}, flags); err != nil {
 			return true, err

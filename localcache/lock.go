@@ -17,6 +17,9 @@ import (
 // from any run that was interrupted while holding it. unlock is safe to
 // call more than once.
 func (c *Cache) Lock(ctx context.Context) (unlock func(), err error) {
+	if err := c.checkWritable(); err != nil {
+		return nil, fmt.Errorf("lock cache: %w", err)
+	}
 	f, err := c.tryLock(ctx, true)
 	if err != nil {
 		return nil, err

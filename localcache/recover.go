@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/duomail/duomail/client"
 )
@@ -28,28 +29,38 @@ import (
 //     envelopes, or re-attaches them to an envelope-only row;
 //   - removes a second copy of the same message, and files of an old
 //     IMAP UIDVALIDITY (an interrupted Reset);
+//   - takes the flags in the names of files another tool renamed (mutt
+//     marking a message seen moves "new/K" to "cur/K:2,S") into the index;
+//     in an IMAP folder it also makes the next sync fetch every flag again,
+//     so the server's flags win and the files are renamed back to them;
 //   - forgets bodies whose files are gone (deleted by another tool, or an
 //     interrupted Remove): the row stays as an envelope while the message
-//     is on the server, and goes when it is not.
+//     is on the server, and is marked lost when it is not, so that it is
+//     no longer listed and the next sync tells the user (client.Entry.Lost);
+//   - records the times of cur/ and new/, which let the next comparison be
+//     skipped when nothing changed (see outsideChanges).
 //
 // A folder whose Maildir (or its cur/ or new/) is missing is left alone:
 // that looks like a moved or unmounted directory, not lost mail.
 //
-// Comparing a Maildir with the index costs time in proportion to the
-// messages stored (6-9 ms per 1000 here, BenchmarkRecovery), too much for
-// every command. So unless full is set, only folders with signs of an
-// interrupted write are compared: duomail files in tmp/ (an unfinished
-// Batch, or the marker that Commit keeps there while it renames), or a
-// Maildir without a folder row (a lost index). Lock, which precedes every
-// sync, compares all, and so also notices what other tools removed or
-// renamed.
+// Comparing a Maildir with the index reads its directories and every row
+// of the folder (BenchmarkRecovery measures it), too much for every
+// command. So unless full is set, only folders with signs of an
+// interrupted write or of another program's work are compared: duomail
+// files in tmp/ (an unfinished Batch, or the marker that Commit keeps
+// there while it renames), a Maildir without a folder row (a lost index),
+// or cur/ or new/ changed since the last comparison. Lock, which precedes
+// every sync, compares all.
 func (c *Cache) recover(ctx context.Context, full bool) error {
 	needs := func(f folderRow) bool {
 		if full || f.discovered {
 			return true
 		}
-		dirty, err := hasDuomailFiles(filepath.Join(f.path, "tmp"))
-		return err == nil && dirty // an error: no Maildir to repair
+		if st, err := readStamp(f.path); err != nil || st.proves(f.stamp) {
+			dirty, err := hasDuomailFiles(filepath.Join(f.path, "tmp"))
+			return err == nil && dirty // an error: no Maildir to repair
+		}
+		return true
 	}
 	if !full {
 		// Look before taking the write lock, which would make every
@@ -62,7 +73,13 @@ func (c *Cache) recover(ctx context.Context, full bool) error {
 			return nil
 		}
 	}
-	err := c.write(ctx, func(tx *sql.Tx) error {
+	write := c.write
+	if !full {
+		// Open repairs only when it need not wait: a reading command must
+		// not stall behind another process's write (Lock repairs anyway).
+		write = c.writeNoWait
+	}
+	err := write(ctx, func(tx *sql.Tx) error {
 		folders, err := c.recoveryFolders(ctx, tx, tx)
 		if err != nil {
 			return err
@@ -87,7 +104,7 @@ func (c *Cache) recover(ctx context.Context, full bool) error {
 // it does not (its rows were lost), creating rows for the latter when tx
 // is not nil.
 func (c *Cache) recoveryFolders(ctx context.Context, q querier, tx *sql.Tx) ([]folderRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, uidvalidity FROM folders`)
+	rows, err := q.QueryContext(ctx, `SELECT id, name, uidvalidity, cur_mtime, new_mtime FROM folders`)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +113,7 @@ func (c *Cache) recoveryFolders(ctx context.Context, q querier, tx *sql.Tx) ([]f
 	for rows.Next() {
 		var f folderRow
 		var v int64
-		if err := rows.Scan(&f.id, &f.name, &v); err != nil {
+		if err := rows.Scan(&f.id, &f.name, &v, &f.stamp.cur, &f.stamp.new); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -147,6 +164,13 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 		if fi, err := os.Stat(filepath.Join(f.path, sub)); err != nil || !fi.IsDir() {
 			return nil
 		}
+	}
+	// Taken before the directories are read: a change made while they
+	// are makes the recorded stamp differ, never match.
+	start := time.Now()
+	stamp, err := readStamp(f.path)
+	if err != nil {
+		return err
 	}
 	tmpNames, err := readNames(filepath.Join(f.path, "tmp"))
 	if err != nil {
@@ -200,6 +224,26 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 		return err
 	}
 	defer setPath.Close()
+	setPathFlags, err := tx.PrepareContext(ctx, `UPDATE messages SET body_path = ?, flags = ?, seen = ? WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	if err != nil {
+		return err
+	}
+	defer setPathFlags.Close()
+	// renamed takes the flags of a file that another tool renamed.
+	refetchFlags := false
+	renamed := func(r *recoveryRow, p string) error {
+		old := parseFlags(r.flags)
+		flags := mergeLetters(old, p)
+		if sameFlagSet(flags, old) {
+			_, err := setPath.ExecContext(ctx, p, f.id, int64(r.uidValidity), r.id)
+			return err
+		}
+		if r.uidValidity != 0 && r.uidValidity == f.uidValidity {
+			refetchFlags = true
+		}
+		_, err := setPathFlags.ExecContext(ctx, p, formatFlags(flags), client.HasFlag(flags, client.FlagSeen), f.id, int64(r.uidValidity), r.id)
+		return err
+	}
 
 	var orphans []adoptee
 	for key, paths := range files {
@@ -219,7 +263,7 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 		case r != nil && r.path == keep:
 		case r != nil && r.path != "":
 			// Renamed by another tool (flags, new/ to cur/).
-			if _, err := setPath.ExecContext(ctx, keep, f.id, int64(r.uidValidity), r.id); err != nil {
+			if err := renamed(r, keep); err != nil {
 				return err
 			}
 		default:
@@ -240,11 +284,11 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 		return err
 	}
 	defer forget.Close()
-	drop, err := tx.PrepareContext(ctx, `DELETE FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
+	lose, err := tx.PrepareContext(ctx, `UPDATE messages SET body_path = '', downloaded = 0, lost = ? WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
 	if err != nil {
 		return err
 	}
-	defer drop.Close()
+	defer lose.Close()
 	for key, r := range byKey {
 		if r.path == "" || files[key] != nil {
 			continue
@@ -255,20 +299,29 @@ func (c *Cache) recoverFolder(ctx context.Context, tx *sql.Tx, f folderRow) erro
 		if err != nil {
 			return err
 		}
-		stmt := setPath
-		args := []any{p, f.id, int64(r.uidValidity), r.id}
 		switch {
 		case p != "":
+			err = renamed(r, p)
 		case r.onServer:
-			stmt, args = forget, args[1:]
+			_, err = forget.ExecContext(ctx, f.id, int64(r.uidValidity), r.id)
 		default:
-			stmt, args = drop, args[1:]
+			_, err = lose.ExecContext(ctx, start.UnixNano(), f.id, int64(r.uidValidity), r.id)
 		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	if refetchFlags {
+		// The server has the last word on an IMAP message's flags: without
+		// a HIGHESTMODSEQ the next sync fetches all of them, and SetFlags
+		// renames the files back where the server disagrees.
+		if _, err := tx.ExecContext(ctx, `UPDATE folders SET highestmodseq = 0 WHERE id = ?`, f.id); err != nil {
+			return err
+		}
+	}
+	stamp = stamp.settled(start)
+	_, err = tx.ExecContext(ctx, `UPDATE folders SET cur_mtime = ?, new_mtime = ? WHERE id = ?`, stamp.cur, stamp.new, f.id)
+	return err
 }
 
 type adoptee struct {

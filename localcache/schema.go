@@ -12,6 +12,7 @@ import (
 var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 	migrateCreate,
 	migrateOrigin,
+	migrateMaildirWatch,
 }
 
 // migrateCreate is the first schema.
@@ -68,6 +69,23 @@ func migrateOrigin(ctx context.Context, tx *sql.Tx) error {
 ALTER TABLE messages ADD COLUMN server_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN server_size INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE messages ADD COLUMN header_digest TEXT NOT NULL DEFAULT '';
+`)
+	return err
+}
+
+// migrateMaildirWatch lets the index follow what other programs do in the
+// Maildirs. folders.cur_mtime and new_mtime are the modification times
+// (Unix nanoseconds) of cur/ and new/ when their file names were last
+// compared with the index, 0 for "compare again": a rename or removal by
+// mutt changes them, so an unchanged pair proves without reading the
+// directories that the index is up to date. messages.lost is when a stored
+// body was found missing while the server no longer had the message (0
+// while not lost): the row stays until a sync has told the user.
+func migrateMaildirWatch(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+ALTER TABLE folders ADD COLUMN cur_mtime INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE folders ADD COLUMN new_mtime INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
 `)
 	return err
 }
