@@ -149,7 +149,7 @@ func TestBinaryDemoKeepRunning(t *testing.T) {
 	if cfgFile == "" {
 		t.Fatal("no --config line")
 	}
-	r = c.i4Exit(1, "--config", cfgFile, "check", "--all") // the demo checked already: nothing new
+	r = c.quietExit(1, "--config", cfgFile, "check", "--all") // the demo checked already: nothing new
 	if rows := tsv(r.stdout); len(rows) != 2 || rows[0][0] != "imap" || rows[1][0] != "pop3" {
 		t.Errorf("check --all with the demo's configuration: %v", r)
 	}

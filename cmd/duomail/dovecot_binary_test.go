@@ -289,3 +289,81 @@ ca_file = "%[4]s"
 		}
 	})
 }
+
+// dovecotBothProtocols starts a Dovecot with the sample mailbox delivered to a user
+// and a configuration naming it over IMAPS ("imap") and POP3S ("pop"),
+// plus accounts that cannot work: a wrong password and a closed port.
+func dovecotBothProtocols(t *testing.T) bothProtocols {
+	d := sourcetest.StartDovecot(t, sourcetest.DovecotOptions{Extra: "auth_failure_delay = 0\n"})
+	idx := sampleIndex{mail: sampleMail()}
+	user := d.AddUser(t)
+	for _, m := range idx.mail {
+		d.Deliver(t, user, m.Folder, m.Raw)
+	}
+	closed := closedPort(t)
+	c := newCLI(t)
+	c.env["DOVECOT_PW"] = sourcetest.Password
+	c.writeConfig(fmt.Sprintf(`
+[accounts.imap]
+protocol = "imap"
+host = "%[1]s"
+port = %[2]d
+username = "%[5]s"
+password_env = "DOVECOT_PW"
+ca_file = "%[4]s"
+
+[accounts.pop]
+protocol = "pop3"
+host = "%[1]s"
+port = %[3]d
+username = "%[5]s"
+password_env = "DOVECOT_PW"
+ca_file = "%[4]s"
+
+[accounts.wrongpw]
+protocol = "imap"
+host = "%[1]s"
+port = %[2]d
+username = "%[5]s"
+password = "not-the-password"
+ca_file = "%[4]s"
+
+[accounts.refused]
+protocol = "pop3"
+host = "127.0.0.1"
+port = %[6]d
+tls = "none"
+username = "%[5]s"
+password = "x"
+`, d.Host, d.IMAPSPort, d.POP3SPort, d.CAFile, user, closed))
+	return bothProtocols{d: d, c: c, user: user, idx: idx}
+}
+
+// bothProtocols is one Dovecot user's mailbox, delivered from the sample
+// mail, and a cli configured with it as "imap" and as "pop".
+type bothProtocols struct {
+	d    *sourcetest.Dovecot
+	c    *cli
+	user string
+	idx  sampleIndex
+}
+
+// TestBinaryCapabilitiesCompareCheckDovecot runs capabilities, compare
+// and check as the binary against one Dovecot user's mailbox configured
+// twice: as an IMAP and as a POP3 account.
+func TestBinaryCapabilitiesCompareCheckDovecot(t *testing.T) {
+	t.Parallel()
+	m := dovecotBothProtocols(t)
+
+	t.Run("capabilities", func(t *testing.T) { testCapabilitiesBothProtocols(t, m.c) })
+
+	t.Run("compare", func(t *testing.T) { testCompareBothProtocols(t, m) })
+
+	t.Run("check", func(t *testing.T) { testCheckBothProtocols(t, m) })
+
+	t.Run("check folders", func(t *testing.T) { testCheckFolders(t, m.c) })
+
+	// Last: after a refused login Dovecot delays every login from the
+	// address for a few seconds, which would slow the subtests above.
+	t.Run("refused login and closed port", func(t *testing.T) { testCheckFailingAccounts(t, m.c) })
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/rivo/uniseg"
 )
 
 var testEnvelopes = []client.Envelope{
@@ -172,5 +173,36 @@ func TestStatsLine(t *testing.T) {
 	line := statsLine(s)
 	if !strings.HasPrefix(line, "POP3: 1 command, 0 B sent, 0 B received, ") || !strings.HasSuffix(line, " s") {
 		t.Errorf("%q", line)
+	}
+}
+
+func TestEnvelopeLine(t *testing.T) {
+	e := client.Envelope{ID: "7", Folder: "INBOX", From: "A <a@b>", Subject: "hi\x1b[2J there \u202e", Size: 2048,
+		Date: time.Date(2025, 3, 4, 10, 5, 0, 0, time.UTC), Flags: []client.Flag{client.FlagFlagged}}
+	p, out := testPrinter(false, true, 0)
+	if err := p.envelopeLine("work", e); err != nil {
+		t.Fatal(err)
+	}
+	line := out.String()
+	if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") || strings.ContainsAny(line, "\x1b\u202e") {
+		t.Errorf("JSON line %q", line)
+	}
+	var got struct {
+		Account string `json:"account"`
+		client.Envelope
+	}
+	if err := json.Unmarshal([]byte(line), &got); err != nil || got.Account != "work" || got.Subject != e.Subject || got.ID != "7" || got.Size != 2048 {
+		t.Errorf("decoded %+v, %v", got, err)
+	}
+	p, out = testPrinter(false, false, 0)
+	p.envelopeLine("work", e)
+	if out.String() != "7\t2025-03-04T10:05:00Z\tA <a@b>\thi there \t2048\tflagged\n" {
+		t.Errorf("TSV %q", out.String())
+	}
+	p, out = testPrinter(true, false, 60)
+	e.Subject = strings.Repeat("long subject ", 10)
+	p.envelopeLine("work", e)
+	if w := uniseg.StringWidth(strings.TrimSuffix(out.String(), "\n")); w > 60 || !strings.Contains(out.String(), "…") {
+		t.Errorf("terminal line of %d columns: %q", w, out.String())
 	}
 }

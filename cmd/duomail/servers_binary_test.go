@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/imapsrc/imaptest"
@@ -574,12 +575,7 @@ func TestBinaryErrors(t *testing.T) {
 	})
 
 	t.Run("connection refused exits 4", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		port := closedPort(t)
 		c.env["DUOMAIL_PASSWORD"] = "secret"
 		defer delete(c.env, "DUOMAIL_PASSWORD")
 		r := c.fails(4, "--url", imapURL(port), "list")
@@ -596,12 +592,7 @@ func TestBinaryErrors(t *testing.T) {
 	})
 
 	t.Run("POP3 move is refused without connecting", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		port := closedPort(t)
 		r := c.fails(5, "--url", popURL(port), "move", "x", "--to", "Archive")
 		if !strings.Contains(r.stderr, "duomail: move: POP3 has no folders") {
 			t.Errorf("stderr %q", r.stderr)
@@ -700,4 +691,23 @@ keep_on_server = false
 	c.env["DUOMAIL_ACCOUNT"] = "nosuch"
 	c.fails(2, "list", "--offline")
 	delete(c.env, "DUOMAIL_ACCOUNT")
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// plainMessage is a small message with the given subject, as written (it may
+// carry encoded words or control characters).
+func plainMessage(subject, body string) []byte {
+	return []byte("From: Watcher Test <watch@example.org>\r\nTo: someone@example.org\r\nSubject: " + subject +
+		"\r\nDate: Tue, 04 Mar 2025 10:00:00 +0000\r\nMessage-ID: <" + fmt.Sprint(time.Now().UnixNano()) + "@example.org>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" + body + "\r\n")
 }
