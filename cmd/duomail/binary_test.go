@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,17 +108,7 @@ func (r runResult) String() string {
 // run runs the binary with args; stdin is empty and nothing is a terminal.
 func (c *cli) run(args ...string) runResult {
 	c.t.Helper()
-	cmd := exec.Command(binary(c.t), args...)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + c.home,
-		"XDG_CONFIG_HOME=" + c.config,
-		"XDG_DATA_HOME=" + c.data,
-		"TZ=UTC",
-	}
-	for k, v := range c.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := c.command(args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -204,4 +195,114 @@ func TestBinaryVersionLdflags(t *testing.T) {
 	if err != nil || string(out) != "duomail 9.8.7\n" {
 		t.Errorf("--version = %q, %v", out, err)
 	}
+}
+
+// runBounded runs the binary and kills it if it runs longer than limit.
+// It never calls t.Fatal, so it may run on any goroutine.
+func (c *cli) runBounded(limit time.Duration, args ...string) (runResult, time.Duration, error) {
+	cmd := c.command(args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return runResult{args: args}, 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var hung error
+	select {
+	case <-done:
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		<-done
+		hung = fmt.Errorf("did not finish within %v (killed)", limit)
+	}
+	elapsed := time.Since(start)
+	return runResult{args: args, stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}, elapsed, hung
+}
+
+// runKilled starts the binary and sends it SIGKILL after delay. landed
+// says whether the process was still running when killed; when it was
+// not, r is its normal result and elapsed how long it ran.
+func (c *cli) runKilled(delay time.Duration, args ...string) (r runResult, landed bool, elapsed time.Duration) {
+	c.t.Helper()
+	cmd := c.command(args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { elapsed = time.Since(start) }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(delay):
+		landed = cmd.Process.Signal(syscall.SIGKILL) == nil
+		<-done
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && !(ws.Signaled() && ws.Signal() == syscall.SIGKILL) {
+			landed = false // it exited on its own just before
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		c.t.Fatalf("duomail %s: did not finish within 60 s", strings.Join(args, " "))
+	}
+	return runResult{args: args, stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}, landed, 0
+}
+
+// oneLineError checks what a failed run printed: one "duomail: " line
+// (after any warnings), no Go stack, no bare EOF. It returns the error
+// line, or a description of what is wrong.
+func oneLineError(r runResult) (string, error) {
+	var errLines []string
+	for _, l := range strings.Split(strings.TrimRight(r.stderr, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "duomail: warning: "):
+		case strings.HasPrefix(l, "duomail: "):
+			errLines = append(errLines, l)
+		case l == "":
+		default:
+			return "", fmt.Errorf("unexpected stderr line %q", l)
+		}
+	}
+	if len(errLines) != 1 {
+		return "", fmt.Errorf("want one error line on stderr, got %d: %q", len(errLines), r.stderr)
+	}
+	line := errLines[0]
+	for _, bad := range []string{"goroutine ", "panic", "runtime error"} {
+		if strings.Contains(r.stderr, bad) {
+			return line, fmt.Errorf("Go stack or panic on stderr: %q", r.stderr)
+		}
+	}
+	if strings.HasSuffix(line, "EOF") || strings.Contains(line, ": EOF") {
+		return line, fmt.Errorf("bare EOF in %q", line)
+	}
+	return line, nil
+}
+
+// environ is the environment the binary runs in: this user's private
+// directories, UTC, PATH, and the variables in env; nothing else leaks in
+// from the test's own environment.
+func (c *cli) environ() []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + c.home,
+		"XDG_CONFIG_HOME=" + c.config,
+		"XDG_DATA_HOME=" + c.data,
+		"TZ=UTC",
+	}
+	for k, v := range c.env {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// command prepares the binary with this user's environment, for tests
+// that start, time, measure or kill it themselves.
+func (c *cli) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary(c.t), args...)
+	cmd.Env = c.environ()
+	return cmd
 }

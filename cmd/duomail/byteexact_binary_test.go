@@ -170,13 +170,3 @@ func runMeasured(cmd *exec.Cmd) (int64, error) {
 		}
 	}
 }
-
-// command prepares the binary with this user's environment.
-func (c *cli) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(binary(c.t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.home, "XDG_CONFIG_HOME=" + c.config, "XDG_DATA_HOME=" + c.data, "TZ=UTC"}
-	for k, v := range c.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	return cmd
-}

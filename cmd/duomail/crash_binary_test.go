@@ -130,7 +130,7 @@ func TestBinaryCrash(t *testing.T) {
 // message that must still exist is on the server or in the cache, no
 // message is twice in the cache, no file in the cache's cur/ or new/ is
 // cut short. It reports the counts and fails the test on any.
-func crashCheck(t *testing.T, mail *evCorpus, server, cache evSnapshot, mustExist []int, when string) (lost, dups, partial int) {
+func crashCheck(t *testing.T, mail *mailCorpus, server, cache maildirSnapshot, mustExist []int, when string) (lost, dups, partial int) {
 	t.Helper()
 	for _, i := range mustExist {
 		if server.count[i]+cache.count[i] == 0 {
@@ -180,12 +180,12 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	kills, lost, dups, partial, completed := 0, 0, 0, 0, 0
 	plan := &killPlanner{rng: rng, span: full}
 	phases := map[string]int{}
-	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+	prevServer, prevCache := serverState(t, mail, d, user, client.Inbox), c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
 		delay := plan.next()
-		r, landed, elapsed := c.evRunKilled(delay, "-a", "pop", "sync")
-		server := evServerState(t, mail, d, user, client.Inbox)
-		cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+		r, landed, elapsed := c.runKilled(delay, "-a", "pop", "sync")
+		server := serverState(t, mail, d, user, client.Inbox)
+		cache := c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 		l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), fmt.Sprintf("after run %d (killed %v after %v)", attempt, landed, delay))
 		lost, dups, partial = lost+l, dups+du, partial+p
 		changed := changedState(prevServer, prevCache, server, cache)
@@ -206,7 +206,7 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 		mail.deliver(t, d, user, client.Inbox, mail.more("p", 40)...)
 		mail.deliver(t, d, user, client.Inbox, mail.add(sourcetest.Message{Name: fmt.Sprintf("p late large %d", attempt),
 			Raw: sourcetest.AttachmentMessage(fmt.Sprintf("p late large %d", attempt), "late.pdf", 400_000+attempt)}))
-		prevServer = evServerState(t, mail, d, user, client.Inbox)
+		prevServer = serverState(t, mail, d, user, client.Inbox)
 	}
 	t.Logf("%d kills landed, %d runs completed before their kill; state left by the kills: %v", kills, completed, phases)
 	if kills < wantKills {
@@ -215,8 +215,8 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 
 	// One run to the end: all mail in the cache, once, and none on the server.
 	c.ok("-a", "pop", "sync")
-	server := evServerState(t, mail, d, user, client.Inbox)
-	cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+	server := serverState(t, mail, d, user, client.Inbox)
+	cache := c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 	l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), "after the final run")
 	lost, dups, partial = lost+l, dups+du, partial+p
 	if len(server.count) != 0 {
@@ -228,8 +228,8 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	if len(cache.tmp) != 0 {
 		t.Errorf("leftovers in the cache's tmp/: %q", cache.tmp)
 	}
-	entries := c.evIndexEntries(t, "pop", client.Inbox)
-	_, indexDups := evDuplicates(cache, entries)
+	entries := c.indexEntries(t, "pop", client.Inbox)
+	_, indexDups := countDuplicates(cache, entries)
 	dups += indexDups
 	checkIndexMatches(t, mail, entries, cache)
 	figs.add("pop3-delete", kills, lost, dups, partial, 0)
@@ -272,13 +272,13 @@ func (p *killPlanner) completed(elapsed time.Duration) { p.span = elapsed }
 
 // changedState reports whether anything differs between two scans of the
 // server and the cache (or a download is under way in tmp/).
-func changedState(server0, cache0, server, cache evSnapshot) bool {
-	same := func(a, b evSnapshot) bool { return fmt.Sprint(a.count) == fmt.Sprint(b.count) }
+func changedState(server0, cache0, server, cache maildirSnapshot) bool {
+	same := func(a, b maildirSnapshot) bool { return fmt.Sprint(a.count) == fmt.Sprint(b.count) }
 	return len(cache.tmp) > 0 || !same(server0, server) || !same(cache0, cache)
 }
 
 // popPhase names what a killed POP3 sync left: which step it was in.
-func popPhase(server, cache evSnapshot, changed bool) string {
+func popPhase(server, cache maildirSnapshot, changed bool) string {
 	both := 0
 	for i := range cache.count {
 		if server.count[i] > 0 {
@@ -296,7 +296,7 @@ func popPhase(server, cache evSnapshot, changed bool) string {
 	return "after QUIT"
 }
 
-func allIndexes(mail *evCorpus) []int {
+func allIndexes(mail *mailCorpus) []int {
 	out := make([]int, len(mail.msgs))
 	for i := range out {
 		out[i] = i
@@ -306,14 +306,14 @@ func allIndexes(mail *evCorpus) []int {
 
 // checkIndexMatches requires the index to list exactly the messages whose
 // files are in the cache, each once.
-func checkIndexMatches(t *testing.T, mail *evCorpus, entries []client.Envelope, cache evSnapshot) {
+func checkIndexMatches(t *testing.T, mail *mailCorpus, entries []client.Envelope, cache maildirSnapshot) {
 	t.Helper()
 	byMsgID := map[string]int{}
 	for _, e := range entries {
 		byMsgID[e.MessageID]++
 	}
 	for i := range cache.count {
-		if id := evMessageID(mail.msgs[i].Raw); byMsgID[id] != 1 {
+		if id := headerMessageID(mail.msgs[i].Raw); byMsgID[id] != 1 {
 			t.Errorf("message %q (Message-ID %q) is %d times in the index", mail.msgs[i].Name, id, byMsgID[id])
 		}
 	}
@@ -341,12 +341,12 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	kills, lost, dups, partial, completed := 0, 0, 0, 0, 0
 	plan := &killPlanner{rng: rng, span: full}
 	phases := map[string]int{}
-	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
+	prevServer, prevCache := serverState(t, mail, d, user, client.Inbox), c.cacheState(t, mail, client.IMAP, "imap", client.Inbox)
 	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
 		delay := plan.next()
-		r, landed, elapsed := c.evRunKilled(delay, "-a", "imap", "sync", "--bodies")
-		server := evServerState(t, mail, d, user, client.Inbox)
-		cache := c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
+		r, landed, elapsed := c.runKilled(delay, "-a", "imap", "sync", "--bodies")
+		server := serverState(t, mail, d, user, client.Inbox)
+		cache := c.cacheState(t, mail, client.IMAP, "imap", client.Inbox)
 		var keep []int
 		for i := range mail.msgs {
 			if !removed[i] {
@@ -383,7 +383,7 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 				removed[i] = true
 			}
 		}
-		prevServer = evServerState(t, mail, d, user, client.Inbox)
+		prevServer = serverState(t, mail, d, user, client.Inbox)
 	}
 	t.Logf("%d kills landed, %d runs completed before their kill, %d messages expunged meanwhile; state left by the kills: %v", kills, completed, len(removed), phases)
 	if kills < wantKills {
@@ -391,23 +391,23 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	}
 
 	c.ok("-a", "imap", "sync", "--bodies")
-	server := evServerState(t, mail, d, user, client.Inbox)
-	cache := c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
+	server := serverState(t, mail, d, user, client.Inbox)
+	cache := c.cacheState(t, mail, client.IMAP, "imap", client.Inbox)
 	_, du, p := crashCheck(t, mail, server, cache, nil, "after the final run")
 	dups, partial = dups+du, partial+p
 	checkMirror(t, mail, server, cache, "after the final run")
 	if len(cache.tmp) != 0 {
 		t.Errorf("leftovers in the cache's tmp/: %q", cache.tmp)
 	}
-	entries := c.evIndexEntries(t, "imap", client.Inbox)
-	_, indexDups := evDuplicates(cache, entries)
+	entries := c.indexEntries(t, "imap", client.Inbox)
+	_, indexDups := countDuplicates(cache, entries)
 	dups += indexDups
 	checkIndexMatches(t, mail, entries, cache)
 	figs.add("imap-bodies", kills, lost, dups, partial, 0)
 }
 
 // imapPhase names what a killed IMAP sync --bodies left.
-func imapPhase(server, cache evSnapshot, changed bool) string {
+func imapPhase(server, cache maildirSnapshot, changed bool) string {
 	missing := 0
 	for i := range server.count {
 		if cache.count[i] == 0 {
@@ -427,7 +427,7 @@ func imapPhase(server, cache evSnapshot, changed bool) string {
 
 // checkMirror requires a completed IMAP sync --bodies: the cache holds
 // exactly the server's messages.
-func checkMirror(t *testing.T, mail *evCorpus, server, cache evSnapshot, when string) {
+func checkMirror(t *testing.T, mail *mailCorpus, server, cache maildirSnapshot, when string) {
 	t.Helper()
 	for i := range server.count {
 		if cache.count[i] != 1 {
@@ -482,26 +482,26 @@ func crashIMAPFlags(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wan
 	idOf := map[int]string{}
 	byMsgID := map[string]int{}
 	for i, m := range mail.msgs {
-		byMsgID[evMessageID(m.Raw)] = i
+		byMsgID[headerMessageID(m.Raw)] = i
 	}
 	for _, e := range jsonOf[listJSON](t, c.ok("-a", "imap", "list", "--json", "--limit", "0")).Messages {
 		i, ok := byMsgID[e.MessageID]
 		if !ok {
-			t.Fatalf("listed message %q is not in the evCorpus", e.MessageID)
+			t.Fatalf("listed message %q is not in the mailCorpus", e.MessageID)
 		}
 		idOf[i] = e.ID
 	}
 	if len(idOf) != len(mail.msgs) {
 		t.Fatalf("listed %d messages, delivered %d", len(idOf), len(mail.msgs))
 	}
-	flagged := func(s evSnapshot, i int) bool { return strings.Contains(s.flags[i], "F") }
-	settled := func() evSnapshot {
+	flagged := func(s maildirSnapshot, i int) bool { return strings.Contains(s.flags[i], "F") }
+	settled := func() maildirSnapshot {
 		// A killed client may leave Dovecot finishing a command it had
 		// already read; wait until the flags stop changing.
-		prev := evServerState(t, mail, d, user, client.Inbox)
+		prev := serverState(t, mail, d, user, client.Inbox)
 		for try := 0; try < 20; try++ {
 			time.Sleep(50 * time.Millisecond)
-			cur := evServerState(t, mail, d, user, client.Inbox)
+			cur := serverState(t, mail, d, user, client.Inbox)
 			if fmt.Sprint(cur.flags) == fmt.Sprint(prev.flags) {
 				return cur
 			}
@@ -528,12 +528,12 @@ func crashIMAPFlags(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wan
 		if rng.Intn(3) == 0 {
 			delay = time.Minute
 		}
-		r, landed, elapsed := c.evRunKilled(delay, "-a", "imap", "flag", idOf[i], op, "flagged")
+		r, landed, elapsed := c.runKilled(delay, "-a", "imap", "flag", idOf[i], op, "flagged")
 		if !landed {
 			span = elapsed
 		}
 		// A completed command had its answer: the server is done.
-		server := evServerState(t, mail, d, user, client.Inbox)
+		server := serverState(t, mail, d, user, client.Inbox)
 		if landed {
 			server = settled()
 		}
@@ -580,16 +580,16 @@ func crashIMAPFlags(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wan
 	if kills < wantKills {
 		t.Errorf("only %d kills landed during a flag command, want %d", kills, wantKills)
 	}
-	cache := c.evCacheState(t, mail, client.IMAP, "imap", client.Inbox)
+	cache := c.cacheState(t, mail, client.IMAP, "imap", client.Inbox)
 	figs.add("imap-flag", kills, 0, 0, len(cache.unknown), wrong)
 }
 
 // crashSyncFlags runs sync and requires the cache's flags to be the server's.
-func crashSyncFlags(t *testing.T, c *cli, mail *evCorpus, idOf map[int]string, server evSnapshot, flagged func(evSnapshot, int) bool) {
+func crashSyncFlags(t *testing.T, c *cli, mail *mailCorpus, idOf map[int]string, server maildirSnapshot, flagged func(maildirSnapshot, int) bool) {
 	t.Helper()
 	c.ok("-a", "imap", "sync")
 	byID := map[string]client.Envelope{}
-	for _, e := range c.evIndexEntries(t, "imap", client.Inbox) {
+	for _, e := range c.indexEntries(t, "imap", client.Inbox) {
 		byID[e.ID] = e
 	}
 	for i := range mail.msgs {
@@ -619,14 +619,14 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 		"pop": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_days = 1\n", d.POP3Port),
 	})
 	full := timeRun(t, c, "-a", "pop", "sync")
-	if s := evServerState(t, mail, d, user, client.Inbox); len(s.count) != len(mail.msgs) {
+	if s := serverState(t, mail, d, user, client.Inbox); len(s.count) != len(mail.msgs) {
 		t.Fatalf("keep_days = 1 deleted mail downloaded just now: %d of %d left", len(s.count), len(mail.msgs))
 	}
 	aged := map[int]bool{}
 	age := func() {
 		t.Helper()
 		n := ageDownloads(t, filepath.Join(c.data, "duomail", "pop", "index.sqlite"), 48*time.Hour)
-		cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+		cache := c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 		for i := range cache.count {
 			aged[i] = true
 		}
@@ -647,12 +647,12 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 	kills, lost, dups, partial, wrong, completed := 0, 0, 0, 0, 0, 0
 	plan := &killPlanner{rng: rng, span: full}
 	phases := map[string]int{}
-	prevServer, prevCache := evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+	prevServer, prevCache := serverState(t, mail, d, user, client.Inbox), c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 	for attempt := 0; kills < wantKills && attempt < 4*wantKills; attempt++ {
 		delay := plan.next()
-		r, landed, elapsed := c.evRunKilled(delay, "-a", "pop", "sync")
-		server := evServerState(t, mail, d, user, client.Inbox)
-		cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+		r, landed, elapsed := c.runKilled(delay, "-a", "pop", "sync")
+		server := serverState(t, mail, d, user, client.Inbox)
+		cache := c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 		l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), fmt.Sprintf("after run %d (killed %v after %v)", attempt, landed, delay))
 		lost, dups, partial = lost+l, dups+du, partial+p
 		for i := range mail.msgs {
@@ -694,7 +694,7 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 		}
 		age()
 		wave(fmt.Sprint(attempt + 1))
-		prevServer, prevCache = evServerState(t, mail, d, user, client.Inbox), c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+		prevServer, prevCache = serverState(t, mail, d, user, client.Inbox), c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 	}
 	t.Logf("%d kills landed, %d runs completed before their kill; state left by the kills: %v", kills, completed, phases)
 	if kills < wantKills {
@@ -702,8 +702,8 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 	}
 
 	c.ok("-a", "pop", "sync")
-	server := evServerState(t, mail, d, user, client.Inbox)
-	cache := c.evCacheState(t, mail, client.POP3, "pop", client.Inbox)
+	server := serverState(t, mail, d, user, client.Inbox)
+	cache := c.cacheState(t, mail, client.POP3, "pop", client.Inbox)
 	l, du, p := crashCheck(t, mail, server, cache, allIndexes(mail), "after the final run")
 	lost, dups, partial = lost+l, dups+du, partial+p
 	for i := range mail.msgs {
@@ -721,8 +721,8 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 	if len(cache.tmp) != 0 {
 		t.Errorf("leftovers in the cache's tmp/: %q", cache.tmp)
 	}
-	entries := c.evIndexEntries(t, "pop", client.Inbox)
-	_, indexDups := evDuplicates(cache, entries)
+	entries := c.indexEntries(t, "pop", client.Inbox)
+	_, indexDups := countDuplicates(cache, entries)
 	dups += indexDups
 	checkIndexMatches(t, mail, entries, cache)
 	figs.add("pop3-keep-days", kills, lost, dups, partial, wrong)
@@ -752,7 +752,7 @@ func ageDownloads(t *testing.T, index string, ago time.Duration) int {
 // run with exit 4 and one clear error, lose nothing, store no partial
 // message, and the next run without the cut must complete.
 func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
-	newMailbox := func() (string, *evCorpus) {
+	newMailbox := func() (string, *mailCorpus) {
 		user := d.AddUser(t)
 		mail := crashCorpus("r", 12, []int{400_000})
 		mail.deliver(t, d, user, client.Inbox)
@@ -794,13 +794,13 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 				"direct": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_on_server = false\n", d.POP3Port),
 			})
 			r := c.run("-a", "cut", "sync")
-			line, err := evOneLineError(r)
+			line, err := oneLineError(r)
 			t.Logf("cut after %d bytes: exit %d: %s", cut.at, r.code, strings.TrimSpace(r.stderr))
 			if r.code != exitNetwork || err != nil || !faultExplained(line) {
 				t.Errorf("want exit 4 and one clear error line (%v): %v", err, r)
 			}
-			server := evServerState(t, mail, d, user, client.Inbox)
-			cache := c.evCacheState(t, mail, client.POP3, "cut", client.Inbox)
+			server := serverState(t, mail, d, user, client.Inbox)
+			cache := c.cacheState(t, mail, client.POP3, "cut", client.Inbox)
 			l, du, pa := crashCheck(t, mail, server, cache, allIndexes(mail), "after the cut")
 			lost, dups, partial = lost+l, dups+du, partial+pa
 			if len(cache.tmp) != 0 {
@@ -816,15 +816,15 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 				t.Fatal(err)
 			}
 			c.ok("-a", "direct", "sync")
-			server = evServerState(t, mail, d, user, client.Inbox)
-			cache = c.evCacheState(t, mail, client.POP3, "direct", client.Inbox)
+			server = serverState(t, mail, d, user, client.Inbox)
+			cache = c.cacheState(t, mail, client.POP3, "direct", client.Inbox)
 			l, du, pa = crashCheck(t, mail, server, cache, allIndexes(mail), "after the run without the cut")
 			lost, dups, partial = lost+l, dups+du, partial+pa
 			if len(server.count) != 0 || len(cache.count) != len(mail.msgs) || len(cache.tmp) != 0 {
 				t.Errorf("after the run without the cut: server %v, cache %v", server, cache)
 			}
-			entries := c.evIndexEntries(t, "direct", client.Inbox)
-			_, indexDups := evDuplicates(cache, entries)
+			entries := c.indexEntries(t, "direct", client.Inbox)
+			_, indexDups := countDuplicates(cache, entries)
 			dups += indexDups
 			checkIndexMatches(t, mail, entries, cache)
 		})

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -93,8 +92,7 @@ func TestBinaryDemo(t *testing.T) {
 func TestBinaryDemoKeepRunning(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
-	cmd := exec.Command(binary(t), "demo", "--keep-running")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.home, "XDG_DATA_HOME=" + c.data, "XDG_CONFIG_HOME=" + c.config}
+	cmd := c.command("demo", "--keep-running")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ const (
 // faultUser is a Dovecot user whose mail a group of cases works on.
 type faultUser struct {
 	name string
-	mail *evCorpus
+	mail *mailCorpus
 	ids  map[string]map[int]string // protocol -> corpus index -> duomail ID
 	big  int                       // the large message
 	next int                       // next message a destructive case may take
@@ -86,8 +86,8 @@ type faultCase struct {
 	faulty, clean     runResult
 	elapsed           time.Duration
 	hung, cleanHung   error
-	afterFault        evSnapshot
-	afterClean        evSnapshot
+	afterFault        maildirSnapshot
+	afterClean        maildirSnapshot
 	scanErr           error
 	serverGoneAtFault bool // the target was already deleted when the faulty run ended
 }
@@ -121,9 +121,9 @@ func TestBinaryNetworkFaults(t *testing.T) {
 	// share of the exchange land inside its download; for the drips, and
 	// for deleting, three small messages (and a spare one to delete).
 	newUser := func(small bool, spares int) *faultUser {
-		var mail *evCorpus
+		var mail *mailCorpus
 		if small {
-			mail = newEvCorpus()
+			mail = newMailCorpus()
 			base := time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)
 			for i := 0; i < 3; i++ {
 				s := fmt.Sprintf("Drip %d", i)
@@ -303,7 +303,7 @@ func TestBinaryNetworkFaults(t *testing.T) {
 				repeated++
 			}
 			if fc.faulty.code != 0 {
-				line, _ := evOneLineError(fc.faulty)
+				line, _ := oneLineError(fc.faulty)
 				messages[faultMessageShape(line)] = append(messages[faultMessageShape(line)], fc.name)
 			}
 		}
@@ -332,16 +332,16 @@ func TestBinaryNetworkFaults(t *testing.T) {
 // command again without the fault. It runs on its own goroutine: no t.
 func (fc *faultCase) runCase(d *sourcetest.Dovecot) {
 	args := append([]string{"--config", fc.faultyConfig, "-a", "t"}, fc.op.args(fc.user.id(fc.op.proto, fc.target))...)
-	fc.faulty, fc.elapsed, fc.hung = fc.c.evRunBounded(fc.bound+30*time.Second, args...)
-	fc.afterFault, fc.scanErr = evScanMaildir(fc.user.mail, fc.c.evCacheMaildir("t", client.Inbox), evFormOf(fc.op.proto))
+	fc.faulty, fc.elapsed, fc.hung = fc.c.runBounded(fc.bound+30*time.Second, args...)
+	fc.afterFault, fc.scanErr = scanMaildir(fc.user.mail, fc.c.cacheMaildir("t", client.Inbox), cacheFormOf(fc.op.proto))
 	if fc.op.destructive {
-		s, err := evScanMaildir(fc.user.mail, d.Maildir(fc.user.name, client.Inbox), evDelivered)
+		s, err := scanMaildir(fc.user.mail, d.Maildir(fc.user.name, client.Inbox), formDelivered)
 		fc.serverGoneAtFault = err == nil && s.count[fc.target] == 0
 	}
 	args[1] = fc.cleanConfig
-	fc.clean, _, fc.cleanHung = fc.c.evRunBounded(60*time.Second, args...)
+	fc.clean, _, fc.cleanHung = fc.c.runBounded(60*time.Second, args...)
 	if fc.scanErr == nil {
-		fc.afterClean, fc.scanErr = evScanMaildir(fc.user.mail, fc.c.evCacheMaildir("t", client.Inbox), evFormOf(fc.op.proto))
+		fc.afterClean, fc.scanErr = scanMaildir(fc.user.mail, fc.c.cacheMaildir("t", client.Inbox), cacheFormOf(fc.op.proto))
 	}
 }
 
@@ -375,14 +375,14 @@ func (fc *faultCase) evaluate(t *testing.T, d *sourcetest.Dovecot) {
 	default:
 		if fc.closing {
 			// POP3 commits DELE at QUIT: whether it did is unknown.
-			if line, _ := evOneLineError(fc.faulty); !strings.Contains(line, "not confirmed") {
+			if line, _ := oneLineError(fc.faulty); !strings.Contains(line, "not confirmed") {
 				t.Errorf("the answer to QUIT was lost after DELE, so the deletion is unknown, yet: %q", line)
 			}
 		}
 		if fc.faulty.code != exitNetwork {
 			t.Errorf("want exit %d (network): %v", exitNetwork, fc.faulty)
 		}
-		line, err := evOneLineError(fc.faulty)
+		line, err := oneLineError(fc.faulty)
 		if err != nil {
 			t.Errorf("stderr: %v", err)
 		}
@@ -426,7 +426,7 @@ func (fc *faultCase) evaluate(t *testing.T, d *sourcetest.Dovecot) {
 func (fc *faultCase) verify(t *testing.T, d *sourcetest.Dovecot, r runResult, when string) {
 	t.Helper()
 	u := fc.user
-	server := evServerState(t, u.mail, d, u.name, client.Inbox)
+	server := serverState(t, u.mail, d, u.name, client.Inbox)
 	switch fc.op.name {
 	case "list":
 		l := jsonOf[listJSON](t, r)
@@ -438,18 +438,18 @@ func (fc *faultCase) verify(t *testing.T, d *sourcetest.Dovecot, r runResult, wh
 			t.Errorf("%s: listed %d messages (%d distinct), the server has %d", when, len(l.Messages), len(got), len(server.count))
 		}
 		for i := range server.count {
-			if !got[evMessageID(u.mail.msgs[i].Raw)] {
+			if !got[headerMessageID(u.mail.msgs[i].Raw)] {
 				t.Errorf("%s: %q not listed", when, u.mail.msgs[i].Name)
 			}
 		}
 	case "fetch":
-		got, ok := u.mail.identify([]byte(r.stdout), evFormOf(fc.op.proto))
+		got, ok := u.mail.identify([]byte(r.stdout), cacheFormOf(fc.op.proto))
 		if !ok || got != fc.target {
 			want := sourcetest.WireForm(u.mail.msgs[fc.target].Raw)
 			t.Errorf("%s: fetch --raw gave %d bytes, not the message's %d", when, len(r.stdout), len(want))
 		}
 	case "sync":
-		cache, err := evScanMaildir(u.mail, fc.c.evCacheMaildir("t", client.Inbox), evFormOf(fc.op.proto))
+		cache, err := scanMaildir(u.mail, fc.c.cacheMaildir("t", client.Inbox), cacheFormOf(fc.op.proto))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -477,11 +477,11 @@ func (fc *faultCase) verifyDeleted(t *testing.T, d *sourcetest.Dovecot) {
 	t.Helper()
 	u := fc.user
 	name := u.mail.msgs[fc.target].Name
-	if n := evServerState(t, u.mail, d, u.name, client.Inbox).count[fc.target]; n != 0 {
+	if n := serverState(t, u.mail, d, u.name, client.Inbox).count[fc.target]; n != 0 {
 		t.Errorf("%q is still in INBOX on the server", name)
 	}
 	if fc.op.proto == client.IMAP {
-		if n := evServerState(t, u.mail, d, u.name, "Trash").count[fc.target]; n != 1 {
+		if n := serverState(t, u.mail, d, u.name, "Trash").count[fc.target]; n != 1 {
 			t.Errorf("%q is %d times in Trash, want once", name, n)
 		}
 	}
@@ -492,7 +492,7 @@ func (fc *faultCase) verifyDeleted(t *testing.T, d *sourcetest.Dovecot) {
 
 // checkCacheComplete requires every file in the cache's cur/ and new/ to
 // be a whole message, byte for byte, and none to be there twice.
-func checkCacheComplete(t *testing.T, s evSnapshot, when string) {
+func checkCacheComplete(t *testing.T, s maildirSnapshot, when string) {
 	t.Helper()
 	for _, name := range s.unknown {
 		t.Errorf("%s: cache file %s is no complete message (starts %q)", when, name, s.raw[name])
@@ -544,7 +544,7 @@ func learnIDs(t *testing.T, d *sourcetest.Dovecot, u *faultUser, protos ...strin
 		d.Host, d.IMAPPort, u.name, sourcetest.Password, d.Host, d.POP3Port, u.name, sourcetest.Password))
 	byMsgID := map[string]int{}
 	for i, m := range u.mail.msgs {
-		byMsgID[evMessageID(m.Raw)] = i
+		byMsgID[headerMessageID(m.Raw)] = i
 	}
 	for _, proto := range protos {
 		acct := map[string]string{client.IMAP: "probe", client.POP3: "pprobe"}[proto]

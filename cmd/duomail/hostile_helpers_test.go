@@ -158,16 +158,7 @@ func (c *cli) runChecked(o runOptions, args ...string) hostileRun {
 	if o.umask0 {
 		cmd = exec.Command("/bin/sh", append([]string{"-c", `umask 000; exec "$0" "$@"`, binary(c.t)}, args...)...)
 	}
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + c.home,
-		"XDG_CONFIG_HOME=" + c.config,
-		"XDG_DATA_HOME=" + c.data,
-		"TZ=UTC",
-	}
-	for k, v := range c.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd.Env = c.environ()
 	cmd.Dir = o.dir
 	cmd.Stderr = r.stderr
 	var (

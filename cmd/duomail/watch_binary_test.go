@@ -32,11 +32,7 @@ type watchProcess struct {
 
 func (c *cli) startWatch(args ...string) *watchProcess {
 	c.t.Helper()
-	cmd := exec.Command(binary(c.t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.home, "XDG_CONFIG_HOME=" + c.config, "XDG_DATA_HOME=" + c.data, "TZ=UTC"}
-	for k, v := range c.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := c.command(args...)
 	p := &watchProcess{t: c.t, cmd: cmd, lines: make(chan string, 100), done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
