@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/duomail/duomail/client/sourcetest"
 )
@@ -150,23 +147,10 @@ func runMeasured(cmd *exec.Cmd) (int64, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var peak int64
-	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	for {
-		if data, err := os.ReadFile(status); err == nil {
-			for _, line := range strings.Split(string(data), "\n") {
-				var kb int64
-				if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil && kb > peak {
-					peak = kb
-				}
-			}
-		}
-		select {
-		case err := <-done:
-			return peak, err
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	stop := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() { peak <- pollHWM(cmd.Process.Pid, stop) }()
+	err := cmd.Wait()
+	close(stop)
+	return <-peak >> 10, err
 }
