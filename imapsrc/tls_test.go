@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -83,15 +82,15 @@ func testDovecotTLS(t *testing.T, b *backend) {
 		if mode == client.TLSImplicit {
 			target = b.dovecot.IMAPSPort
 		}
-		host, port, ok := forward(t, "127.0.0.2", net.JoinHostPort(b.host, strconv.Itoa(target)))
-		if !ok {
-			t.Log("cannot listen on 127.0.0.2; wrong-host test against Dovecot skipped")
+		p, err := sourcetest.ListenProxy(t, "127.0.0.2", net.JoinHostPort(b.host, strconv.Itoa(target)), sourcetest.Fault{})
+		if err != nil {
+			t.Logf("cannot listen on 127.0.0.2 (%v); wrong-host test against Dovecot skipped", err)
 			break
 		}
 		acct := b.account("alice")
-		acct.Host, acct.Port, acct.TLS = host, port, mode
+		acct.Host, acct.Port, acct.TLS = "127.0.0.2", p.Port(), mode
 		asked := countPassword(acct)
-		_, err := Dial(bg, acct, client.DialOptions{})
+		_, err = Dial(bg, acct, client.DialOptions{})
 		if !errors.Is(err, client.ErrTLS) || !strings.Contains(err.Error(), "not valid for host") || asked.Load() != 0 {
 			t.Errorf("%s, wrong host name: %v (password asked %d times)", mode, err, asked.Load())
 		}
@@ -112,34 +111,6 @@ func testDovecotTLS(t *testing.T, b *backend) {
 			t.Errorf("%s: password asked for before TLS was up", mode)
 		}
 	}
-}
-
-// forward listens on host and copies every connection to and from target.
-func forward(t *testing.T, host, target string) (string, int, bool) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", 0, false
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go io.Copy(s, c)
-				io.Copy(c, s)
-			}()
-		}
-	}()
-	return host, ln.Addr().(*net.TCPAddr).Port, true
 }
 
 // countPassword makes the account count how often its password is asked for.

@@ -502,29 +502,11 @@ func testDovecotNoUIDL(t *testing.T, d *sourcetest.Dovecot, user string) {
 // the capabilities named in drop (and PIPELINING) from CAPA and answering
 // the commands in refuse with -ERR itself. It returns its port.
 func filteringProxy(t *testing.T, target string, drop, refuse []string) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				up, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				relayFiltered(c, up, append(drop, "PIPELINING"), refuse)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	drop = append(slices.Clip(drop), "PIPELINING")
+	p := sourcetest.StartFaultyProxy(t, target, sourcetest.Fault{Rewrite: func(c, up net.Conn) {
+		relayFiltered(c, up, drop, refuse)
+	}})
+	return p.Port()
 }
 
 func relayFiltered(c, up net.Conn, drop, refuse []string) {

@@ -1,55 +1,24 @@
 package popsrc
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/sourcetest"
 	"github.com/duomail/duomail/popsrc/pop3test"
 )
 
-// quitEater starts a proxy to srv that passes QUIT on but drops the
-// connection instead of passing the answer back, and returns an account
-// that goes through it.
+// quitEater starts a proxy to srv that passes QUIT on but hangs up
+// instead of passing the answer back, and returns an account that goes
+// through it.
 func quitEater(t *testing.T, srv *pop3test.Server) *client.Account {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", net.JoinHostPort(srv.Host(), strconv.Itoa(srv.Port())))
-		if err != nil {
-			c.Close()
-			return
-		}
-		go io.Copy(c, s)
-		br := bufio.NewReader(c)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				s.Close()
-				return
-			}
-			if strings.HasPrefix(strings.ToUpper(line), "QUIT") {
-				c.Close()
-			}
-			s.Write([]byte(line))
-		}
-	}()
-	return account("127.0.0.1", ln.Addr().(*net.TCPAddr).Port, client.TLSNone)
+	p := sourcetest.StartFaultyProxy(t, srv.Addr(), sourcetest.Fault{HangUpAfter: "QUIT"})
+	return account("127.0.0.1", p.Port(), client.TLSNone)
 }
 
 // A server commits DELE when it reads QUIT, before it answers; when the

@@ -763,11 +763,11 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 	// and deleting it (RETR, DELE, QUIT).
 	measure := func(keep bool) int64 {
 		user, _ := newMailbox()
-		cp := startCountingProxy(t, pop)
+		cp := sourcetest.StartProxy(t, pop)
 		c := newCLI(t)
-		crashConfig(c, d, user, map[string]string{"pop": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_on_server = %v\n", cp.port(), keep)})
+		crashConfig(c, d, user, map[string]string{"pop": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_on_server = %v\n", cp.Port(), keep)})
 		c.ok("-a", "pop", "sync")
-		return cp.received.Load()
+		return cp.Received()
 	}
 	keepBytes, deleteBytes := measure(true), measure(false)
 	quitAnswer := int64(len("+OK Logging out, messages deleted.\r\n"))

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -163,34 +162,6 @@ func nonLoopbackIP() string {
 	return ""
 }
 
-// forwardFrom listens on host and copies each connection to target.
-func forwardFrom(t *testing.T, host, target string) (int, bool) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, false
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go io.Copy(s, c)
-				io.Copy(c, s)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port, true
-}
-
 // No password crosses plaintext unless the account says tls = "none"; with
 // it, a warning unless the server is on loopback.
 func TestBinaryPlaintextPassword(t *testing.T) {
@@ -228,10 +199,11 @@ func TestBinaryPlaintextPassword(t *testing.T) {
 	if ip == "" {
 		t.Log("no non-loopback address on this machine: the warning is tested in client.TestCheckPlaintextAuth only")
 	} else {
-		iport, ok := forwardFrom(t, ip, isrv.Addr())
-		if !ok {
-			t.Fatalf("cannot listen on %s", ip)
+		p, err := sourcetest.ListenProxy(t, ip, isrv.Addr(), sourcetest.Fault{})
+		if err != nil {
+			t.Fatalf("cannot listen on %s: %v", ip, err)
 		}
+		iport := p.Port()
 		for _, u := range []string{fmt.Sprintf("imap://alice@%s:%d?tls=none", ip, iport), fmt.Sprintf("pop3://alice@%s:%d?tls=none", ip, psrv.Port())} {
 			r := c.runChecked(runOptions{}, "--url", u, "folders")
 			tally.clean(t, r)

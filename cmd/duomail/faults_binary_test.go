@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -190,21 +189,21 @@ func TestBinaryNetworkFaults(t *testing.T) {
 		}
 		return -1
 	}
-	// The exchange of each op, measured on a clean run through a counting proxy.
+	// The exchange of each op, measured on a clean run through a proxy that counts the bytes.
 	exchange := map[*faultOp]int64{}
 	dripExchange := map[*faultOp]int64{}
 	for _, op := range ops {
 		for _, small := range []bool{false, true} {
 			u := userFor(op, small)
-			cp := startCountingProxy(t, net.JoinHostPort(d.Host, strconv.Itoa(plainPort[op.proto])))
+			cp := sourcetest.StartProxy(t, net.JoinHostPort(d.Host, strconv.Itoa(plainPort[op.proto])))
 			c := newCLI(t)
-			c.writeConfig(fmt.Sprintf(config(op.proto, cp.port(), false, client.DefaultTimeout), u.name))
+			c.writeConfig(fmt.Sprintf(config(op.proto, cp.Port(), false, client.DefaultTimeout), u.name))
 			target := takeTarget(op, u)
 			c.ok(append([]string{"-a", "t"}, op.args(u.id(op.proto, target))...)...)
 			if small {
-				dripExchange[op] = cp.received.Load()
+				dripExchange[op] = cp.Received()
 			} else {
-				exchange[op] = cp.received.Load()
+				exchange[op] = cp.Received()
 			}
 		}
 		t.Logf("%s %s: %d bytes from the server (drip mailbox: %d)", op.proto, op.name, exchange[op], dripExchange[op])
@@ -572,52 +571,6 @@ func (u *faultUser) id(proto string, i int) string {
 		return ""
 	}
 	return u.ids[proto][i]
-}
-
-// countingProxy forwards faithfully and counts the bytes from the server.
-type countingProxy struct {
-	ln       net.Listener
-	target   string
-	received atomic.Int64
-}
-
-func startCountingProxy(t *testing.T, target string) *countingProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &countingProxy{ln: ln, target: target}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(countWriter{c, &p.received}, s); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return p
-}
-
-func (p *countingProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
-type countWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // execOutput runs a command and returns its standard output.
