@@ -257,7 +257,7 @@ func testDeleteExpungeOnlyChosen(t *testing.T, b *backend) {
 
 func testMove(t *testing.T, b *backend) {
 	b.deliver(t, "alice", b.box, []byte(msgPlain))
-	b.deliver(t, "alice", b.box, []byte(msgMixed))
+	b.deliver(t, "alice", b.box, []byte(sourcetest.NestedMessage))
 	dest := b.box + "-dest"
 	b.createFolder(t, "alice", dest)
 	var trace syncBuffer
@@ -345,7 +345,7 @@ func testStaleUIDValidity(t *testing.T, b *backend) {
 	} else if err := other.Create(b.box, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	b.deliver(t, "alice", b.box, []byte(msgMixed))
+	b.deliver(t, "alice", b.box, []byte(sourcetest.NestedMessage))
 
 	var trace syncBuffer
 	s = b.dial(t, "alice", client.DialOptions{Debug: &trace})
@@ -411,7 +411,7 @@ const dovecotReducedCaps = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SOR
 
 func testReducedFolders(t *testing.T, b *backend) {
 	b.deliver(t, "alice", b.box, []byte(msgPlain))
-	b.deliver(t, "alice", b.box, []byte(msgMixed))
+	b.deliver(t, "alice", b.box, []byte(sourcetest.NestedMessage))
 	var trace syncBuffer
 	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
 	ids := inventoryIDs(t, s, b.box)
@@ -450,7 +450,7 @@ func testMoveFallback(t *testing.T, b *backend) {
 	b.box += "-move"
 	b.createFolder(t, "alice", b.box)
 	b.deliver(t, "alice", b.box, []byte(msgPlain))
-	b.deliver(t, "alice", b.box, []byte(msgMixed))
+	b.deliver(t, "alice", b.box, []byte(sourcetest.NestedMessage))
 	dest := b.box + "-dest"
 	b.createFolder(t, "alice", dest)
 	var trace syncBuffer

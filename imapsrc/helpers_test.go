@@ -211,42 +211,6 @@ var (
 		"\r\n" +
 		"hello\r\n"
 
-	msgMixed = "From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\r\n" +
-		"To: Alice <alice@example.com>, bob@example.com\r\n" +
-		"Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n" +
-		"Date: Tue, 03 Jan 2023 15:04:05 +0000\r\n" +
-		"Message-ID: <mixed@example.org>\r\n" +
-		"MIME-Version: 1.0\r\n" +
-		"Content-Type: multipart/mixed; boundary=\"mix\"\r\n" +
-		"\r\n" +
-		"preamble\r\n" +
-		"--mix\r\n" +
-		"Content-Type: multipart/alternative; boundary=\"alt\"\r\n" +
-		"\r\n" +
-		"--alt\r\n" +
-		"Content-Type: text/plain; charset=iso-8859-1\r\n" +
-		"Content-Transfer-Encoding: quoted-printable\r\n" +
-		"\r\n" +
-		"Sch=F6ne Gr=FC=DFe\r\n" +
-		"--alt\r\n" +
-		"Content-Type: text/html; charset=utf-8\r\n" +
-		"\r\n" +
-		"<p>Hello <b>there</b></p>\r\n" +
-		"--alt--\r\n" +
-		"--mix\r\n" +
-		"Content-Type: application/pdf; name=\"r.pdf\"\r\n" +
-		"Content-Disposition: attachment; filename=\"=?utf-8?q?r=C3=A9port.pdf?=\"\r\n" +
-		"Content-Transfer-Encoding: base64\r\n" +
-		"\r\n" +
-		"aGVsbG8gd29ybGQ=\r\n" +
-		"--mix\r\n" +
-		"Content-Type: message/rfc822\r\n" +
-		"\r\n" +
-		"Subject: inner\r\n" +
-		"\r\n" +
-		"inner body\r\n" +
-		"--mix--\r\n"
-
 	// RFC 2231 names, one whole and one in continuations, and an embedded
 	// multipart message.
 	msg2231 = "From: carol@example.org\r\n" +
@@ -336,4 +300,4 @@ var (
 		"--f--\r\n"
 )
 
-var corpus = []string{msgPlain, msgMixed, msg2231, msgDots, msgBareLF, msgForward}
+var corpus = []string{msgPlain, sourcetest.NestedMessage, msg2231, msgDots, msgBareLF, msgForward}

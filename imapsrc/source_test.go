@@ -56,7 +56,7 @@ func TestDovecot(t *testing.T) {
 func testFoldersAndCapabilities(t *testing.T, b *backend) {
 	{
 		b.deliver(t, "alice", b.box, []byte(msgPlain))
-		b.deliver(t, "alice", b.box, []byte(msgMixed))
+		b.deliver(t, "alice", b.box, []byte(sourcetest.NestedMessage))
 		s := b.dial(t, "alice", client.DialOptions{})
 		// One message read, so the unseen count differs from the total.
 		ids := inventoryIDs(t, s, b.box)
@@ -152,7 +152,7 @@ func testStatusAndInventory(t *testing.T, b *backend) {
 			}
 		}
 		slices.Sort(sizes)
-		want := []int64{int64(len(msgPlain)), int64(len(msgMixed)), int64(len(msg2231))}
+		want := []int64{int64(len(msgPlain)), int64(len(sourcetest.NestedMessage)), int64(len(msg2231))}
 		slices.Sort(want)
 		if !slices.Equal(sizes, want) {
 			t.Errorf("sizes %v, want %v", sizes, want)
@@ -260,14 +260,14 @@ func testListHeadersOnly(t *testing.T, b *backend) {
 		}
 		mixed := bySubject["Grüße"]
 		if mixed.From != "Jörg <jorg@example.org>" || len(mixed.To) != 2 || mixed.To[0] != "Alice <alice@example.com>" ||
-			!mixed.HasAttachments || mixed.MessageID != "mixed@example.org" || mixed.Size != int64(len(msgMixed)) {
+			!mixed.HasAttachments || mixed.MessageID != "mixed@example.org" || mixed.Size != int64(len(sourcetest.NestedMessage)) {
 			t.Errorf("mixed envelope %+v", mixed)
 		}
 		if bySubject["plain"].HasAttachments || !bySubject["rfc2231"].HasAttachments || !bySubject["fwd"].HasAttachments {
 			t.Errorf("attachments: plain %v rfc2231 %v fwd %v", bySubject["plain"].HasAttachments, bySubject["rfc2231"].HasAttachments, bySubject["fwd"].HasAttachments)
 		}
 		// The same envelope as parsing the message gives.
-		env, _, _ := client.ParseMessage(strings.NewReader(msgMixed))
+		env, _, _ := client.ParseMessage(strings.NewReader(sourcetest.NestedMessage))
 		if !env.Date.Equal(mixed.Date) || env.Subject != mixed.Subject || env.From != mixed.From || !slices.Equal(env.To, mixed.To) {
 			t.Errorf("IMAP envelope %+v\nparsed %+v", mixed, env)
 		}

@@ -25,7 +25,7 @@ func BenchmarkDownload(b *testing.B) {
 	d := sourcetest.StartDovecot(b, sourcetest.DovecotOptions{})
 	var total int64
 	for i := 0; i < count; i++ {
-		raw := bigMessage(size)
+		raw := sourcetest.BigMessage(size)
 		raw = append(fmt.Appendf(nil, "X-Seq: %d\r\n", i), raw...)
 		total += int64(len(raw))
 		d.Deliver(b, "alice", "INBOX", raw)

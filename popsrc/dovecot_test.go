@@ -275,7 +275,7 @@ func testDovecotByteExact(t *testing.T, d *sourcetest.Dovecot, user string) {
 
 // A 50 MB attachment streams through in bounded memory.
 func testDovecotLargeAttachment(t *testing.T, d *sourcetest.Dovecot, user string) {
-	raw := bigMessage(50 << 20)
+	raw := sourcetest.BigMessage(50 << 20)
 	wantSum := sha256.Sum256(raw)
 	wantLen := len(raw)
 	d.Deliver(t, user, "INBOX", raw)
@@ -328,25 +328,6 @@ func (s *sampler) Write(p []byte) (int, error) {
 		s.next = s.n + s.every
 	}
 	return s.w.Write(p)
-}
-
-// bigMessage builds a message of about size bytes with a base64
-// attachment, lines of 76 characters as mailers write them.
-func bigMessage(size int) []byte {
-	var b bytes.Buffer
-	b.Grow(size + 1024)
-	b.WriteString("From: a@example.org\r\nTo: alice@example.com\r\nSubject: big\r\nMIME-Version: 1.0\r\n" +
-		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
-		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n" +
-		"Content-Disposition: attachment; filename=big.bin\r\n\r\n")
-	line := []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/ABCDEFGHIJKL")
-	for i := 0; b.Len() < size-64; i++ {
-		line[i%76] = "0123456789"[i%10]
-		b.Write(line)
-		b.WriteString("\r\n")
-	}
-	b.WriteString("--b--\r\n")
-	return b.Bytes()
 }
 
 func testDovecotPipelinedDownloadAndDelete(t *testing.T, d *sourcetest.Dovecot, user string) {
@@ -427,7 +408,7 @@ func sorted(s []string) []string {
 
 func testDovecotList(t *testing.T, d *sourcetest.Dovecot, user string) {
 	d.Deliver(t, user, "INBOX", testMessage(1))
-	d.Deliver(t, user, "INBOX", bigMessage(100<<10))
+	d.Deliver(t, user, "INBOX", sourcetest.BigMessage(100<<10))
 	s := dovecotDial(t, d, dovecotAccount(d, user, client.TLSImplicit), client.DialOptions{})
 	var envs []client.Envelope
 	_, err := s.List(context.Background(), client.FolderRef{Name: client.Inbox}, client.ListOptions{}, func(e client.Envelope) error {

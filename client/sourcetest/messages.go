@@ -57,6 +57,15 @@ func AttachmentMessage(subject, filename string, size int) []byte {
 	return b.Bytes()
 }
 
+// BigMessage is a message of about size bytes in all, nearly all of it a
+// base64 attachment of random bytes in 76-character lines, as mailers
+// write them (deterministic for a given size).
+func BigMessage(size int) []byte {
+	// 57 bytes encode to one 78-byte line (76 characters and CRLF); the
+	// headers and MIME framing take about 500 bytes.
+	return AttachmentMessage("Big message", "big.bin", max(0, size-500)/78*57)
+}
+
 // WriteBase64Lines writes r base64-encoded in 76-character CRLF lines.
 func WriteBase64Lines(w io.Writer, r io.Reader) {
 	buf := make([]byte, 57*1024)
@@ -105,3 +114,43 @@ func POP3WireForm(raw []byte) []byte {
 	}
 	return out
 }
+
+// NestedMessage is MIME nested the way mailers nest it: multipart/mixed
+// holding a multipart/alternative (quoted-printable Latin-1 text, and
+// HTML), a base64 PDF with an encoded file name, and an embedded
+// message/rfc822. Its parts' paths are 1.1, 1.2, 2, 3 and 3.1.
+const NestedMessage = "From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\r\n" +
+	"To: Alice <alice@example.com>, bob@example.com\r\n" +
+	"Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n" +
+	"Date: Tue, 03 Jan 2023 15:04:05 +0000\r\n" +
+	"Message-ID: <mixed@example.org>\r\n" +
+	"MIME-Version: 1.0\r\n" +
+	"Content-Type: multipart/mixed; boundary=\"mix\"\r\n" +
+	"\r\n" +
+	"preamble\r\n" +
+	"--mix\r\n" +
+	"Content-Type: multipart/alternative; boundary=\"alt\"\r\n" +
+	"\r\n" +
+	"--alt\r\n" +
+	"Content-Type: text/plain; charset=iso-8859-1\r\n" +
+	"Content-Transfer-Encoding: quoted-printable\r\n" +
+	"\r\n" +
+	"Sch=F6ne Gr=FC=DFe\r\n" +
+	"--alt\r\n" +
+	"Content-Type: text/html; charset=utf-8\r\n" +
+	"\r\n" +
+	"<p>Hello <b>there</b></p>\r\n" +
+	"--alt--\r\n" +
+	"--mix\r\n" +
+	"Content-Type: application/pdf; name=\"r.pdf\"\r\n" +
+	"Content-Disposition: attachment; filename=\"=?utf-8?q?r=C3=A9port.pdf?=\"\r\n" +
+	"Content-Transfer-Encoding: base64\r\n" +
+	"\r\n" +
+	"aGVsbG8gd29ybGQ=\r\n" +
+	"--mix\r\n" +
+	"Content-Type: message/rfc822\r\n" +
+	"\r\n" +
+	"Subject: inner\r\n" +
+	"\r\n" +
+	"inner body\r\n" +
+	"--mix--\r\n"

@@ -21,7 +21,7 @@ func TestBinaryByteExactRaw(t *testing.T) {
 	d := sourcetest.StartDovecot(t, sourcetest.DovecotOptions{})
 	user := d.AddUser(t)
 	msgs := sourcetest.TrickyMessages()
-	big := bigMessage(t, 50<<20)
+	big := sourcetest.BigMessage(50 << 20)
 	msgs = append(msgs, sourcetest.Message{Name: "50MB", Raw: big})
 	for _, m := range msgs {
 		d.Deliver(t, user, "INBOX", m.Raw)
@@ -104,12 +104,6 @@ func clipBytes(b []byte) []byte {
 		return append(append(b[:100:100], "..."...), b[len(b)-100:]...)
 	}
 	return b
-}
-
-// bigMessage is a message with a base64 attachment of n random bytes.
-func bigMessage(t *testing.T, n int) []byte {
-	t.Helper()
-	return sourcetest.AttachmentMessage("Fifty megabytes", "big.bin", n)
 }
 
 // maxRSS runs the binary and returns its peak resident memory in KB.
