@@ -306,3 +306,44 @@ func (c *cli) command(args ...string) *exec.Cmd {
 	cmd.Env = c.environ()
 	return cmd
 }
+
+// tomlAccount is one [accounts.NAME] table of a test configuration.
+// Empty fields are left out, so that the configuration's defaults apply.
+type tomlAccount struct {
+	Name        string
+	Protocol    string
+	Host        string
+	Port        int
+	TLS         string
+	Username    string
+	Password    string
+	PasswordEnv string
+	PasswordCmd string
+	CAFile      string
+	Timeout     string
+	// Extra holds further lines, as written.
+	Extra string
+}
+
+// accountsTOML is a configuration holding the given accounts, in order.
+func accountsTOML(accounts ...tomlAccount) string {
+	var b strings.Builder
+	for _, a := range accounts {
+		fmt.Fprintf(&b, "[accounts.%s]\n", a.Name)
+		for _, kv := range []struct{ key, value string }{
+			{"protocol", a.Protocol}, {"host", a.Host}, {"tls", a.TLS}, {"username", a.Username},
+			{"password", a.Password}, {"password_env", a.PasswordEnv}, {"password_cmd", a.PasswordCmd},
+			{"ca_file", a.CAFile}, {"timeout", a.Timeout},
+		} {
+			if kv.value != "" {
+				fmt.Fprintf(&b, "%s = %q\n", kv.key, kv.value)
+			}
+		}
+		if a.Port != 0 {
+			fmt.Fprintf(&b, "port = %d\n", a.Port)
+		}
+		b.WriteString(a.Extra)
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"os/exec"
 	"testing"
@@ -30,25 +29,10 @@ func TestBinaryByteExactRaw(t *testing.T) {
 	c := newCLI(t)
 	c.timeout = 180e9
 	c.env["PW"] = sourcetest.Password
-	c.writeConfig(fmt.Sprintf(`
-[accounts.imap]
-protocol = "imap"
-host = "%[1]s"
-port = %[2]d
-tls = "starttls"
-username = "%[4]s"
-password_env = "PW"
-ca_file = "%[5]s"
-
-[accounts.pop]
-protocol = "pop3"
-host = "%[1]s"
-port = %[3]d
-tls = "starttls"
-username = "%[4]s"
-password_env = "PW"
-ca_file = "%[5]s"
-`, d.Host, d.IMAPPort, d.POP3Port, user, d.CAFile))
+	c.writeConfig(accountsTOML(
+		tomlAccount{Name: "imap", Protocol: "imap", Host: d.Host, Port: d.IMAPPort, TLS: "starttls", Username: user, PasswordEnv: "PW", CAFile: d.CAFile},
+		tomlAccount{Name: "pop", Protocol: "pop3", Host: d.Host, Port: d.POP3Port, TLS: "starttls", Username: user, PasswordEnv: "PW", CAFile: d.CAFile},
+	))
 
 	// The server's own order is the delivery order, so the newest-first
 	// list maps back to msgs by position.

@@ -109,33 +109,10 @@ func TestBinaryCheckAllConcurrent(t *testing.T) {
 	}
 	srv, _, _ := startPOP3Test(t)
 	c := newCLI(t)
-	c.writeConfig(fmt.Sprintf(`
-[accounts.a-silent]
-protocol = "pop3"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = "alice"
-password = "secret"
-timeout = "3s"
-
-[accounts.b-silent]
-protocol = "imap"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = "alice"
-password = "secret"
-timeout = "3s"
-
-[accounts.c-good]
-protocol = "pop3"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = "alice"
-password = "secret"
-`, silent(), silent(), srv.Port()))
+	local := func(name, proto string, port int, timeout string) tomlAccount {
+		return tomlAccount{Name: name, Protocol: proto, Host: "127.0.0.1", Port: port, TLS: "none", Username: "alice", Password: "secret", Timeout: timeout}
+	}
+	c.writeConfig(accountsTOML(local("a-silent", "pop3", silent(), "3s"), local("b-silent", "imap", silent(), "3s"), local("c-good", "pop3", srv.Port(), "")))
 	binary(t) // built before the clock starts
 	start := time.Now()
 	r := c.fails(4, "check", "--all")

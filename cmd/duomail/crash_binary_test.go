@@ -76,14 +76,14 @@ func crashRand(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewSource(seed))
 }
 
-// crashConfig writes a config with one account per entry of accounts
-// (name -> TOML lines after the common ones).
-func crashConfig(c *cli, d *sourcetest.Dovecot, user string, accounts map[string]string) {
-	var b strings.Builder
-	for name, extra := range accounts {
-		fmt.Fprintf(&b, "[accounts.%s]\nhost = %q\nusername = %q\npassword = %q\ntls = \"none\"\n%s\n", name, d.Host, user, sourcetest.Password, extra)
+// crashConfig writes a config with the given accounts of a Dovecot
+// user, over plaintext (so that cuts land in protocol bytes).
+func crashConfig(c *cli, d *sourcetest.Dovecot, user string, accounts ...tomlAccount) {
+	for i := range accounts {
+		a := &accounts[i]
+		a.Host, a.Username, a.Password, a.TLS = d.Host, user, sourcetest.Password, "none"
 	}
-	c.writeConfig(b.String())
+	c.writeConfig(accountsTOML(accounts...))
 }
 
 func TestBinaryCrash(t *testing.T) {
@@ -168,10 +168,9 @@ func crashPOP3Delete(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	mail := crashCorpus("p", 200, []int{100_000, 300_000, 600_000, 1_000_000})
 	mail.deliver(t, d, user, client.Inbox)
 	c := newCLI(t)
-	crashConfig(c, d, user, map[string]string{
-		"pop":   fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_on_server = false\n", d.POP3Port),
-		"probe": fmt.Sprintf("protocol = \"pop3\"\nport = %d\n", d.POP3Port),
-	})
+	crashConfig(c, d, user,
+		tomlAccount{Name: "pop", Protocol: "pop3", Port: d.POP3Port, Extra: "keep_on_server = false\n"},
+		tomlAccount{Name: "probe", Protocol: "pop3", Port: d.POP3Port})
 	// A full download into a cache of its own (mail stays) is the time a
 	// full sync takes.
 	full := timeRun(t, c, "-a", "probe", "sync")
@@ -330,10 +329,9 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 	mail := crashCorpus("i", 150, []int{150_000, 500_000, 900_000})
 	mail.deliver(t, d, user, client.Inbox)
 	c := newCLI(t)
-	crashConfig(c, d, user, map[string]string{
-		"imap":  fmt.Sprintf("protocol = \"imap\"\nport = %d\n", d.IMAPPort),
-		"probe": fmt.Sprintf("protocol = \"imap\"\nport = %d\n", d.IMAPPort),
-	})
+	crashConfig(c, d, user,
+		tomlAccount{Name: "imap", Protocol: "imap", Port: d.IMAPPort},
+		tomlAccount{Name: "probe", Protocol: "imap", Port: d.IMAPPort})
 	full := timeRun(t, c, "-a", "probe", "sync", "--bodies")
 	t.Logf("a full sync --bodies of %d messages takes %v", len(mail.msgs), full)
 
@@ -475,9 +473,7 @@ func crashIMAPFlags(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wan
 	mail := crashCorpus("f", 40, []int{200_000})
 	mail.deliver(t, d, user, client.Inbox)
 	c := newCLI(t)
-	crashConfig(c, d, user, map[string]string{
-		"imap": fmt.Sprintf("protocol = \"imap\"\nport = %d\n", d.IMAPPort),
-	})
+	crashConfig(c, d, user, tomlAccount{Name: "imap", Protocol: "imap", Port: d.IMAPPort})
 	c.ok("-a", "imap", "sync")
 	idOf := map[int]string{}
 	byMsgID := map[string]int{}
@@ -615,9 +611,7 @@ func crashPOP3KeepDays(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, 
 	mail := crashCorpus("k", 60, []int{300_000, 700_000})
 	mail.deliver(t, d, user, client.Inbox)
 	c := newCLI(t)
-	crashConfig(c, d, user, map[string]string{
-		"pop": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_days = 1\n", d.POP3Port),
-	})
+	crashConfig(c, d, user, tomlAccount{Name: "pop", Protocol: "pop3", Port: d.POP3Port, Extra: "keep_days = 1\n"})
 	full := timeRun(t, c, "-a", "pop", "sync")
 	if s := serverState(t, mail, d, user, client.Inbox); len(s.count) != len(mail.msgs) {
 		t.Fatalf("keep_days = 1 deleted mail downloaded just now: %d of %d left", len(s.count), len(mail.msgs))
@@ -765,7 +759,7 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 		user, _ := newMailbox()
 		cp := sourcetest.StartProxy(t, pop)
 		c := newCLI(t)
-		crashConfig(c, d, user, map[string]string{"pop": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_on_server = %v\n", cp.Port(), keep)})
+		crashConfig(c, d, user, tomlAccount{Name: "pop", Protocol: "pop3", Port: cp.Port(), Extra: fmt.Sprintf("keep_on_server = %v\n", keep)})
 		c.ok("-a", "pop", "sync")
 		return cp.Received()
 	}
@@ -787,12 +781,10 @@ func cutPOP3Delete(t *testing.T, d *sourcetest.Dovecot) {
 		t.Run(cut.name, func(t *testing.T) {
 			user, mail := newMailbox()
 			p := sourcetest.StartFaultyProxy(t, pop, sourcetest.Fault{CutAfter: cut.at})
-			_, proxyPort, _ := net.SplitHostPort(p.Addr())
 			c := newCLI(t)
-			crashConfig(c, d, user, map[string]string{
-				"cut":    fmt.Sprintf("protocol = \"pop3\"\nport = %s\nkeep_on_server = false\ntimeout = \"5s\"\n", proxyPort),
-				"direct": fmt.Sprintf("protocol = \"pop3\"\nport = %d\nkeep_on_server = false\n", d.POP3Port),
-			})
+			crashConfig(c, d, user,
+				tomlAccount{Name: "cut", Protocol: "pop3", Port: p.Port(), Timeout: "5s", Extra: "keep_on_server = false\n"},
+				tomlAccount{Name: "direct", Protocol: "pop3", Port: d.POP3Port, Extra: "keep_on_server = false\n"})
 			r := c.run("-a", "cut", "sync")
 			line, err := oneLineError(r)
 			t.Logf("cut after %d bytes: exit %d: %s", cut.at, r.code, strings.TrimSpace(r.stderr))

@@ -274,15 +274,21 @@ func TestBinaryPasswordNeverShown(t *testing.T) {
 	// (sh -c runs the script as a child of its own: duomail is the grandparent.)
 	os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\ncat /proc/$$/cmdline > %[1]s/self.$$\ncat /proc/$PPID/cmdline > %[1]s/parent.$$\n"+
 		"gp=$(cut -d' ' -f4 /proc/$PPID/stat)\ncat /proc/$gp/cmdline > %[1]s/grandparent.$$\ncat %[2]s\n", argvDir, pwFile)), 0o700)
-	accounts := map[string]string{
-		"imapplain": fmt.Sprintf("protocol = \"imap\"\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"", isrv.Port()),
-		"imaplogin": fmt.Sprintf("protocol = \"imap\"\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"\ntimeout = \"3s\"", loginPort),
-		"popplain":  fmt.Sprintf("protocol = \"pop3\"\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"", popPlain.Port()),
-		"popuser":   fmt.Sprintf("protocol = \"pop3\"\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"", popUser.Port()),
+	local := func(name, proto string, port int) tomlAccount {
+		return tomlAccount{Name: name, Protocol: proto, Host: "127.0.0.1", Port: port, TLS: "none", Username: "alice"}
+	}
+	imaplogin := local("imaplogin", "imap", loginPort)
+	imaplogin.Timeout = "3s"
+	accounts := map[string]tomlAccount{
+		"imapplain": local("imapplain", "imap", isrv.Port()),
+		"imaplogin": imaplogin,
+		"popplain":  local("popplain", "pop3", popPlain.Port()),
+		"popuser":   local("popuser", "pop3", popUser.Port()),
 	}
 	var conf strings.Builder
-	for name, body := range accounts {
-		fmt.Fprintf(&conf, "[accounts.%s]\n%s\nusername = \"alice\"\npassword_cmd = \"%s\"\n\n", name, body, script)
+	for _, a := range accounts {
+		a.PasswordCmd = script
+		conf.WriteString(accountsTOML(a))
 	}
 	c.writeConfig(conf.String())
 
@@ -321,16 +327,16 @@ func TestBinaryPasswordNeverShown(t *testing.T) {
 	for _, name := range []string{"imapplain", "popplain", "popuser"} {
 		c2 := newCLI(t)
 		c2.env["DUOMAIL_PASSWORD"] = pw + "-wrong"
-		var cfg strings.Builder
-		fmt.Fprintf(&cfg, "[accounts.%s]\n%s\nusername = \"alice\"\n", name, accounts[name])
-		c2.writeConfig(cfg.String())
+		c2.writeConfig(accountsTOML(accounts[name]))
 		r := c2.runChecked(runOptions{}, "-a", name, "--debug", "folders")
 		tally.clean(t, r, exitAuth)
 		noSecret(t, r, "refused login")
 	}
 	// A failing password_cmd: its output is never quoted.
 	c3 := newCLI(t)
-	c3.writeConfig(fmt.Sprintf("[accounts.x]\n%s\nusername = \"alice\"\npassword_cmd = \"cat %s; exit 3\"\n", accounts["popplain"], pwFile))
+	failing := accounts["popplain"]
+	failing.Name, failing.PasswordCmd = "x", "cat "+pwFile+"; exit 3"
+	c3.writeConfig(accountsTOML(failing))
 	r := c3.runChecked(runOptions{}, "-a", "x", "folders")
 	tally.clean(t, r, exitAuth)
 	noSecret(t, r, "failing password_cmd")

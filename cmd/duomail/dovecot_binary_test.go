@@ -34,75 +34,22 @@ func TestBinaryDovecot(t *testing.T) {
 
 	c := newCLI(t)
 	c.env["DOVECOT_PW"] = sourcetest.Password
-	c.writeConfig(fmt.Sprintf(`default = "plain"
-
-[accounts.plain]
-protocol = "imap"
-host = "%[1]s"
-port = %[2]d
-tls = "none"
-username = "alice"
-password_env = "DOVECOT_PW"
-
-[accounts.starttls]
-protocol = "imap"
-host = "%[1]s"
-port = %[2]d
-tls = "starttls"
-username = "alice"
-password_cmd = "echo %[5]s"
-ca_file = "%[4]s"
-
-[accounts.implicit]
-protocol = "imap"
-host = "%[1]s"
-port = %[3]d
-username = "alice"
-password_env = "DOVECOT_PW"
-ca_file = "%[4]s"
-timeout = "10s"
-
-[accounts.untrusted]
-protocol = "imap"
-host = "%[1]s"
-port = %[3]d
-username = "alice"
-password_env = "DOVECOT_PW"
-
-[accounts.wrongpw]
-protocol = "imap"
-host = "%[1]s"
-port = %[3]d
-username = "alice"
-password = "not-the-password"
-ca_file = "%[4]s"
-
-[accounts.pop]
-protocol = "pop3"
-host = "%[1]s"
-port = %[6]d
-username = "bob"
-password_env = "DOVECOT_PW"
-ca_file = "%[4]s"
-
-[accounts.popstls]
-protocol = "pop3"
-host = "%[1]s"
-port = %[7]d
-tls = "starttls"
-username = "bob"
-password_env = "DOVECOT_PW"
-ca_file = "%[4]s"
-
-[accounts.popwrong]
-protocol = "pop3"
-host = "%[1]s"
-port = %[7]d
-tls = "starttls"
-username = "bob"
-password = "nope"
-ca_file = "%[4]s"
-`, d.Host, d.IMAPPort, d.IMAPSPort, d.CAFile, sourcetest.Password, d.POP3SPort, d.POP3Port))
+	imap := func(name string, port int) tomlAccount {
+		return tomlAccount{Name: name, Protocol: "imap", Host: d.Host, Port: port, Username: "alice", PasswordEnv: "DOVECOT_PW", CAFile: d.CAFile}
+	}
+	pop := func(name string, port int) tomlAccount {
+		return tomlAccount{Name: name, Protocol: "pop3", Host: d.Host, Port: port, Username: "bob", PasswordEnv: "DOVECOT_PW", CAFile: d.CAFile}
+	}
+	plain, starttls, implicit, untrusted, wrongpw := imap("plain", d.IMAPPort), imap("starttls", d.IMAPPort), imap("implicit", d.IMAPSPort), imap("untrusted", d.IMAPSPort), imap("wrongpw", d.IMAPSPort)
+	plain.TLS, plain.CAFile = "none", ""
+	starttls.TLS, starttls.PasswordEnv, starttls.PasswordCmd = "starttls", "", "echo "+sourcetest.Password
+	implicit.Timeout = "10s"
+	untrusted.CAFile = ""
+	wrongpw.PasswordEnv, wrongpw.Password = "", "not-the-password"
+	popimplicit, popstls, popwrong := pop("pop", d.POP3SPort), pop("popstls", d.POP3Port), pop("popwrong", d.POP3Port)
+	popstls.TLS = "starttls"
+	popwrong.TLS, popwrong.PasswordEnv, popwrong.Password = "starttls", "", "nope"
+	c.writeConfig("default = \"plain\"\n\n" + accountsTOML(plain, starttls, implicit, untrusted, wrongpw, popimplicit, popstls, popwrong))
 
 	for _, acct := range []string{"plain", "starttls", "implicit"} {
 		t.Run("folders "+acct, func(t *testing.T) {
@@ -303,39 +250,12 @@ func dovecotBothProtocols(t *testing.T) bothProtocols {
 	closed := closedPort(t)
 	c := newCLI(t)
 	c.env["DOVECOT_PW"] = sourcetest.Password
-	c.writeConfig(fmt.Sprintf(`
-[accounts.imap]
-protocol = "imap"
-host = "%[1]s"
-port = %[2]d
-username = "%[5]s"
-password_env = "DOVECOT_PW"
-ca_file = "%[4]s"
-
-[accounts.pop]
-protocol = "pop3"
-host = "%[1]s"
-port = %[3]d
-username = "%[5]s"
-password_env = "DOVECOT_PW"
-ca_file = "%[4]s"
-
-[accounts.wrongpw]
-protocol = "imap"
-host = "%[1]s"
-port = %[2]d
-username = "%[5]s"
-password = "not-the-password"
-ca_file = "%[4]s"
-
-[accounts.refused]
-protocol = "pop3"
-host = "127.0.0.1"
-port = %[6]d
-tls = "none"
-username = "%[5]s"
-password = "x"
-`, d.Host, d.IMAPSPort, d.POP3SPort, d.CAFile, user, closed))
+	c.writeConfig(accountsTOML(
+		tomlAccount{Name: "imap", Protocol: "imap", Host: d.Host, Port: d.IMAPSPort, Username: user, PasswordEnv: "DOVECOT_PW", CAFile: d.CAFile},
+		tomlAccount{Name: "pop", Protocol: "pop3", Host: d.Host, Port: d.POP3SPort, Username: user, PasswordEnv: "DOVECOT_PW", CAFile: d.CAFile},
+		tomlAccount{Name: "wrongpw", Protocol: "imap", Host: d.Host, Port: d.IMAPSPort, Username: user, Password: "not-the-password", CAFile: d.CAFile},
+		tomlAccount{Name: "refused", Protocol: "pop3", Host: "127.0.0.1", Port: closed, TLS: "none", Username: user, Password: "x"},
+	))
 	return bothProtocols{d: d, c: c, user: user, idx: idx}
 }
 

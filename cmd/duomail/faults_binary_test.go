@@ -170,13 +170,13 @@ func TestBinaryNetworkFaults(t *testing.T) {
 	tlsPort := map[string]int{client.IMAP: d.IMAPSPort, client.POP3: d.POP3SPort}
 	// The faulty runs have a short timeout; the others the default, so
 	// that a loaded machine does not fail them.
-	config := func(proto string, port int, tls bool, timeout time.Duration) string {
+	config := func(proto string, port int, tls bool, timeout time.Duration, user string) string {
 		mode := "none"
 		if tls {
 			mode = "implicit"
 		}
-		return fmt.Sprintf("[accounts.t]\nprotocol = %q\nhost = \"127.0.0.1\"\nport = %d\ntls = %q\nca_file = %q\nusername = %%q\npassword = %q\ntimeout = %q\n",
-			proto, port, mode, d.CAFile, sourcetest.Password, timeout.String())
+		return accountsTOML(tomlAccount{Name: "t", Protocol: proto, Host: "127.0.0.1", Port: port, TLS: mode, CAFile: d.CAFile,
+			Username: user, Password: sourcetest.Password, Timeout: timeout.String()})
 	}
 	takeTarget := func(op *faultOp, u *faultUser) int {
 		switch {
@@ -197,7 +197,7 @@ func TestBinaryNetworkFaults(t *testing.T) {
 			u := userFor(op, small)
 			cp := sourcetest.StartProxy(t, net.JoinHostPort(d.Host, strconv.Itoa(plainPort[op.proto])))
 			c := newCLI(t)
-			c.writeConfig(fmt.Sprintf(config(op.proto, cp.Port(), false, client.DefaultTimeout), u.name))
+			c.writeConfig(config(op.proto, cp.Port(), false, client.DefaultTimeout, u.name))
 			target := takeTarget(op, u)
 			c.ok(append([]string{"-a", "t"}, op.args(u.id(op.proto, target))...)...)
 			if small {
@@ -258,17 +258,15 @@ func TestBinaryNetworkFaults(t *testing.T) {
 			port = tlsPort[fc.op.proto]
 		}
 		p := sourcetest.StartFaultyProxy(t, net.JoinHostPort(d.Host, strconv.Itoa(port)), fc.fault)
-		_, pp, _ := net.SplitHostPort(p.Addr())
-		proxyPort, _ := strconv.Atoi(pp)
 		fc.c = newCLI(t)
 		dir := filepath.Join(fc.c.home, "configs")
 		os.MkdirAll(dir, 0o700)
 		fc.faultyConfig = filepath.Join(dir, "faulty.toml")
 		fc.cleanConfig = filepath.Join(dir, "clean.toml")
-		if err := os.WriteFile(fc.faultyConfig, []byte(fmt.Sprintf(config(fc.op.proto, proxyPort, fc.tls, faultTimeout), fc.user.name)), 0o600); err != nil {
+		if err := os.WriteFile(fc.faultyConfig, []byte(config(fc.op.proto, p.Port(), fc.tls, faultTimeout, fc.user.name)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(fc.cleanConfig, []byte(fmt.Sprintf(config(fc.op.proto, port, fc.tls, client.DefaultTimeout), fc.user.name)), 0o600); err != nil {
+		if err := os.WriteFile(fc.cleanConfig, []byte(config(fc.op.proto, port, fc.tls, client.DefaultTimeout, fc.user.name)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -538,9 +536,9 @@ func faultMessageShape(line string) string {
 func learnIDs(t *testing.T, d *sourcetest.Dovecot, u *faultUser, protos ...string) {
 	t.Helper()
 	c := newCLI(t)
-	c.writeConfig(fmt.Sprintf("[accounts.probe]\nprotocol = \"imap\"\nhost = %q\nport = %d\ntls = \"none\"\nusername = %q\npassword = %q\n"+
-		"[accounts.pprobe]\nprotocol = \"pop3\"\nhost = %q\nport = %d\ntls = \"none\"\nusername = %q\npassword = %q\n",
-		d.Host, d.IMAPPort, u.name, sourcetest.Password, d.Host, d.POP3Port, u.name, sourcetest.Password))
+	c.writeConfig(accountsTOML(
+		tomlAccount{Name: "probe", Protocol: "imap", Host: d.Host, Port: d.IMAPPort, TLS: "none", Username: u.name, Password: sourcetest.Password},
+		tomlAccount{Name: "pprobe", Protocol: "pop3", Host: d.Host, Port: d.POP3Port, TLS: "none", Username: u.name, Password: sourcetest.Password}))
 	byMsgID := map[string]int{}
 	for i, m := range u.mail.msgs {
 		byMsgID[headerMessageID(m.Raw)] = i

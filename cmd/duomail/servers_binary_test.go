@@ -638,21 +638,10 @@ func TestBinaryAccounts(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
 	marker := filepath.Join(c.home, "password-cmd-ran")
-	path := c.writeConfig(fmt.Sprintf(`default = "work"
-[accounts.work]
-protocol = "imap"
-host = "imap.example.com"
-username = "me@example.com"
-password_cmd = "touch %s; echo secret"
-
-[accounts.home]
-protocol = "pop3"
-host = "pop.example.com"
-tls = "starttls"
-username = "me"
-password_env = "HOME_PW"
-keep_on_server = false
-`, marker))
+	path := c.writeConfig("default = \"work\"\n" + accountsTOML(
+		tomlAccount{Name: "work", Protocol: "imap", Host: "imap.example.com", Username: "me@example.com", PasswordCmd: "touch " + marker + "; echo secret"},
+		tomlAccount{Name: "home", Protocol: "pop3", Host: "pop.example.com", TLS: "starttls", Username: "me", PasswordEnv: "HOME_PW", Extra: "keep_on_server = false\n"},
+	))
 	r := c.ok("accounts")
 	rows := tsv(r.stdout)
 	wantRows := [][]string{
@@ -686,7 +675,7 @@ keep_on_server = false
 	if r := c.ok("accounts"); r.stderr != "" {
 		t.Errorf("warning for a private file: %q", r.stderr)
 	}
-	c.writeConfig(fmt.Sprintf("[accounts.work]\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\npassword_cmd = \"touch %s\"\n", marker))
+	c.writeConfig(accountsTOML(tomlAccount{Name: "work", Protocol: "imap", Host: "h", Username: "u", PasswordCmd: "touch " + marker}))
 	// DUOMAIL_ACCOUNT chooses like -a.
 	c.env["DUOMAIL_ACCOUNT"] = "nosuch"
 	c.fails(2, "list", "--offline")

@@ -61,23 +61,10 @@ func TestSeveralAccountsInProcess(t *testing.T) {
 	psrv, _, _ := startPOP3Test(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`cache_dir = %q
-[accounts.i]
-protocol = "imap"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = "alice"
-password = "secret"
-
-[accounts.p]
-protocol = "pop3"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = "alice"
-password = "secret"
-`, filepath.Join(dir, "cache"), isrv.Port(), psrv.Port())), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("cache_dir = %q\n", filepath.Join(dir, "cache"))+accountsTOML(
+		tomlAccount{Name: "i", Protocol: "imap", Host: "127.0.0.1", Port: isrv.Port(), TLS: "none", Username: "alice", Password: "secret"},
+		tomlAccount{Name: "p", Protocol: "pop3", Host: "127.0.0.1", Port: psrv.Port(), TLS: "none", Username: "alice", Password: "secret"},
+	)), 0o600)
 	run := func(args ...string) (int, string, string) {
 		var out, errs strings.Builder
 		a := newApp(streams{in: strings.NewReader(""), inFd: -1, out: &out, err: &errs}, func(string) (string, bool) { return "", false })

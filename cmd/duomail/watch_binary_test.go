@@ -136,7 +136,6 @@ func TestBinaryWatchDovecot(t *testing.T) {
 	user := d.AddUser(t)
 	d.Deliver(t, user, client.Inbox, plainMessage("Already there", "not reported"))
 	proxy := sourcetest.StartProxy(t, net.JoinHostPort(d.Host, fmt.Sprint(d.IMAPPort)))
-	_, proxyPort, _ := net.SplitHostPort(proxy.Addr())
 	c := newCLI(t)
 	c.env["DUOMAIL_PASSWORD"] = sourcetest.Password
 	hookOut := filepath.Join(c.home, "hook-env")
@@ -144,7 +143,7 @@ func TestBinaryWatchDovecot(t *testing.T) {
 	c.env["HOOK_OUT"] = hookOut
 
 	t.Run("imap idle, reconnect, exec", func(t *testing.T) {
-		url := fmt.Sprintf("imap://%s@127.0.0.1:%s?tls=none", user, proxyPort)
+		url := fmt.Sprintf("imap://%s@127.0.0.1:%d?tls=none", user, proxy.Port())
 		p := c.startWatch("--url", url, "--debug", "watch", "--json",
 			"--exec", `{ env; echo ---end---; } >> "$HOOK_OUT"`)
 		if !p.waitErr(10*time.Second, idling) {
@@ -253,8 +252,7 @@ func TestBinaryWatchDovecot(t *testing.T) {
 		c2.env["HOOK_BIN"] = binary(t)
 		c2.env["HOOK_OUT"] = filepath.Join(c2.home, "fetched")
 		cfg := filepath.Join(c2.home, "elsewhere.toml")
-		os.WriteFile(cfg, []byte(fmt.Sprintf("[accounts.direct]\nprotocol = \"imap\"\nhost = \"%s\"\nport = %d\ntls = \"none\"\nusername = \"%s\"\n",
-			d.Host, d.IMAPPort, user)), 0o600)
+		os.WriteFile(cfg, []byte(accountsTOML(tomlAccount{Name: "direct", Protocol: "imap", Host: d.Host, Port: d.IMAPPort, TLS: "none", Username: user})), 0o600)
 		// The configuration is not in the default place: the hook's own
 		// duomail finds it, and the account, through DUOMAIL_CONFIG and
 		// DUOMAIL_ACCOUNT.
@@ -281,10 +279,10 @@ func TestBinaryWatchDovecot(t *testing.T) {
 	t.Run("refused login ends the watch", func(t *testing.T) {
 		c2 := newCLI(t)
 		c2.env["DUOMAIL_PASSWORD"] = "wrong"
-		r := c2.fails(3, "--url", fmt.Sprintf("imap://%s@127.0.0.1:%s?tls=none", user, proxyPort), "watch")
+		r := c2.fails(3, "--url", fmt.Sprintf("imap://%s@127.0.0.1:%d?tls=none", user, proxy.Port()), "watch")
 		if strings.Contains(r.stderr, "trying again") {
 			t.Errorf("a refused login was retried: %s", r.stderr)
 		}
-		c2.fails(2, "--url", fmt.Sprintf("imap://%s@127.0.0.1:%s?tls=none", user, proxyPort), "watch", "--interval", "10ms")
+		c2.fails(2, "--url", fmt.Sprintf("imap://%s@127.0.0.1:%d?tls=none", user, proxy.Port()), "watch", "--interval", "10ms")
 	})
 }
