@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
-	"github.com/duomail/duomail/client/sourcetest"
 	"github.com/duomail/duomail/popsrc/pop3test"
 )
 
@@ -321,40 +320,4 @@ func TestQuitNotConfirmed(t *testing.T) {
 	if n := len(srv.Messages("alice")); n != 2 {
 		t.Fatalf("%d messages left, want 2", n)
 	}
-}
-
-// The conformance suite against pop3test, a fresh server per mailbox.
-func TestConformance(t *testing.T) {
-	sourcetest.Run(t, sourcetest.Harness{New: func(t testing.TB) *sourcetest.Mailbox {
-		srv, err := pop3test.Start(pop3test.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		srv.AddUser("alice", password)
-		return &sourcetest.Mailbox{
-			Addr: srv.Addr(),
-			DialAddr: func(t testing.TB, addr string) client.Source {
-				host, port := splitAddr(t, addr)
-				s, err := Dial(context.Background(), account(host, port, client.TLSNone), client.DialOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			},
-			Deliver: func(t testing.TB, folder string, raw []byte) {
-				if folder != client.Inbox {
-					t.Fatalf("pop3test has only INBOX, not %s", folder)
-				}
-				srv.Add("alice", raw)
-			},
-			// Served as stored, with CRLF added to an unterminated last line.
-			Wire: func(raw []byte) []byte {
-				if len(raw) > 0 && raw[len(raw)-1] != '\n' {
-					return append(bytes.Clone(raw), '\r', '\n')
-				}
-				return raw
-			},
-		}
-	}})
 }
