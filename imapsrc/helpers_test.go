@@ -61,18 +61,13 @@ func (b *backend) deliver(t testing.TB, user, folder string, raw []byte) {
 // that it writes the header out again, with CRLF line ends.
 func (b *backend) served(raw []byte) []byte {
 	if b.dovecot != nil {
-		return crlf(raw)
+		return sourcetest.WireForm(raw)
 	}
 	if bytes.Contains(raw, []byte("\r\n")) {
 		return raw
 	}
 	head, body, _ := bytes.Cut(raw, []byte("\n\n"))
-	return append(crlf(append(head, "\n\n"...)), body...)
-}
-
-func crlf(raw []byte) []byte {
-	s := strings.ReplaceAll(string(raw), "\r\n", "\n")
-	return []byte(strings.ReplaceAll(s, "\n", "\r\n"))
+	return append(sourcetest.WireForm(append(head, "\n\n"...)), body...)
 }
 
 func (b *backend) dial(t testing.TB, user string, opts client.DialOptions) *Source {

@@ -94,10 +94,6 @@ func splitAddr(t testing.TB, addr string) (string, int) {
 	return host, n
 }
 
-func crlf(b []byte) []byte {
-	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-}
-
 func testDovecotLogin(t *testing.T, d *sourcetest.Dovecot, user string) {
 	msg := testMessage(1)
 	d.Deliver(t, user, "INBOX", msg)
@@ -217,7 +213,7 @@ func testDovecotByteExact(t *testing.T, d *sourcetest.Dovecot, user string) {
 	}
 	// Dovecot's order is its own; match by subject.
 	for _, c := range cases {
-		want := crlf([]byte(c.raw))
+		want := sourcetest.WireForm([]byte(c.raw))
 		listed := int64(len(want))
 		if !bytes.HasSuffix(want, []byte("\n")) {
 			// RETR must end the last line before its "."; Dovecot's LIST
