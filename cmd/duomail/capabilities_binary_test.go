@@ -9,7 +9,8 @@ import (
 	"github.com/duomail/duomail/client"
 )
 
-// testCapabilitiesBothProtocols checks capabilities --json and piped, on the IMAP and the POP3 account of one mailbox.
+// testCapabilitiesBothProtocols checks capabilities --json and piped, on
+// the IMAP and the POP3 account of one mailbox.
 func testCapabilitiesBothProtocols(t *testing.T, c *cli) {
 	for _, acct := range []string{"imap", "pop"} {
 		r := c.ok("-a", acct, "capabilities", "--json")

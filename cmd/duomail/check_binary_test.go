@@ -131,7 +131,8 @@ func TestBinaryCheckAllConcurrent(t *testing.T) {
 	}
 }
 
-// testCheckBothProtocols runs check on each account, then on both at once after new mail.
+// testCheckBothProtocols runs check on each account, then on both at once
+// after new mail.
 func testCheckBothProtocols(t *testing.T, m bothProtocols) {
 	d, c, user := m.d, m.c, m.user
 	// The first check counts unseen mail as new; the second finds none.
@@ -182,7 +183,8 @@ func testCheckBothProtocols(t *testing.T, m bothProtocols) {
 	c.fails(2, "check", "-f", "INBOX", "--folders")
 }
 
-// testCheckFolders runs check -f and --folders: every IMAP folder, POP3 only INBOX.
+// testCheckFolders runs check -f and --folders: every IMAP folder, POP3
+// only INBOX.
 func testCheckFolders(t *testing.T, c *cli) {
 	// Archive was never checked: its 3 messages are unseen, so new.
 	r := c.ok("-a", "imap", "check", "-f", "Archive", "--json")
@@ -215,7 +217,8 @@ func testCheckFolders(t *testing.T, c *cli) {
 	}
 }
 
-// testCheckFailingAccounts runs check and capabilities on accounts that cannot log in or connect.
+// testCheckFailingAccounts runs check and capabilities on accounts that
+// cannot log in or connect.
 func testCheckFailingAccounts(t *testing.T, c *cli) {
 	c.fails(4, "-a", "refused", "capabilities")
 	c.fails(4, "-a", "refused", "check")

@@ -14,6 +14,7 @@ type compareStatsJSON struct {
 	Stats statsJSON `json:"stats"`
 }
 
+// compareRow is the row of a scenario in a compare report.
 func compareRow(t *testing.T, rep client.CompareReport, scenario string) client.CompareRow {
 	t.Helper()
 	for _, row := range rep.Rows {
@@ -39,7 +40,9 @@ func seenSubjects(t *testing.T, c *cli) []string {
 	return out
 }
 
-// testCompareBothProtocols runs compare on the IMAP and the POP3 account of one mailbox: read-only by default, costs within the wire totals, --with-delete, a side that cannot connect.
+// testCompareBothProtocols runs compare on the IMAP and the POP3 account
+// of one mailbox: read-only by default, costs within the wire totals,
+// --with-delete, a side that cannot connect.
 func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	d, c, user, idx := m.d, m.c, m.user, m.idx
 	holiday := idx.bySubject(t, "Holiday picture")
