@@ -77,6 +77,6 @@ func TestConformance(t *testing.T) {
 				},
 				Wire: sourcetest.POP3WireForm,
 			}
-		}})
+		}, Parallel: true})
 	})
 }

@@ -41,6 +41,9 @@ type Mailbox struct {
 // Harness gives the suite fresh mailboxes on one server.
 type Harness struct {
 	New func(t testing.TB) *Mailbox
+	// Parallel runs the tests at once, each on its mailbox: for a server
+	// slow to answer one session at a time but able to serve many.
+	Parallel bool
 }
 
 // Run runs the conformance suite.
@@ -66,6 +69,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if h.Parallel {
+				t.Parallel()
+			}
 			tc.fn(t, h.New(t))
 		})
 	}
