@@ -534,7 +534,7 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 }
 
 // Move moves messages to another folder on the server.
-func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest string) error {
+func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest string, opts MoveOptions) error {
 	defer m.Opts.Stats.Begin("move")()
 	folder = FolderName(folder)
 	if len(ids) == 0 {
@@ -551,7 +551,7 @@ func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest st
 	if err != nil {
 		return err
 	}
-	if err := src.Move(ctx, ref, ids, FolderName(dest)); err != nil {
+	if err := src.Move(ctx, ref, ids, FolderName(dest), opts); err != nil {
 		return fmt.Errorf("move: %w", err)
 	}
 	return m.Cache.Remove(ctx, folder, ids)

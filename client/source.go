@@ -65,12 +65,14 @@ type Source interface {
 
 	// Delete removes messages without downloading them. IMAP: move to the
 	// Trash folder when there is one and opts.Expunge is false, else STORE
-	// \Deleted + UID EXPUNGE (never a plain EXPUNGE). POP3: DELE, which the
+	// \Deleted + UID EXPUNGE; a plain EXPUNGE only on a server without
+	// UIDPLUS, and only when no other message carries \Deleted (or
+	// opts.ExpungeOthers allows removing those too). POP3: DELE, which the
 	// server commits only at a clean Close (result Pending).
 	Delete(ctx context.Context, ref FolderRef, ids []string, opts DeleteOptions) (DeleteResult, error)
 
 	// Move moves messages to another folder on the server. Unsupported on POP3.
-	Move(ctx context.Context, ref FolderRef, ids []string, dest string) error
+	Move(ctx context.Context, ref FolderRef, ids []string, dest string, opts MoveOptions) error
 
 	// SetFlags adds or removes flags on the server. Unsupported on POP3.
 	SetFlags(ctx context.Context, ref FolderRef, ids []string, op FlagOp, flags []Flag) error

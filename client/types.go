@@ -196,6 +196,17 @@ type ListOptions struct {
 type DeleteOptions struct {
 	// Expunge removes for good instead of moving to the Trash folder.
 	Expunge bool
+	// ExpungeOthers lets a server without UIDPLUS, whose only way to remove
+	// mail is a plain EXPUNGE, also remove the other messages of the folder
+	// that already carry \Deleted. Without it such a delete is refused.
+	ExpungeOthers bool
+}
+
+// MoveOptions says how Move may remove the originals.
+type MoveOptions struct {
+	// ExpungeOthers: as in DeleteOptions, for the originals' removal on a
+	// server with neither MOVE nor UIDPLUS.
+	ExpungeOthers bool
 }
 
 // DeleteResult says what Delete actually did, so the user is told.
@@ -205,4 +216,8 @@ type DeleteResult struct {
 	// Pending is true when the deletion takes effect only when the session
 	// ends cleanly (POP3 DELE is committed by QUIT).
 	Pending bool `json:"pending"`
+	// OthersExpunged counts messages the user did not name that a plain
+	// EXPUNGE removed with them, because they carried \Deleted and
+	// ExpungeOthers allowed it.
+	OthersExpunged int `json:"others_expunged,omitempty"`
 }

@@ -3,6 +3,8 @@ package imapsrc
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -10,11 +12,11 @@ import (
 	"github.com/duomail/duomail/client"
 )
 
-const noUIDPlusReason = "server lacks UIDPLUS; a plain EXPUNGE would also remove other clients' \\Deleted mail"
-
 // Delete moves messages to the Trash folder, or with opts.Expunge (or
 // without a Trash folder, or inside Trash) flags them \Deleted and removes
-// exactly them with UID EXPUNGE. A plain EXPUNGE is never sent.
+// exactly them: with UID EXPUNGE where the server has UIDPLUS, else with a
+// plain EXPUNGE only once UID SEARCH DELETED showed that nothing else would
+// go with them (see plainExpunge).
 func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string, opts client.DeleteOptions) (client.DeleteResult, error) {
 	op := "delete from " + ref.Name
 	uids, err := parseIDs(op, ids)
@@ -22,18 +24,18 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 		return client.DeleteResult{}, err
 	}
 	if !opts.Expunge && s.trash != "" && !sameFolder(ref.Name, s.trash) {
-		err := s.run(ctx, op, func() error { return s.move(op, ref, uids, s.trash) })
+		res := client.DeleteResult{MovedTo: s.trash}
+		err := s.run(ctx, op, func() error {
+			var err error
+			res.OthersExpunged, err = s.move(op, ref, uids, s.trash, opts.ExpungeOthers)
+			return err
+		})
 		if err != nil {
 			return client.DeleteResult{}, err
 		}
-		return client.DeleteResult{MovedTo: s.trash}, nil
+		return res, nil
 	}
-	if !s.caps.Has(imap.CapUIDPlus) {
-		if opts.Expunge {
-			return client.DeleteResult{}, client.Unsupported("delete --expunge", noUIDPlusReason)
-		}
-		return client.DeleteResult{}, client.Unsupported("delete", "no Trash folder to move to, and the "+noUIDPlusReason)
-	}
+	res := client.DeleteResult{Expunged: true}
 	err = s.run(ctx, op, func() error {
 		if err := s.useRef(op, ref, true); err != nil {
 			return err
@@ -41,25 +43,26 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 		if err := s.requireExisting(op, uids); err != nil {
 			return err
 		}
-		return s.expunge(op, uids)
+		if s.caps.Has(imap.CapUIDPlus) {
+			return s.expunge(op, uids)
+		}
+		others, err := s.plainExpunge(op, ref.Name, uids, opts.ExpungeOthers, nil)
+		res.OthersExpunged = others
+		return err
 	})
 	if err != nil {
 		return client.DeleteResult{}, err
 	}
-	return client.DeleteResult{Expunged: true}, nil
+	return res, nil
 }
 
 // expunge flags the UIDs \Deleted and, once the server confirmed that,
 // removes exactly them with UID EXPUNGE (UIDPLUS).
 func (s *Source) expunge(op string, uids []imap.UID) error {
-	sets := chunkUIDs(uids)
-	for _, set := range sets {
-		store := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
-		if err := store.Close(); err != nil {
-			return s.translate(op+": store \\Deleted", err)
-		}
+	if err := s.storeDeleted(op, uids, imap.StoreFlagsAdd); err != nil {
+		return err
 	}
-	for _, set := range sets {
+	for _, set := range chunkUIDs(uids) {
 		if err := s.c.UIDExpunge(set).Close(); err != nil {
 			return s.translate(op+": uid expunge", err)
 		}
@@ -67,11 +70,184 @@ func (s *Source) expunge(op string, uids []imap.UID) error {
 	return nil
 }
 
+func (s *Source) storeDeleted(op string, uids []imap.UID, how imap.StoreFlagsOp) error {
+	for _, set := range chunkUIDs(uids) {
+		store := s.c.Store(set, &imap.StoreFlags{Op: how, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
+		if err := store.Close(); err != nil {
+			return s.translate(op+": store \\Deleted", err)
+		}
+	}
+	return nil
+}
+
+// othersDeleted returns the messages of the selected folder, other than
+// uids, that carry \Deleted: what a plain EXPUNGE would remove besides.
+func (s *Source) othersDeleted(op string, uids []imap.UID) ([]imap.UID, error) {
+	flagged, err := s.searchUIDs(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}})
+	if err != nil {
+		return nil, s.translate(op+": search deleted", err)
+	}
+	mine := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
+		mine[u] = true
+	}
+	var others []imap.UID
+	for _, u := range flagged {
+		if !mine[u] {
+			others = append(others, u)
+		}
+	}
+	return others, nil
+}
+
+// refuseOthers is the error for a plain EXPUNGE that would take others'
+// \Deleted mail along; done says what already happened ("" for nothing).
+func refuseOthers(op, folder string, others []imap.UID, done string) error {
+	n := len(others)
+	what := fmt.Sprintf("%d other messages in %s carry", n, folder)
+	if n == 1 {
+		what = fmt.Sprintf("1 other message in %s carries", folder)
+	}
+	if done == "" {
+		done = "nothing was changed"
+	}
+	return client.Unsupported(op, fmt.Sprintf("%s \\Deleted (uid %s, flagged by another client?) and the server lacks UIDPLUS, "+
+		"so EXPUNGE would remove them too; %s (--expunge-others removes them as well)", what, formatUIDs(others), done))
+}
+
+// plainExpunge removes uids from the selected folder on a server without
+// UIDPLUS, whose EXPUNGE removes every message carrying \Deleted. It is
+// done only when that can be shown to remove exactly uids (plus the
+// others already flagged, when allowOthers): the others are looked for
+// before anything is changed and again after STORE, just before EXPUNGE;
+// afterwards the folder is listed again to prove which messages went. It
+// returns how many of the removed messages were others. A nil known means
+// the caller has not yet checked for others.
+func (s *Source) plainExpunge(op, folder string, uids []imap.UID, allowOthers bool, known []imap.UID) (int, error) {
+	others := known
+	if others == nil {
+		var err error
+		if others, err = s.othersDeleted(op, uids); err != nil {
+			return 0, err
+		}
+		if len(others) > 0 && !allowOthers {
+			return 0, refuseOthers(op, folder, others, "")
+		}
+	}
+	// Sequence numbers follow UID order, so this list, read before
+	// EXPUNGE, turns the EXPUNGE responses back into UIDs.
+	before, err := s.searchUIDs(&imap.SearchCriteria{})
+	if err != nil {
+		return 0, s.translate(op+": search", err)
+	}
+	sort.Slice(before, func(i, j int) bool { return before[i] < before[j] })
+	already, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{uidSet(uids)}, Flag: []imap.Flag{imap.FlagDeleted}})
+	if err != nil {
+		return 0, s.translate(op+": search deleted", err)
+	}
+	if err := s.storeDeleted(op, uids, imap.StoreFlagsAdd); err != nil {
+		return 0, err
+	}
+	// Another client may have flagged mail since the first look.
+	now, err := s.othersDeleted(op, uids)
+	if err != nil {
+		return 0, err
+	}
+	if len(now) > 0 && !allowOthers {
+		undo := missingUIDs(uids, setOf(already))
+		if err := s.storeDeleted(op, undo, imap.StoreFlagsDel); err != nil {
+			return 0, fmt.Errorf("%w (while taking back \\Deleted from uid %s after finding others flagged)", err, formatUIDs(undo))
+		}
+		return 0, refuseOthers(op, folder, now, "\\Deleted was taken back and nothing was removed")
+	}
+	cmd := s.c.Expunge()
+	seqs, err := cmd.Collect()
+	if err != nil {
+		return 0, s.translate(op+": expunge", err)
+	}
+	after, err := s.searchUIDs(&imap.SearchCriteria{})
+	if err != nil {
+		return 0, s.translate(op+": search after expunge", err)
+	}
+	return checkExpunged(op, folder, uids, now, before, seqs, after)
+}
+
+// checkExpunged compares what EXPUNGE removed with what was meant to go:
+// uids and the others allowed along. The listings before and after say
+// what is gone; the EXPUNGE responses, turned back into UIDs, must say the
+// same.
+func checkExpunged(op, folder string, uids, others, before []imap.UID, seqs []uint32, after []imap.UID) (int, error) {
+	want := setOf(uids)
+	for _, u := range others {
+		want[u] = true
+	}
+	left := setOf(after)
+	var stayed, gone, extra []imap.UID
+	for _, u := range uids {
+		if left[u] {
+			stayed = append(stayed, u)
+		}
+	}
+	for _, u := range before {
+		if !left[u] {
+			gone = append(gone, u)
+			if !want[u] {
+				extra = append(extra, u)
+			}
+		}
+	}
+	switch {
+	case len(extra) > 0:
+		return 0, fmt.Errorf("%s: EXPUNGE also removed uid %s from %s, which was not asked for (flagged \\Deleted or expunged by another client meanwhile)",
+			op, formatUIDs(extra), folder)
+	case len(stayed) > 0:
+		return 0, fmt.Errorf("%s: uid %s still in %s after EXPUNGE (another client took \\Deleted away meanwhile?)", op, formatUIDs(stayed), folder)
+	}
+	// Each EXPUNGE response numbers the folder as it is after the ones
+	// before it.
+	seq := append([]imap.UID(nil), before...)
+	var responded []imap.UID
+	for _, n := range seqs {
+		if n == 0 || int(n) > len(seq) {
+			return 0, fmt.Errorf("%s: %w: EXPUNGE response for message %d, but %s had %d messages", op, client.ErrProtocol, n, folder, len(before))
+		}
+		responded = append(responded, seq[n-1])
+		seq = append(seq[:n-1], seq[n:]...)
+	}
+	sort.Slice(responded, func(i, j int) bool { return responded[i] < responded[j] })
+	if !slices.Equal(responded, gone) {
+		return 0, fmt.Errorf("%s: %w: the EXPUNGE responses name uid %s, but uid %s are gone from %s",
+			op, client.ErrProtocol, formatUIDs(responded), formatUIDs(gone), folder)
+	}
+	n := 0
+	for _, u := range others {
+		if !left[u] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func uidSet(uids []imap.UID) imap.UIDSet {
+	var set imap.UIDSet
+	set.AddNum(uids...)
+	return set
+}
+
+func setOf(uids []imap.UID) map[imap.UID]bool {
+	m := make(map[imap.UID]bool, len(uids))
+	for _, u := range uids {
+		m[u] = true
+	}
+	return m
+}
+
 // Move moves messages to dest: UID MOVE where the server has MOVE, else
 // UID COPY and, only after the copy succeeded, \Deleted + UID EXPUNGE of
-// exactly those UIDs. (imapclient's own fallback would flag and expunge
-// even after a failed COPY, and with a plain EXPUNGE.)
-func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string) error {
+// exactly those UIDs, or on a server without UIDPLUS the guarded plain
+// EXPUNGE of plainExpunge. (imapclient's own fallback would flag and
+// expunge even after a failed COPY, and with an unguarded EXPUNGE.)
+func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string, opts client.MoveOptions) error {
 	op := "move from " + ref.Name + " to " + dest
 	uids, err := parseIDs(op, ids)
 	if err != nil || len(uids) == 0 {
@@ -80,38 +256,62 @@ func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, d
 	if sameFolder(ref.Name, dest) {
 		return fmt.Errorf("%s: %w: source and destination are the same folder", op, client.ErrUsage)
 	}
-	return s.run(ctx, op, func() error { return s.move(op, ref, uids, dest) })
+	return s.run(ctx, op, func() error {
+		_, err := s.move(op, ref, uids, dest, opts.ExpungeOthers)
+		return err
+	})
 }
 
-func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest string) error {
+// move returns how many messages besides uids a plain EXPUNGE removed.
+func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest string, allowOthers bool) (int, error) {
 	if err := s.useRef(op, ref, true); err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.requireExisting(op, uids); err != nil {
-		return err
+		return 0, err
 	}
 	sets := chunkUIDs(uids)
 	if s.caps.Has(imap.CapMove) {
 		for _, set := range sets {
 			if _, err := s.c.Move(set, dest).Wait(); err != nil {
-				return s.translate(op, err)
+				return 0, s.translate(op, err)
 			}
 		}
-		return nil
+		return 0, nil
+	}
+	uidplus := s.caps.Has(imap.CapUIDPlus)
+	var others []imap.UID
+	if !uidplus {
+		// Refused before the copy, so a refusal leaves no duplicates.
+		var err error
+		if others, err = s.othersDeleted(op, uids); err != nil {
+			return 0, err
+		}
+		if len(others) > 0 && !allowOthers {
+			return 0, refuseOthers(op, ref.Name, others, "")
+		}
+		if others == nil {
+			others = []imap.UID{}
+		}
 	}
 	for _, set := range sets {
 		if _, err := s.c.Copy(set, dest).Wait(); err != nil {
-			return fmt.Errorf("%w; nothing was moved", s.translate(op+": copy", err))
+			return 0, fmt.Errorf("%w; nothing was moved", s.translate(op+": copy", err))
 		}
 	}
-	if !s.caps.Has(imap.CapUIDPlus) {
-		return fmt.Errorf("%s: %w: copied to %s, but the originals remain in %s (not flagged \\Deleted): the server lacks MOVE and UIDPLUS, and a plain EXPUNGE would also remove other clients' \\Deleted mail",
-			op, client.ErrUnsupported, dest, ref.Name)
+	var (
+		n   int
+		err error
+	)
+	if uidplus {
+		err = s.expunge(op, uids)
+	} else {
+		n, err = s.plainExpunge(op, ref.Name, uids, allowOthers, others)
 	}
-	if err := s.expunge(op, uids); err != nil {
-		return fmt.Errorf("%w (the messages were copied to %s; the originals may remain in %s)", err, dest, ref.Name)
+	if err != nil {
+		return 0, fmt.Errorf("%w (the messages were copied to %s; the originals may remain in %s)", err, dest, ref.Name)
 	}
-	return nil
+	return n, nil
 }
 
 // SetFlags adds or removes flags with UID STORE +FLAGS.SILENT/-FLAGS.SILENT.

@@ -143,7 +143,7 @@ func testBadAndEmptyIDs(t *testing.T, b *backend) {
 	if _, err := s.Delete(bg, ref, []string{}, client.DeleteOptions{Expunge: true}); err != nil {
 		t.Error(err)
 	}
-	if err := s.Move(bg, ref, nil, "Archive"); err != nil {
+	if err := s.Move(bg, ref, nil, "Archive", client.MoveOptions{}); err != nil {
 		t.Error(err)
 	}
 	if err := s.SetFlags(bg, ref, nil, client.FlagAdd, []client.Flag{client.FlagSeen}); err != nil {
@@ -263,7 +263,7 @@ func testMove(t *testing.T, b *backend) {
 	var trace syncBuffer
 	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
 	ids := inventoryIDs(t, s, b.box)
-	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest); err != nil {
+	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest, client.MoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if left := inventoryIDs(t, s, b.box); !slices.Equal(left, ids[1:]) {
@@ -275,11 +275,11 @@ func testMove(t *testing.T, b *backend) {
 	if !hasCommand(trace.String(), "UID MOVE") {
 		t.Errorf("no UID MOVE:\n%s", trace.String())
 	}
-	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], b.box); !errors.Is(err, client.ErrUsage) {
+	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], b.box, client.MoveOptions{}); !errors.Is(err, client.ErrUsage) {
 		t.Errorf("move to itself: %v", err)
 	}
 	// A missing destination: nothing changes.
-	err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], "no-such-folder")
+	err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], "no-such-folder", client.MoveOptions{})
 	if err == nil || !errors.Is(err, client.ErrServer) {
 		t.Errorf("move to missing folder: %v", err)
 	}
@@ -369,7 +369,7 @@ func testStaleUIDValidity(t *testing.T, b *backend) {
 	stale("delete", err)
 	_, err = s.Delete(bg, old, ids, client.DeleteOptions{})
 	stale("delete to trash", err)
-	stale("move", s.Move(bg, old, ids, "Archive"))
+	stale("move", s.Move(bg, old, ids, "Archive", client.MoveOptions{}))
 	stale("flag", s.SetFlags(bg, old, ids, client.FlagAdd, []client.Flag{client.FlagDeleted}))
 	if hasCommand(trace.String(), "UID") || hasCommand(trace.String(), "MOVE") || hasCommand(trace.String(), "STORE") {
 		t.Errorf("commands on stale IDs:\n%s", trace.String())
@@ -463,7 +463,7 @@ func testMoveFallback(t *testing.T, b *backend) {
 
 	// COPY fails: the message stays where it was, not flagged.
 	trace.Reset()
-	err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], "no-such-folder")
+	err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], "no-such-folder", client.MoveOptions{})
 	if err == nil || !errors.Is(err, client.ErrServer) {
 		t.Errorf("move to missing folder: %v", err)
 	}
@@ -476,7 +476,7 @@ func testMoveFallback(t *testing.T, b *backend) {
 	}
 
 	trace.Reset()
-	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest); err != nil {
+	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest, client.MoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range commandLines(trace.String()) {
@@ -502,43 +502,5 @@ func testMoveFallback(t *testing.T, b *backend) {
 	}
 	if left := inventoryIDs(t, s, b.box); len(left) != 0 {
 		t.Errorf("left after delete %v", left)
-	}
-}
-
-// Without UIDPLUS nothing is ever expunged: delete --expunge is refused
-// before anything is sent, and a move copies and says the originals stay.
-func TestNoUIDPlus(t *testing.T) {
-	caps := slices.DeleteFunc(slices.Clone(imaptest.DefaultCaps), func(c string) bool { return c == "MOVE" || c == "UIDPLUS" })
-	b := memBackend(t, imaptest.Options{Caps: caps})
-	b.newBox(t)
-	b.deliver(t, "alice", b.box, []byte(msgPlain))
-	var trace syncBuffer
-	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
-	caps2 := s.Capabilities()
-	for _, f := range []client.Feature{client.FeatureExpunge, client.FeatureServerMove, client.FeatureTrash, client.FeatureDeleteNoDownload} {
-		if caps2.Has(f) || !strings.Contains(caps2.Features[f].How, "UIDPLUS") {
-			t.Errorf("%s: %+v", f, caps2.Features[f])
-		}
-	}
-	ids := inventoryIDs(t, s, b.box)
-	trace.Reset()
-	_, err := s.Delete(bg, client.FolderRef{Name: b.box}, ids, client.DeleteOptions{Expunge: true})
-	if !errors.Is(err, client.ErrUnsupported) || !strings.Contains(err.Error(), "UIDPLUS") {
-		t.Errorf("delete --expunge: %v", err)
-	}
-	if trace.String() != "" {
-		t.Errorf("sent for a refused delete:\n%s", trace.String())
-	}
-	err = s.Move(bg, client.FolderRef{Name: b.box}, ids, "Archive")
-	if err == nil || !strings.Contains(err.Error(), "originals remain") {
-		t.Errorf("move: %v", err)
-	}
-	for _, c := range commandLines(trace.String()) {
-		if strings.Contains(strings.ToUpper(c), "EXPUNGE") || strings.Contains(c, "STORE") {
-			t.Errorf("sent %s", c)
-		}
-	}
-	if left := inventoryIDs(t, s, b.box); len(left) != 1 {
-		t.Errorf("left %v", left)
 	}
 }

@@ -249,41 +249,32 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 	}
 	uidplus := caps.Has(imap.CapUIDPlus)
 	move := caps.Has(imap.CapMove)
-	noUIDPlus := "server lacks UIDPLUS: a plain EXPUNGE would also remove other clients' \\Deleted mail"
+	// How the chosen messages are removed for good: the one thing that
+	// differs between servers with and without UIDPLUS.
+	remove := "UID STORE \\Deleted + UID EXPUNGE (UIDPLUS)"
+	if !uidplus {
+		remove = "STORE \\Deleted + EXPUNGE, refused while other messages carry \\Deleted (no UIDPLUS)"
+	}
 
-	switch {
-	case move:
+	if move {
 		out.Set(client.FeatureServerMove, true, "UID MOVE")
-	case uidplus:
-		out.Set(client.FeatureServerMove, true, "UID COPY + STORE \\Deleted + UID EXPUNGE")
-	default:
-		out.Set(client.FeatureServerMove, false, "server lacks MOVE and UIDPLUS: messages can be copied but the originals cannot be removed safely")
+	} else {
+		out.Set(client.FeatureServerMove, true, "UID COPY + "+remove)
 	}
 	if caps.Has(imap.CapIdle) {
 		out.Set(client.FeaturePush, true, "IDLE")
 	} else {
 		out.Set(client.FeaturePush, false, "server lacks IDLE: poll instead")
 	}
-	switch {
-	case move || uidplus:
-		out.Set(client.FeatureDeleteNoDownload, true, "UID STORE \\Deleted + UID EXPUNGE, or a move to Trash")
-	default:
-		out.Set(client.FeatureDeleteNoDownload, false, noUIDPlus)
-	}
-	if uidplus {
-		out.Set(client.FeatureExpunge, true, "UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE")
-	} else {
-		out.Set(client.FeatureExpunge, false, noUIDPlus)
-	}
+	out.Set(client.FeatureDeleteNoDownload, true, remove+", or a move to Trash")
+	out.Set(client.FeatureExpunge, true, remove)
 	switch {
 	case trash == "":
 		out.Set(client.FeatureTrash, false, "no folder with the \\Trash role or named Trash")
 	case move:
 		out.Set(client.FeatureTrash, true, "UID MOVE to "+trash)
-	case uidplus:
-		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + STORE \\Deleted + UID EXPUNGE")
 	default:
-		out.Set(client.FeatureTrash, false, "server lacks MOVE and UIDPLUS: cannot move to "+trash+" without a plain EXPUNGE")
+		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + "+remove)
 	}
 	if caps.Has(imap.CapCondStore) {
 		out.Set(client.FeatureChangeTracking, true, "CONDSTORE (HIGHESTMODSEQ, FETCH CHANGEDSINCE)")

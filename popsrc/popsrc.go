@@ -410,7 +410,7 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 	return 0, client.Unsupported("fetch --part", "POP3 downloads whole messages")
 }
 
-func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string) error {
+func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string, opts client.MoveOptions) error {
 	return client.Unsupported("move", "POP3 has no folders")
 }
 

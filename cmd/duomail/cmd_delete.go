@@ -12,6 +12,9 @@ type deleteOptions struct {
 	IDs     []string
 	Folder  string
 	Expunge bool
+	// ExpungeOthers lets a plain EXPUNGE (no UIDPLUS) also remove the
+	// other messages already flagged \Deleted.
+	ExpungeOthers bool
 }
 
 func newDeleteCmd(a *app, runF func(context.Context, *deleteOptions) error) *cobra.Command {
@@ -21,7 +24,9 @@ func newDeleteCmd(a *app, runF func(context.Context, *deleteOptions) error) *cob
 		Short: "Delete messages without downloading them",
 		Long: `Delete messages. On IMAP they go to the Trash folder when the server has
 one, or are removed for good with --expunge (only these messages: UID
-EXPUNGE). On POP3 they are deleted on the server (committed when the
+EXPUNGE). A server without UIDPLUS can only EXPUNGE every message flagged
+\Deleted at once: there the delete is refused while other messages carry
+\Deleted, unless --expunge-others allows removing them too. On POP3 they are deleted on the server (committed when the
 session ends cleanly) and from the local cache, which held the only other
 copy.`,
 		Args: needArgs(1, "the IDs of the messages to delete"),
@@ -35,6 +40,7 @@ copy.`,
 	}
 	cmd.Flags().StringVarP(&opts.Folder, "folder", "f", "", "`folder` of the messages (default INBOX)")
 	cmd.Flags().BoolVar(&opts.Expunge, "expunge", false, "remove for good instead of moving to Trash")
+	cmd.Flags().BoolVar(&opts.ExpungeOthers, "expunge-others", false, "on a server without UIDPLUS, also remove the other messages already flagged \\Deleted")
 	return cmd
 }
 
@@ -48,7 +54,7 @@ func runDelete(ctx context.Context, opts *deleteOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := mb.Delete(ctx, opts.Folder, opts.IDs, client.DeleteOptions{Expunge: opts.Expunge})
+	res, err := mb.Delete(ctx, opts.Folder, opts.IDs, client.DeleteOptions{Expunge: opts.Expunge, ExpungeOthers: opts.ExpungeOthers})
 	if err != nil {
 		return err
 	}

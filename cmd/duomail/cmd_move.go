@@ -12,6 +12,9 @@ type moveOptions struct {
 	IDs    []string
 	Folder string
 	To     string
+	// ExpungeOthers: as for delete, when the originals are removed with a
+	// plain EXPUNGE (neither MOVE nor UIDPLUS).
+	ExpungeOthers bool
 }
 
 func newMoveCmd(a *app, runF func(context.Context, *moveOptions) error) *cobra.Command {
@@ -20,7 +23,9 @@ func newMoveCmd(a *app, runF func(context.Context, *moveOptions) error) *cobra.C
 		Use:   "move ID... --to FOLDER",
 		Short: "Move messages to another folder on the server",
 		Long: `Move messages to another folder on the server, without downloading them.
-POP3 has no folders, so there move fails with exit status 5.`,
+On a server with neither MOVE nor UIDPLUS the originals are removed with
+EXPUNGE, refused while other messages carry \Deleted unless
+--expunge-others allows removing them too. POP3 has no folders, so there move fails with exit status 5.`,
 		Args: needArgs(1, "the IDs of the messages to move"),
 		RunE: a.runE(func(ctx context.Context, ids []string) error {
 			if opts.To == "" {
@@ -35,6 +40,7 @@ POP3 has no folders, so there move fails with exit status 5.`,
 	}
 	cmd.Flags().StringVarP(&opts.Folder, "folder", "f", "", "`folder` the messages are in (default INBOX)")
 	cmd.Flags().StringVar(&opts.To, "to", "", "destination `folder`")
+	cmd.Flags().BoolVar(&opts.ExpungeOthers, "expunge-others", false, "on a server without MOVE and UIDPLUS, also remove the other messages already flagged \\Deleted")
 	return cmd
 }
 
@@ -43,7 +49,7 @@ func runMove(ctx context.Context, opts *moveOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := mb.Move(ctx, opts.Folder, opts.IDs, opts.To); err != nil {
+	if err := mb.Move(ctx, opts.Folder, opts.IDs, opts.To, client.MoveOptions{ExpungeOthers: opts.ExpungeOthers}); err != nil {
 		return err
 	}
 	return opts.app.out.print(&moveResult{Folder: client.FolderName(opts.Folder), IDs: opts.IDs, To: client.FolderName(opts.To)})

@@ -173,15 +173,19 @@ func (r *deleteResult) jsonObject() any { return r }
 
 func (r *deleteResult) sentence(f *format) string {
 	n := plural(len(r.IDs), "message")
+	also := ""
+	if r.OthersExpunged > 0 {
+		also = fmt.Sprintf(" %s already flagged \\Deleted went too.", plural(r.OthersExpunged, "other message"))
+	}
 	switch {
 	case r.MovedTo != "":
-		return fmt.Sprintf("Moved %s from %s to %s.", n, f.text(r.Folder), f.text(r.MovedTo))
+		return fmt.Sprintf("Moved %s from %s to %s.%s", n, f.text(r.Folder), f.text(r.MovedTo), also)
 	case r.Local:
 		return fmt.Sprintf("Deleted %s on the server and from the local cache.", n)
 	case r.Pending:
 		return fmt.Sprintf("Marked %s for deletion; the server removes them when the session ends.", n)
 	}
-	return fmt.Sprintf("Deleted %s from %s for good (expunged).", n, f.text(r.Folder))
+	return fmt.Sprintf("Deleted %s from %s for good (expunged).%s", n, f.text(r.Folder), also)
 }
 
 // moveResult: duomail move.
