@@ -112,6 +112,12 @@ func StartTLS(ctx context.Context, conn net.Conn, acct *Account) (*tls.Conn, err
 	hctx, cancel := context.WithTimeout(ctx, acct.EffectiveTimeout())
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
+		var rec tls.RecordHeaderError
+		if errors.As(err, &rec) && acct.TLS == TLSImplicit {
+			if perr := PlainAnswer("TLS handshake with "+acct.Address(), acct, rec.RecordHeader[:]); perr != nil {
+				return nil, perr
+			}
+		}
 		return nil, NetError("TLS handshake with "+acct.Address(), err)
 	}
 	return tc, nil

@@ -86,6 +86,23 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 	_, s.encrypted = conn.(*tls.Conn)
 	s.wire = newWireConn(conn, base, s.timeout, opts)
 	s.wire.arm(s.timeout)
+	if greeting == "" {
+		// Read before imapclient does, to recognise a server of another
+		// protocol (a wrong port) instead of failing on its syntax.
+		op := "greeting from " + addr
+		first, err := s.wire.firstLine()
+		if werr := client.WrongGreeting(op, acct, first); werr != nil {
+			return fail("connect "+addr, werr)
+		}
+		if err != nil {
+			terr := s.translate(op, err)
+			if len(first) == 0 && isTimeout(err) {
+				terr = client.NoGreeting(ctx, op, acct, terr)
+			}
+			return fail("connect "+addr, terr)
+		}
+		greeting = string(first)
+	}
 	var ic net.Conn = s.wire
 	if greeting != "" {
 		ic = withPrefix(s.wire, greeting)
@@ -181,6 +198,7 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 		dbg = &debugSink{w: opts.Debug}
 	}
 	br := bufio.NewReaderSize(conn, 4096)
+	var readErr error // the last read's own error, before it is explained
 	readLine := func() (string, error) {
 		var line []byte
 		for {
@@ -193,6 +211,7 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 				return "", fmt.Errorf("STARTTLS with %s: %w: line longer than %d bytes", addr, client.ErrProtocol, maxPlainLine)
 			}
 			if err != nil {
+				readErr = err
 				return "", client.NetError("STARTTLS with "+addr, err)
 			}
 			if dbg != nil {
@@ -231,7 +250,13 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 	}
 
 	greeting, err := readLine()
+	if werr := client.WrongGreeting("greeting from "+addr, acct, []byte(greeting)); werr != nil {
+		return nil, werr
+	}
 	if err != nil {
+		if br.Buffered() == 0 && isTimeout(readErr) {
+			return nil, client.NoGreeting(ctx, "greeting from "+addr, acct, err)
+		}
 		return nil, err
 	}
 	status, _, _ := strings.Cut(strings.TrimPrefix(greeting, "* "), " ")

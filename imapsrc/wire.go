@@ -124,6 +124,30 @@ func (w *wireConn) Read(p []byte) (int, error) {
 	}
 }
 
+// maxGreetingPeek bounds what firstLine reads looking for a line end.
+const maxGreetingPeek = 4096
+
+// firstLine reads the server's first line (or the first maxGreetingPeek
+// bytes, or what came before an error), for a look at the greeting before
+// imapclient parses it.
+func (w *wireConn) firstLine() ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for len(buf) < maxGreetingPeek {
+		n, err := w.Read(buf[len(buf):min(cap(buf), maxGreetingPeek)])
+		buf = buf[:len(buf)+n]
+		if bytes.IndexByte(buf, '\n') >= 0 {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+	return buf, nil
+}
+
 func (w *wireConn) Write(p []byte) (int, error) {
 	// Traced before it is sent, so the trace never shows an answer before
 	// its command.

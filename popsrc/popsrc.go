@@ -92,7 +92,7 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 // open runs the AUTHORIZATION state: greeting, CAPA, STLS, login.
 func (s *Source) open(ctx context.Context) error {
 	addr := s.acct.Address()
-	if _, err := s.c.status("greeting from " + addr); err != nil {
+	if _, err := s.c.greeting(ctx, "greeting from "+addr, s.acct); err != nil {
 		return err
 	}
 	if err := s.capability(); err != nil {

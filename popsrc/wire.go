@@ -126,6 +126,11 @@ func (c *conn) flush(op string) error {
 // readLine reads one line without its line ending, bounded in length.
 func (c *conn) readLine(op string) (string, error) {
 	line, err := c.br.ReadSlice('\n')
+	return c.endLine(op, line, err)
+}
+
+// endLine finishes a line read with ReadSlice.
+func (c *conn) endLine(op string, line []byte, err error) (string, error) {
 	switch {
 	case err == bufio.ErrBufferFull:
 		return "", c.violation(op, "response line longer than %d bytes", len(line))
@@ -147,6 +152,31 @@ func (c *conn) status(op string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return c.parseStatus(op, line)
+}
+
+// greeting reads the server's greeting as a status line, first making sure
+// the server is not one of another protocol (a wrong port), and, when it
+// says nothing at all, whether it waits for a TLS handshake.
+func (c *conn) greeting(ctx context.Context, op string, acct *client.Account) (string, error) {
+	raw, rerr := c.br.ReadSlice('\n')
+	if werr := client.WrongGreeting(op, acct, raw); werr != nil {
+		c.breakWith(werr)
+		return "", werr
+	}
+	line, err := c.endLine(op, raw, rerr)
+	if err != nil {
+		var ne net.Error
+		if len(raw) == 0 && errors.As(rerr, &ne) && ne.Timeout() && c.ctx.Err() == nil {
+			err = client.NoGreeting(ctx, op, acct, err)
+			c.broken = err
+		}
+		return "", err
+	}
+	return c.parseStatus(op, line)
+}
+
+func (c *conn) parseStatus(op, line string) (string, error) {
 	if c.debug != nil {
 		fmt.Fprintf(c.debug, "S: %s\n", line)
 	}
