@@ -37,9 +37,16 @@ func greeter(t *testing.T, greeting string, cfg *tls.Config) (host string, port 
 	return h, n
 }
 
-func wrongAccount(host string, port int, mode client.TLSMode, caFile string) *client.Account {
+// wrongAccount is an IMAP account for host:port. A server that is waiting
+// for TLS is only recognised once the timeout has passed, so the tests
+// expecting that give a short one; the others a long one, as Dovecot on a
+// loaded machine can take seconds to greet.
+func wrongAccount(host string, port int, mode client.TLSMode, caFile string, waits bool) *client.Account {
 	acct := scriptAccount(net.JoinHostPort(host, strconv.Itoa(port)))
-	acct.TLS, acct.CAFile, acct.Timeout = mode, caFile, time.Second
+	acct.TLS, acct.CAFile, acct.Timeout = mode, caFile, 10*time.Second
+	if waits {
+		acct.Timeout = time.Second
+	}
 	return acct
 }
 
@@ -83,7 +90,7 @@ func TestWrongProtocolGreeting(t *testing.T) {
 				cfg = serverTLS
 			}
 			host, port := greeter(t, tc.greeting, cfg)
-			_, err := Dial(bg, wrongAccount(host, port, tc.mode, ca.PEMFile), client.DialOptions{})
+			_, err := Dial(bg, wrongAccount(host, port, tc.mode, ca.PEMFile, tc.greeting == ""), client.DialOptions{})
 			wantWrong(t, err, tc.want)
 			t.Log(err)
 		})
@@ -91,7 +98,7 @@ func TestWrongProtocolGreeting(t *testing.T) {
 	// A server that says nothing and does not speak TLS either stays a
 	// plain timeout.
 	host, port := greeter(t, "", nil)
-	_, err := Dial(bg, wrongAccount(host, port, client.TLSNone, ""), client.DialOptions{})
+	_, err := Dial(bg, wrongAccount(host, port, client.TLSNone, "", true), client.DialOptions{})
 	if !errors.Is(err, client.ErrNetwork) || !strings.Contains(err.Error(), "timed out") || strings.Contains(err.Error(), "TLS") {
 		t.Errorf("silent server: %v", err)
 	}
@@ -115,7 +122,8 @@ func TestWrongPortDovecot(t *testing.T) {
 		{"IMAPS port, starttls", d.IMAPSPort, client.TLSStartTLS, `this server speaks TLS: use tls = "implicit"?`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Dial(bg, wrongAccount(d.Host, tc.port, tc.mode, d.CAFile), client.DialOptions{})
+			waits := strings.Contains(tc.want, "speaks TLS")
+			_, err := Dial(bg, wrongAccount(d.Host, tc.port, tc.mode, d.CAFile, waits), client.DialOptions{})
 			wantWrong(t, err, tc.want)
 			t.Log(err)
 		})

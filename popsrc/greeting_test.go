@@ -57,7 +57,11 @@ func TestWrongProtocolGreeting(t *testing.T) {
 				}
 				io.Copy(io.Discard, c)
 			})
-			acct.TLS, acct.CAFile = tc.mode, ca.PEMFile
+			// Only a server waiting for TLS needs the timeout to pass.
+			acct.TLS, acct.CAFile, acct.Timeout = tc.mode, ca.PEMFile, 10*time.Second
+			if tc.greeting == "" {
+				acct.Timeout = time.Second
+			}
 			_, err := Dial(context.Background(), acct, client.DialOptions{})
 			wantWrong(t, err, tc.want)
 		})
@@ -83,7 +87,10 @@ func TestWrongPortDovecot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			acct := account(d.Host, tc.port, tc.mode)
-			acct.CAFile, acct.Timeout = d.CAFile, 2*time.Second
+			acct.CAFile, acct.Timeout = d.CAFile, 10*time.Second
+			if strings.Contains(tc.want, "speaks TLS") {
+				acct.Timeout = 2 * time.Second
+			}
 			_, err := Dial(context.Background(), acct, client.DialOptions{})
 			wantWrong(t, err, tc.want)
 		})
