@@ -18,7 +18,7 @@ const (
 	FeaturePush             Feature = "push"               // new mail announced by the server (IDLE)
 	FeatureMailOnServer     Feature = "mail_on_server"     // the server is the store of record; the cache is a copy
 	FeatureDeleteNoDownload Feature = "delete_no_download" // delete without fetching the message
-	FeatureExpunge          Feature = "expunge"            // remove only chosen messages for good (UID EXPUNGE)
+	FeatureExpunge          Feature = "expunge"            // remove only chosen messages for good (UID EXPUNGE; without UIDPLUS a guarded EXPUNGE)
 	FeatureTrash            Feature = "trash"              // delete moves to a Trash folder
 	FeatureChangeTracking   Feature = "change_tracking"    // only changes since last sync (CONDSTORE)
 	FeaturePipelining       Feature = "pipelining"         // many commands in flight

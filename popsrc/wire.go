@@ -161,6 +161,9 @@ func (c *conn) status(op string) (string, error) {
 func (c *conn) greeting(ctx context.Context, op string, acct *client.Account) (string, error) {
 	raw, rerr := c.br.ReadSlice('\n')
 	if werr := client.WrongGreeting(op, acct, raw); werr != nil {
+		if c.debug != nil {
+			fmt.Fprintf(c.debug, "S: %s\n", bytes.TrimRight(raw, "\r\n"))
+		}
 		c.breakWith(werr)
 		return "", werr
 	}
