@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // What a server's first bytes say about it. A greeting in the wrong
@@ -89,14 +90,67 @@ func PlainAnswer(op string, acct *Account, header []byte) error {
 	}
 }
 
-// SpeaksTLS reports whether the server at acct's address completes a TLS
-// handshake: asked when a plaintext connection got no greeting, as a
-// server expecting TLS waits for the client to begin. The certificate is
-// not checked, as nothing but the handshake is sent and the answer only
-// chooses an error message.
-func SpeaksTLS(ctx context.Context, acct *Account) bool {
-	ctx, cancel := context.WithTimeout(ctx, acct.EffectiveTimeout())
-	defer cancel()
+// TLSProbe finds out, beside a plaintext connection still waiting for its
+// greeting, whether the server is one that waits for a TLS handshake
+// instead. It runs in the background so that its answer is ready when the
+// wait for the greeting times out, and adds nothing to that wait.
+type TLSProbe struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	tls    bool
+}
+
+// ProbeTLSLater starts a TLSProbe that connects once half the account's
+// timeout has passed without a greeting (a server that greets never sees
+// it) and gives up when the wait for the greeting does. It returns nil for
+// tls = "implicit", where the question does not arise.
+func ProbeTLSLater(ctx context.Context, acct *Account) *TLSProbe {
+	if acct.TLS == TLSImplicit {
+		return nil
+	}
+	wait := acct.EffectiveTimeout()
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	p := &TLSProbe{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTimer(wait / 2)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.tls = speaksTLS(ctx, acct)
+	}()
+	return p
+}
+
+// Stop ends the probe: the greeting came, or something else went wrong.
+func (p *TLSProbe) Stop() {
+	if p != nil {
+		p.cancel()
+	}
+}
+
+// NoGreeting is the error for a plaintext connection on which the server
+// sent nothing before err (a timeout): when the server speaks TLS, that is
+// said; otherwise err stands.
+func (p *TLSProbe) NoGreeting(op string, err error) error {
+	if p == nil {
+		return err
+	}
+	<-p.done // bounded: the probe ends with the wait it runs beside
+	p.cancel()
+	if !p.tls {
+		return err
+	}
+	return fmt.Errorf("%s: %w: no greeting, but this server speaks TLS: use tls = %q?", op, ErrTLS, TLSImplicit)
+}
+
+// speaksTLS reports whether the server at acct's address completes a TLS
+// handshake. The certificate is not checked: nothing but the handshake is
+// sent, and the answer only chooses an error message.
+func speaksTLS(ctx context.Context, acct *Account) bool {
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", acct.Address())
 	if err != nil {
@@ -105,14 +159,4 @@ func SpeaksTLS(ctx context.Context, acct *Account) bool {
 	defer raw.Close()
 	tc := tls.Client(raw, &tls.Config{ServerName: acct.Host, InsecureSkipVerify: true})
 	return tc.HandshakeContext(ctx) == nil
-}
-
-// NoGreeting is the error for a plaintext connection on which the server
-// sent nothing: when the server turns out to speak TLS, that is said;
-// otherwise err (the timeout) stands.
-func NoGreeting(ctx context.Context, op string, acct *Account, err error) error {
-	if acct.TLS == TLSImplicit || !SpeaksTLS(ctx, acct) {
-		return err
-	}
-	return fmt.Errorf("%s: %w: no greeting, but this server speaks TLS: use tls = %q?", op, ErrTLS, TLSImplicit)
 }

@@ -90,16 +90,17 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 		// Read before imapclient does, to recognise a server of another
 		// protocol (a wrong port) instead of failing on its syntax.
 		op := "greeting from " + addr
+		probe := client.ProbeTLSLater(ctx, acct)
 		first, err := s.wire.firstLine()
+		if err != nil && len(first) == 0 && isTimeout(err) {
+			return fail("connect "+addr, probe.NoGreeting(op, s.translate(op, err)))
+		}
+		probe.Stop()
 		if werr := client.WrongGreeting(op, acct, first); werr != nil {
 			return fail("connect "+addr, werr)
 		}
 		if err != nil {
-			terr := s.translate(op, err)
-			if len(first) == 0 && isTimeout(err) {
-				terr = client.NoGreeting(ctx, op, acct, terr)
-			}
-			return fail("connect "+addr, terr)
+			return fail("connect "+addr, s.translate(op, err))
 		}
 		greeting = string(first)
 	}
@@ -249,14 +250,16 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 		}
 	}
 
+	probe := client.ProbeTLSLater(ctx, acct)
 	greeting, err := readLine()
+	if err != nil && br.Buffered() == 0 && isTimeout(readErr) {
+		return nil, probe.NoGreeting("greeting from "+addr, err)
+	}
+	probe.Stop()
 	if werr := client.WrongGreeting("greeting from "+addr, acct, []byte(greeting)); werr != nil {
 		return nil, werr
 	}
 	if err != nil {
-		if br.Buffered() == 0 && isTimeout(readErr) {
-			return nil, client.NoGreeting(ctx, "greeting from "+addr, acct, err)
-		}
 		return nil, err
 	}
 	status, _, _ := strings.Cut(strings.TrimPrefix(greeting, "* "), " ")

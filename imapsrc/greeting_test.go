@@ -38,14 +38,15 @@ func greeter(t *testing.T, greeting string, cfg *tls.Config) (host string, port 
 }
 
 // wrongAccount is an IMAP account for host:port. A server that is waiting
-// for TLS is only recognised once the timeout has passed, so the tests
-// expecting that give a short one; the others a long one, as Dovecot on a
-// loaded machine can take seconds to greet.
+// for TLS is only recognised once the timeout has passed (the probe runs
+// in its second half), so the tests expecting that give a short one; the
+// others a long one, as Dovecot on a loaded machine can take seconds to
+// greet.
 func wrongAccount(host string, port int, mode client.TLSMode, caFile string, waits bool) *client.Account {
 	acct := scriptAccount(net.JoinHostPort(host, strconv.Itoa(port)))
 	acct.TLS, acct.CAFile, acct.Timeout = mode, caFile, 10*time.Second
 	if waits {
-		acct.Timeout = time.Second
+		acct.Timeout = 3 * time.Second
 	}
 	return acct
 }

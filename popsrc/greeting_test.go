@@ -60,7 +60,7 @@ func TestWrongProtocolGreeting(t *testing.T) {
 			// Only a server waiting for TLS needs the timeout to pass.
 			acct.TLS, acct.CAFile, acct.Timeout = tc.mode, ca.PEMFile, 10*time.Second
 			if tc.greeting == "" {
-				acct.Timeout = time.Second
+				acct.Timeout = 3 * time.Second
 			}
 			_, err := Dial(context.Background(), acct, client.DialOptions{})
 			wantWrong(t, err, tc.want)
@@ -89,7 +89,7 @@ func TestWrongPortDovecot(t *testing.T) {
 			acct := account(d.Host, tc.port, tc.mode)
 			acct.CAFile, acct.Timeout = d.CAFile, 10*time.Second
 			if strings.Contains(tc.want, "speaks TLS") {
-				acct.Timeout = 2 * time.Second
+				acct.Timeout = 3 * time.Second
 			}
 			_, err := Dial(context.Background(), acct, client.DialOptions{})
 			wantWrong(t, err, tc.want)

@@ -159,7 +159,16 @@ func (c *conn) status(op string) (string, error) {
 // the server is not one of another protocol (a wrong port), and, when it
 // says nothing at all, whether it waits for a TLS handshake.
 func (c *conn) greeting(ctx context.Context, op string, acct *client.Account) (string, error) {
+	probe := client.ProbeTLSLater(ctx, acct)
 	raw, rerr := c.br.ReadSlice('\n')
+	var ne net.Error
+	if len(raw) == 0 && errors.As(rerr, &ne) && ne.Timeout() && c.ctx.Err() == nil {
+		_, err := c.endLine(op, raw, rerr)
+		err = probe.NoGreeting(op, err)
+		c.broken = err
+		return "", err
+	}
+	probe.Stop()
 	if werr := client.WrongGreeting(op, acct, raw); werr != nil {
 		if c.debug != nil {
 			fmt.Fprintf(c.debug, "S: %s\n", bytes.TrimRight(raw, "\r\n"))
@@ -169,11 +178,6 @@ func (c *conn) greeting(ctx context.Context, op string, acct *client.Account) (s
 	}
 	line, err := c.endLine(op, raw, rerr)
 	if err != nil {
-		var ne net.Error
-		if len(raw) == 0 && errors.As(rerr, &ne) && ne.Timeout() && c.ctx.Err() == nil {
-			err = client.NoGreeting(ctx, op, acct, err)
-			c.broken = err
-		}
 		return "", err
 	}
 	return c.parseStatus(op, line)

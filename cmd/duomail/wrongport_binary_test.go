@@ -38,7 +38,7 @@ port = %[5]d
 tls = "starttls"
 username = "alice"
 ca_file = "%[4]s"
-timeout = "2s"
+timeout = "3s"
 `, d.Host, d.POP3Port, d.IMAPPort, d.CAFile, d.IMAPSPort))
 	for _, tc := range []struct{ account, want string }{
 		{"imap-on-pop3", fmt.Sprintf(`duomail: greeting from %s:%d: network error: this server greets like POP3 ("+OK Dovecot`, d.Host, d.POP3Port)},
