@@ -710,7 +710,7 @@ func TestPermissions(t *testing.T) {
 	os.Chmod(filepath.Join(root, indexName), 0o644)
 	os.WriteFile(filepath.Join(root, indexName+"-wal"), nil, 0o644)
 	os.Chmod(filepath.Join(root, indexName+"-wal"), 0o644)
-	c = openCache(t, root)
+	openCache(t, root)
 	check(filepath.Join(root, indexName), 0o600)
 	check(filepath.Join(root, indexName+"-wal"), 0o600)
 }

@@ -345,10 +345,8 @@ func crashIMAPBodies(t *testing.T, d *sourcetest.Dovecot, figs *crashFigures, wa
 		r, landed, elapsed := c.runKilled(delay, "-a", "imap", "sync", "--bodies")
 		server := serverState(t, mail, d, user, client.Inbox)
 		cache := c.cacheState(t, mail, client.IMAP, "imap", client.Inbox)
-		var keep []int
 		for i := range mail.msgs {
 			if !removed[i] {
-				keep = append(keep, i)
 				if server.count[i] != 1 {
 					lost++
 					t.Errorf("run %d: message %q is %d times on the server; sync must not change the server", attempt, mail.msgs[i].Name, server.count[i])
