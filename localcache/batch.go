@@ -311,7 +311,7 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		var flags string
 		err := sel.QueryRowContext(ctx, f.id, int64(m.uidValidity), m.id).Scan(&flags, &m.path)
 		switch {
-		case err == sql.ErrNoRows:
+		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return nil, fmt.Errorf("id %s: %w", m.id, err)
 		case m.flags == nil:

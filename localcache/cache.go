@@ -349,7 +349,7 @@ func (c *Cache) lookupFolder(ctx context.Context, q querier, folder string) (f f
 	}
 	var v int64
 	err = q.QueryRowContext(ctx, `SELECT id, uidvalidity, cur_mtime, new_mtime FROM folders WHERE name = ?`, folder).Scan(&f.id, &v, &f.stamp.cur, &f.stamp.new)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return folderRow{name: folder, path: path}, false, nil
 	}
 	if err != nil {
@@ -435,7 +435,7 @@ func (c *Cache) State(ctx context.Context, folder string) (client.SyncState, err
 	var v, next, modseq, lastSync int64
 	err := c.db.QueryRowContext(ctx, `SELECT uidvalidity, uidnext, highestmodseq, messages, last_sync FROM folders WHERE name = ?`, folder).
 		Scan(&v, &next, &modseq, &st.Messages, &lastSync)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return client.SyncState{}, nil
 	}
 	if err != nil {
@@ -851,7 +851,7 @@ func (c *Cache) listIDs(ctx context.Context, f folderRow, ids []string, unseen s
 	defer stmt.Close()
 	for _, id := range ids {
 		env, err := scanEnvelope(stmt.QueryRowContext(ctx, f.id, int64(f.uidValidity), id), f.name)
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
@@ -881,7 +881,7 @@ func (c *Cache) Open(ctx context.Context, folder, id string) (io.ReadCloser, err
 	if err == nil && lost {
 		return nil, fmt.Errorf("open %s in %s: %w", id, folder, client.ErrLocalCopyLost)
 	}
-	if err == sql.ErrNoRows || err == nil && path == "" {
+	if errors.Is(err, sql.ErrNoRows) || err == nil && path == "" {
 		return nil, fmt.Errorf("open %s in %s: no cached body: %w", id, folder, client.ErrNotFound)
 	}
 	if err != nil {
@@ -967,7 +967,7 @@ func (c *Cache) Remove(ctx context.Context, folder string, ids []string) error {
 		for _, id := range ids {
 			var path string
 			err := sel.QueryRowContext(ctx, f.id, int64(f.uidValidity), id).Scan(&path)
-			if err == sql.ErrNoRows {
+			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {

@@ -133,7 +133,7 @@ func (u *flagUpdater) close() {
 func (u *flagUpdater) update(ctx context.Context, id string, change func([]client.Flag) []client.Flag) (found bool, err error) {
 	var old, path string
 	err = u.sel.QueryRowContext(ctx, u.f.id, int64(u.f.uidValidity), id).Scan(&old, &path)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {

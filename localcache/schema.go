@@ -3,6 +3,7 @@ package localcache
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -112,7 +113,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	version = 0
 	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
 	switch {
-	case err == sql.ErrNoRows:
+	case errors.Is(err, sql.ErrNoRows):
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
 			return fmt.Errorf("migrate index: %w", err)
 		}
