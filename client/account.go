@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -35,6 +38,15 @@ type Account struct {
 	KeepDays     int
 
 	CacheDir string // where this account's Maildirs and index live
+}
+
+// Address returns host:port for the account, with the protocol's default port.
+func (a *Account) Address() string {
+	port := a.Port
+	if port == 0 {
+		port = DefaultPort(a.Protocol, a.TLS)
+	}
+	return net.JoinHostPort(a.Host, strconv.Itoa(port))
 }
 
 // DefaultTimeout bounds every wait on the network: a server silent for
@@ -75,9 +87,9 @@ type DialOptions struct {
 	Warn func(msg string)
 }
 
-// Warnf sends a warning if there is somewhere to send it.
-func (o DialOptions) Warnf(msg string) {
+// Warnf formats a warning and sends it if there is somewhere to send it.
+func (o DialOptions) Warnf(format string, args ...any) {
 	if o.Warn != nil {
-		o.Warn(msg)
+		o.Warn(fmt.Sprintf(format, args...))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/fetch"
 	"github.com/duomail/duomail/client/sourcetest"
 	"github.com/duomail/duomail/imapsrc/imaptest"
 	"github.com/duomail/duomail/localcache"
@@ -198,7 +199,7 @@ func TestPOP3LocalCopyDeletedByHand(t *testing.T) {
 	if err != nil || len(offline) != 1 || offline[0].Subject != "kept" {
 		t.Errorf("list --offline after the file was deleted: %+v, %v", offline, err)
 	}
-	msg, err := mb.Message(ctxT(t), "", id)
+	msg, err := fetch.Open(ctxT(t), mb, "", id)
 	if err == nil {
 		err = msg.WriteRaw(ctxT(t), new(bytes.Buffer))
 	}
@@ -255,7 +256,7 @@ func TestReadingCacheDoesNotWaitForSync(t *testing.T) {
 	if err != nil || len(envs) != 1 {
 		t.Fatalf("list --offline under a held lock: %+v, %v", envs, err)
 	}
-	msg, err := reader.Message(ctx, "", envs[0].ID)
+	msg, err := fetch.Open(ctx, reader, "", envs[0].ID)
 	if err != nil {
 		t.Fatalf("fetch under a held lock: %v", err)
 	}

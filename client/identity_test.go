@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/fetch"
 	"github.com/duomail/duomail/client/sourcetest"
 	"github.com/duomail/duomail/localcache"
 	"github.com/duomail/duomail/popsrc/pop3test"
@@ -75,7 +76,7 @@ func cachedBodies(t *testing.T, mb *client.Mailbox) [][]byte {
 	}
 	var out [][]byte
 	for _, e := range envs {
-		msg, err := mb.Message(ctxT(t), client.Inbox, e.ID)
+		msg, err := fetch.Open(ctxT(t), mb, client.Inbox, e.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +240,7 @@ func TestPOP3TruncatedDownloadStaysOnServer(t *testing.T) {
 		t.Errorf("cache holds %d messages, want only the complete one", len(bodies))
 	}
 	// Reading it says why it cannot be shown.
-	msg, err := mb.Message(ctxT(t), client.Inbox, bigID)
+	msg, err := fetch.Open(ctxT(t), mb, client.Inbox, bigID)
 	if err != nil {
 		t.Fatal(err)
 	}

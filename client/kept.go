@@ -125,7 +125,7 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 		}
 	}
 	if renamed > 0 {
-		m.Opts.Warnf(fmt.Sprintf("account %s: the server's UIDLs are unstable: %d message(s) already stored came back under a new UIDL; recognised by size and header (one TOP each), not downloaded again", m.Account.Name, renamed))
+		m.Opts.Warnf("account %s: the server's UIDLs are unstable: %d message(s) already stored came back under a new UIDL; recognised by size and header (one TOP each), not downloaded again", m.Account.Name, renamed)
 	}
 	if err := m.Cache.SetOrigins(ctx, ref.Name, origins); err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ func (m *Mailbox) headerDigests(ctx context.Context, src Source, ref FolderRef, 
 	}
 	d, err := idf.HeaderDigests(ctx, ref, ids)
 	if errors.Is(err, ErrUnsupported) {
-		m.Opts.Warnf(fmt.Sprintf("account %s: the server cannot show headers alone (%v), so duomail cannot check that a stored message is still the one the server holds under its ID; such messages stay on the server", m.Account.Name, err))
+		m.Opts.Warnf("account %s: the server cannot show headers alone (%v), so duomail cannot check that a stored message is still the one the server holds under its ID; such messages stay on the server", m.Account.Name, err)
 		return nil, nil
 	}
 	if err != nil {

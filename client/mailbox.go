@@ -7,7 +7,14 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/duomail/duomail/client/iocount"
 )
+
+// nowFunc is the clock sync records and retention by age compare with;
+// tests move it.
+var nowFunc = time.Now
 
 // Mailbox is one account as the commands see it: a Source, dialled on first
 // use, and the account's cache. Its methods are the operations users ask
@@ -113,9 +120,11 @@ func FolderName(folder string) string {
 	return folder
 }
 
-// ref returns the folder with the UIDVALIDITY its cached IDs belong to, so a
-// Source refuses to act on IDs from before a UIDVALIDITY change.
-func (m *Mailbox) ref(ctx context.Context, folder string) (FolderRef, error) {
+// Ref returns the folder (empty or any spelling of INBOX meaning the inbox)
+// with the UIDVALIDITY its cached IDs belong to, so a Source refuses to act
+// on IDs from before a UIDVALIDITY change.
+func (m *Mailbox) Ref(ctx context.Context, folder string) (FolderRef, error) {
+	folder = FolderName(folder)
 	st, err := m.Cache.State(ctx, folder)
 	if err != nil {
 		return FolderRef{}, err
@@ -324,7 +333,7 @@ func (m *Mailbox) dropLost(ctx context.Context, folder string, entries map[strin
 	}
 	slices.Sort(lost)
 	for _, id := range lost {
-		m.Opts.Warnf(fmt.Sprintf("%s: the local copy of message %s is missing from the cache (deleted outside duomail?) and it is no longer on the server; forgetting it", folder, id))
+		m.Opts.Warnf("%s: the local copy of message %s is missing from the cache (deleted outside duomail?) and it is no longer on the server; forgetting it", folder, id)
 		delete(entries, id)
 	}
 	if err := m.Cache.Remove(ctx, folder, lost); err != nil {
@@ -515,6 +524,28 @@ func (m *Mailbox) fetchEnvelopes(ctx context.Context, src Source, ref FolderRef,
 	return nil
 }
 
+// DownloadToCache stores whole messages in the cache under the account's
+// sync lock, for reading them where the server cannot serve single parts
+// (POP3). It returns how many were stored; when none was because they
+// arrived short, the error says so.
+func (m *Mailbox) DownloadToCache(ctx context.Context, ref FolderRef, ids []string) (int, error) {
+	src, err := m.Source(ctx)
+	if err != nil {
+		return 0, err
+	}
+	unlock, err := m.Cache.Lock(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	plan := &downloadPlan{}
+	n, _, err := m.downloadInto(ctx, src, ref, ids, nil, 0, nil, plan)
+	if err == nil && n == 0 {
+		err = errors.Join(plan.incomplete...)
+	}
+	return n, err
+}
+
 // downloadInto streams whole messages into the cache, committing them
 // durably in batches. Messages received completely before a failure are
 // still committed, so the next run does not fetch them again.
@@ -575,21 +606,21 @@ func (m *Mailbox) downloadInto(ctx context.Context, src Source, ref FolderRef, i
 	var added []string // server IDs in the batch not yet committed
 	h := NewHeaderHash()
 	dlErr := src.Download(ctx, ref, ids, func(id string, size int64, r io.Reader) error {
-		rr := &recordingReader{r: r}
+		rr := &iocount.Reader{R: r}
 		batch := batches[cur]
 		before, beforeBytes := batch.Pending()
 		key := plan.key(id)
 		h.Reset()
 		if err := batch.Add(ctx, key, ref.UIDValidity, flags[id], io.TeeReader(rr, h)); err != nil {
-			if errors.Is(rr.err, ErrIncomplete) {
+			if errors.Is(rr.Err, ErrIncomplete) {
 				// The server's copy stays, and so the next sync tries again.
-				m.Opts.Warnf(fmt.Sprintf("account %s: %v; it stays on the server and is not stored", m.Account.Name, rr.err))
-				plan.incomplete = append(plan.incomplete, rr.err)
+				m.Opts.Warnf("account %s: %v; it stays on the server and is not stored", m.Account.Name, rr.Err)
+				plan.incomplete = append(plan.incomplete, rr.Err)
 				return nil
 			}
-			if rr.err != nil {
+			if rr.Err != nil {
 				// The download failed, not the storing: say so plainly.
-				return rr.err
+				return rr.Err
 			}
 			return fmt.Errorf("store %s: %w", id, err)
 		}
@@ -661,20 +692,6 @@ func (p *downloadPlan) stored(ids []string) {
 	for _, id := range ids {
 		p.got[id] = true
 	}
-}
-
-// recordingReader remembers the error its reader failed with.
-type recordingReader struct {
-	r   io.Reader
-	err error
-}
-
-func (r *recordingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err = err
-	}
-	return n, err
 }
 
 func sameFlags(a, b []Flag) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/fetch"
 	"github.com/duomail/duomail/client/sourcetest"
 	"github.com/duomail/duomail/imapsrc"
 	"github.com/duomail/duomail/imapsrc/imaptest"
@@ -151,7 +152,7 @@ func TestPOP3DeleteAfterDownloadKeepsOnlyCopy(t *testing.T) {
 		t.Fatalf("offline list: %d, %v", len(envs), err)
 	}
 	for i, e := range envs {
-		msg, err := mb.Message(ctxT(t), client.Inbox, e.ID)
+		msg, err := fetch.Open(ctxT(t), mb, client.Inbox, e.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +284,7 @@ func checkFetch(t *testing.T, mb *client.Mailbox, attSize int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := mb.Message(ctxT(t), "", envs[0].ID)
+	msg, err := fetch.Open(ctxT(t), mb, "", envs[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +354,7 @@ func TestFetchTextPartsAndAttachmentsIMAP(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := stats.Total().Received
-	msg, _ := mb.Message(ctxT(t), "", envs[0].ID)
+	msg, _ := fetch.Open(ctxT(t), mb, "", envs[0].ID)
 	var text bytes.Buffer
 	if _, err := msg.WriteText(ctxT(t), &text); err != nil {
 		t.Fatal(err)

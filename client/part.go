@@ -138,3 +138,11 @@ func FormatPartPath(nums []int) string {
 	}
 	return strings.Join(s, ".")
 }
+
+// ChildPartPath returns the path of the n-th child of the part at parent,
+// in a new slice, so siblings built from one parent never share storage.
+func ChildPartPath(parent []int, n int) []int {
+	out := make([]int, len(parent), len(parent)+1)
+	copy(out, parent)
+	return append(out, n)
+}

@@ -50,7 +50,7 @@ type Source interface {
 	Structure(ctx context.Context, ref FolderRef, id string) (Envelope, *Part, error)
 
 	// FetchPart writes one MIME part's body exactly as stored, still in its
-	// transfer encoding (decode with DecodePart). Never sets \Seen.
+	// transfer encoding (decode with mimepart.DecodePart). Never sets \Seen.
 	// Unsupported on POP3.
 	FetchPart(ctx context.Context, ref FolderRef, id, path string, w io.Writer) (int64, error)
 

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"net"
 	"sync"
 	"time"
 )
@@ -27,9 +26,10 @@ type OpCounts struct {
 	Counts
 }
 
-// WireStats accumulates wire costs for one Source. The Source's connection
-// is wrapped with CountConn, the Source calls Command for every command it
-// sends, and callers bracket operations with Begin so costs are attributed.
+// WireStats accumulates wire costs for one Source. wire.Dial counts every
+// byte of the Source's connection into it, the Source calls Command for
+// every command it sends, and callers bracket operations with Begin so
+// costs are attributed.
 // All methods are safe on a nil *WireStats (they do nothing) and for
 // concurrent use.
 type WireStats struct {
@@ -75,9 +75,11 @@ func (s *WireStats) Begin(op string) (end func()) {
 }
 
 // Command records one command sent.
-func (s *WireStats) Command() { s.record(Counts{Commands: 1}) }
+func (s *WireStats) Command() { s.Record(Counts{Commands: 1}) }
 
-func (s *WireStats) record(c Counts) {
+// Record adds c to the total and to the open operation; the connection
+// wire.Dial returns reports the bytes it carries with it.
+func (s *WireStats) Record(c Counts) {
 	if s == nil {
 		return
 	}
@@ -115,36 +117,6 @@ func (s *WireStats) Ops() []OpCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]OpCounts(nil), s.ops...)
-}
-
-// CountConn wraps c so every byte read or written is added to s. Wrap the
-// raw TCP connection, below TLS, so the figures are wire bytes.
-func CountConn(c net.Conn, s *WireStats) net.Conn {
-	if s == nil {
-		return c
-	}
-	return &countingConn{Conn: c, stats: s}
-}
-
-type countingConn struct {
-	net.Conn
-	stats *WireStats
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.stats.record(Counts{Received: int64(n)})
-	}
-	return n, err
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 {
-		c.stats.record(Counts{Sent: int64(n)})
-	}
-	return n, err
 }
 
 // Measure runs fn as operation op and returns what it cost on the wire.

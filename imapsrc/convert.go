@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
 )
 
 // envelopeFrom builds list's envelope and the MIME tree from FETCH data.
@@ -48,7 +49,7 @@ func formatAddresses(list []imap.Address) []string {
 		if a.IsGroupStart() || a.IsGroupEnd() {
 			continue
 		}
-		out = append(out, client.FormatAddress(a.Name, a.Addr()))
+		out = append(out, mimepart.FormatAddress(a.Name, a.Addr()))
 	}
 	return out
 }
@@ -107,7 +108,7 @@ func validKeyword(s string) bool {
 	return true
 }
 
-// convertPart turns a BODYSTRUCTURE into the tree client.ParseMessage builds
+// convertPart turns a BODYSTRUCTURE into the tree mimepart.ParseMessage builds
 // from the raw message, numbered the same way: a single-part message is one
 // part "1"; a multipart root has path ""; the body of a message/rfc822 part
 // at "3" is its only child, a multipart with path "3" whose parts are
@@ -121,27 +122,27 @@ func convertPart(bs imap.BodyStructure, path []int, inner bool, depth int) *clie
 			p.Path = client.FormatPartPath(path)
 		}
 		if b.Extended != nil {
-			p.Params = client.DecodeParams(b.Extended.Params)
+			p.Params = mimepart.DecodeParams(b.Extended.Params)
 			setDisposition(p, b.Extended.Disposition)
 		}
-		if depth >= client.MaxMIMEDepth {
+		if depth >= mimepart.MaxMIMEDepth {
 			p.Type = "application/octet-stream"
 			return p
 		}
 		for i, child := range b.Children {
-			p.Children = append(p.Children, convertPart(child, appendPath(path, i+1), false, depth+1))
+			p.Children = append(p.Children, convertPart(child, client.ChildPartPath(path, i+1), false, depth+1))
 		}
 		return p
 	case *imap.BodyStructureSinglePart:
 		if path == nil {
 			path = []int{1}
 		} else if inner {
-			path = appendPath(path, 1)
+			path = client.ChildPartPath(path, 1)
 		}
 		p := &client.Part{
 			Path:     client.FormatPartPath(path),
 			Type:     strings.ToLower(b.Type + "/" + b.Subtype),
-			Params:   client.DecodeParams(b.Params),
+			Params:   mimepart.DecodeParams(b.Params),
 			Encoding: strings.ToLower(b.Encoding),
 			Size:     int64(b.Size),
 		}
@@ -151,7 +152,7 @@ func convertPart(bs imap.BodyStructure, path []int, inner bool, depth int) *clie
 		if p.Filename == "" {
 			p.Filename = p.Params["name"]
 		}
-		if b.MessageRFC822 != nil && b.MessageRFC822.BodyStructure != nil && depth < client.MaxMIMEDepth &&
+		if b.MessageRFC822 != nil && b.MessageRFC822.BodyStructure != nil && depth < mimepart.MaxMIMEDepth &&
 			p.Type == "message/rfc822" {
 			p.Children = []*client.Part{convertPart(b.MessageRFC822.BodyStructure, path, true, depth+1)}
 		}
@@ -165,11 +166,5 @@ func setDisposition(p *client.Part, d *imap.BodyStructureDisposition) {
 		return
 	}
 	p.Disposition = strings.ToLower(d.Value)
-	p.Filename = client.DecodeParams(d.Params)["filename"]
-}
-
-func appendPath(path []int, n int) []int {
-	out := make([]int, len(path), len(path)+1)
-	copy(out, path)
-	return append(out, n)
+	p.Filename = mimepart.DecodeParams(d.Params)["filename"]
 }

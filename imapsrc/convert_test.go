@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
 	"github.com/duomail/duomail/imapsrc/imaptest"
 )
 
@@ -27,7 +28,7 @@ func TestDecodeParams(t *testing.T) {
 		// Broken escapes stay as they are rather than vanish.
 		{map[string]string{"filename*": "utf-8''100%"}, "100%"},
 	} {
-		if got := client.DecodeParams(tc.in)["filename"]; got != tc.want {
+		if got := mimepart.DecodeParams(tc.in)["filename"]; got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.in, got, tc.want)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/wire"
 )
 
 var (
@@ -44,7 +45,7 @@ func Dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (c
 // Account built wrongly by a program fails closed.
 func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*Source, error) {
 	addr := acct.Address()
-	conn, base, err := client.Dial(ctx, acct, opts)
+	conn, base, err := wire.Dial(ctx, acct, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 			go s.c.Close() // lets imapclient's reader finish
 		}
 		if ctx.Err() != nil {
-			return nil, client.NetError(op, ctx.Err())
+			return nil, wire.NetError(op, ctx.Err())
 		}
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 		// for them again, over TLS.
 		greeting = "* OK TLS established\r\n"
 	}
-	s.tlsDesc = client.TLSDescription(conn, acct.TLS)
+	s.tlsDesc = wire.TLSDescription(conn, acct.TLS)
 	_, s.encrypted = conn.(*tls.Conn)
 	s.wire = newWireConn(conn, base, s.timeout, opts)
 	s.wire.arm(s.timeout)
@@ -149,7 +150,7 @@ func (s *Source) lostErr() error {
 // login sends the credentials: SASL PLAIN where offered, else LOGIN.
 func (s *Source) login(ctx context.Context, preCaps imap.CapSet) error {
 	acct := s.acct
-	if err := client.CheckPlaintextAuth(acct, s.encrypted, s.opts); err != nil {
+	if err := wire.CheckPlaintextAuth(acct, s.encrypted, s.opts); err != nil {
 		return err
 	}
 	plain := preCaps.Has(imap.Cap("AUTH=PLAIN"))
@@ -213,7 +214,7 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 			}
 			if err != nil {
 				readErr = err
-				return "", client.NetError("STARTTLS with "+addr, err)
+				return "", wire.NetError("STARTTLS with "+addr, err)
 			}
 			if dbg != nil {
 				dbg.line("S: ", line)
@@ -227,7 +228,7 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 		}
 		opts.Stats.Command()
 		if _, err := io.WriteString(conn, cmd+"\r\n"); err != nil {
-			return client.NetError("STARTTLS with "+addr, err)
+			return wire.NetError("STARTTLS with "+addr, err)
 		}
 		return nil
 	}
@@ -298,7 +299,7 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 	if n := br.Buffered(); n > 0 {
 		return nil, fmt.Errorf("STARTTLS with %s: %w: server sent %d bytes of plaintext after accepting STARTTLS (possible injection attack); connection dropped", addr, client.ErrTLS, n)
 	}
-	return client.StartTLS(ctx, conn, acct)
+	return wire.StartTLS(ctx, conn, acct)
 }
 
 // hasCapability reports whether a CAPABILITY line or greeting lists name.

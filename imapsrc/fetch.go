@@ -173,7 +173,7 @@ func (s *Source) unmatched(op string, asked []imap.UID, got map[imap.UID]*imapcl
 }
 
 // Structure returns the envelope and MIME tree from ENVELOPE and
-// BODYSTRUCTURE, numbered exactly as client.ParseMessage numbers the parts.
+// BODYSTRUCTURE, numbered exactly as mimepart.ParseMessage numbers the parts.
 func (s *Source) Structure(ctx context.Context, ref client.FolderRef, id string) (client.Envelope, *client.Part, error) {
 	op := "structure uid " + id
 	var (
@@ -245,9 +245,9 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 						nilPart = true
 						continue
 					}
-					ew := &errWriter{w: w}
 					lit := newLiteralGuard(it.Literal)
-					written, err = io.Copy(ew, lit)
+					var copyErr error
+					written, copyErr = io.Copy(w, lit)
 					if lit.err != nil {
 						// As in deliver: the literal must not be read
 						// again once it failed.
@@ -255,7 +255,9 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 						s.breakWith(out)
 						return out
 					}
-					writeErr = ew.err
+					// The literal was read whole, so what failed is the
+					// caller's writer.
+					writeErr = copyErr
 				}
 			}
 		}
@@ -301,21 +303,6 @@ func (g *literalGuard) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		g.err = err
-	}
-	return n, err
-}
-
-// errWriter remembers a failure of the caller's writer, to tell it apart
-// from a failure reading the connection.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
 	}
 	return n, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/sourcetest"
+	"github.com/duomail/duomail/client/wire"
 	"github.com/duomail/duomail/imapsrc/imaptest"
 )
 
@@ -86,13 +87,13 @@ func (b *backend) dial(t testing.TB, user string, opts client.DialOptions) *Sour
 func (b *backend) raw(t testing.TB, user string) *imapclient.Client {
 	t.Helper()
 	acct := b.account(user)
-	conn, _, err := client.Dial(context.Background(), acct, client.DialOptions{})
+	conn, _, err := wire.Dial(context.Background(), acct, client.DialOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c *imapclient.Client
 	if acct.TLS == client.TLSStartTLS {
-		cfg, _ := client.TLSConfig(acct)
+		cfg, _ := wire.TLSConfig(acct)
 		if c, err = imapclient.NewStartTLS(conn, &imapclient.Options{TLSConfig: cfg}); err != nil {
 			t.Fatal(err)
 		}

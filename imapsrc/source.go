@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/wire"
 )
 
 // Source is one logged-in IMAP session. Like every client.Source it does one
@@ -23,7 +24,7 @@ type Source struct {
 	acct    *client.Account
 	opts    client.DialOptions
 	c       *imapclient.Client
-	base    *client.Conn
+	base    *wire.Conn
 	wire    *wireConn
 	timeout time.Duration
 	tlsDesc string
@@ -95,7 +96,7 @@ func (s *Source) run(ctx context.Context, op string, f func() error) error {
 		return fmt.Errorf("%s: %w: session closed", op, client.ErrNetwork)
 	}
 	if err := ctx.Err(); err != nil {
-		return client.NetError(op, err)
+		return wire.NetError(op, err)
 	}
 	s.wire.arm(s.timeout)
 	defer s.wire.disarm()
@@ -104,7 +105,7 @@ func (s *Source) run(ctx context.Context, op string, f func() error) error {
 	if !stop() {
 		// ctx ended during the operation and the connection is gone;
 		// that, not the broken read it caused, is what happened.
-		cerr := client.NetError(op, ctx.Err())
+		cerr := wire.NetError(op, ctx.Err())
 		s.broken = cerr
 		s.base.Close()
 		if err != nil {
@@ -138,9 +139,9 @@ func (s *Source) translate(op string, err error) error {
 	case errors.Is(ioErr, client.ErrProtocol): // the wire refused what the server sent
 		out = fmt.Errorf("%s: %w", op, ioErr)
 	case ioErr != nil:
-		out = client.NetError(op, ioErr)
+		out = wire.NetError(op, ioErr)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		out = client.NetError(op, io.EOF)
+		out = wire.NetError(op, io.EOF)
 	default:
 		out = fmt.Errorf("%s: %w: %v", op, client.ErrProtocol, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
 	"github.com/duomail/duomail/client/sourcetest"
 	"github.com/duomail/duomail/imapsrc/imaptest"
 )
@@ -267,7 +268,7 @@ func testListHeadersOnly(t *testing.T, b *backend) {
 			t.Errorf("attachments: plain %v rfc2231 %v fwd %v", bySubject["plain"].HasAttachments, bySubject["rfc2231"].HasAttachments, bySubject["fwd"].HasAttachments)
 		}
 		// The same envelope as parsing the message gives.
-		env, _, _ := client.ParseMessage(strings.NewReader(sourcetest.NestedMessage))
+		env, _, _ := mimepart.ParseMessage(strings.NewReader(sourcetest.NestedMessage))
 		if !env.Date.Equal(mixed.Date) || env.Subject != mixed.Subject || env.From != mixed.From || !slices.Equal(env.To, mixed.To) {
 			t.Errorf("IMAP envelope %+v\nparsed %+v", mixed, env)
 		}
@@ -381,13 +382,13 @@ func testStructureMatchesParseMessage(t *testing.T, b *backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			penv, parsed, _ := client.ParseMessage(bytes.NewReader(raw.Bytes()))
+			penv, parsed, _ := mimepart.ParseMessage(bytes.NewReader(raw.Bytes()))
 			if env.Subject != penv.Subject || env.HasAttachments != penv.HasAttachments {
 				t.Errorf("uid %s: envelope %+v, parsed %+v", id, env, penv)
 			}
 			sameTree(t, b.name+" uid "+id+" ("+penv.Subject+")", tree, parsed, b.dovecot != nil)
 
-			// Every leaf's bytes equal what CopyPart cuts from the message.
+			// Every leaf's bytes equal what mimepart.CopyPart cuts from the message.
 			tree.Walk(func(p *client.Part) bool {
 				if p.Path == "" {
 					return true
@@ -397,7 +398,7 @@ func testStructureMatchesParseMessage(t *testing.T, b *backend) {
 					t.Errorf("uid %s part %s: %v", id, p.Path, err)
 					return true
 				}
-				if _, err := client.CopyPart(bytes.NewReader(raw.Bytes()), p.Path, &fromParse); err != nil {
+				if _, err := mimepart.CopyPart(bytes.NewReader(raw.Bytes()), p.Path, &fromParse); err != nil {
 					t.Errorf("copy part %s: %v", p.Path, err)
 				}
 				if !bytes.Equal(fromServer.Bytes(), fromParse.Bytes()) && !(b.dovecot != nil && dovecotEpilogue(fromServer.Bytes(), fromParse.Bytes())) {

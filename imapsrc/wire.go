@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/wire"
 )
 
 // wireConn sits between imapclient and the (TLS) connection. It
@@ -26,7 +27,7 @@ import (
 //     with credentials replaced by [redacted].
 type wireConn struct {
 	net.Conn
-	base    *client.Conn
+	base    *wire.Conn
 	timeout time.Duration
 
 	mu      sync.Mutex
@@ -40,7 +41,7 @@ type wireConn struct {
 	guard sizeGuard
 }
 
-func newWireConn(c net.Conn, base *client.Conn, timeout time.Duration, opts client.DialOptions) *wireConn {
+func newWireConn(c net.Conn, base *wire.Conn, timeout time.Duration, opts client.DialOptions) *wireConn {
 	w := &wireConn{Conn: c, base: base, timeout: timeout, wait: timeout}
 	var dbg *debugSink
 	if opts.Debug != nil {
@@ -162,7 +163,7 @@ func (w *wireConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// The deadlines that count are client.Conn's; imapclient's are dropped.
+// The deadlines that count are wire.Conn's; imapclient's are dropped.
 func (w *wireConn) SetDeadline(time.Time) error      { return nil }
 func (w *wireConn) SetReadDeadline(time.Time) error  { return nil }
 func (w *wireConn) SetWriteDeadline(time.Time) error { return nil }

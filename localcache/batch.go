@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/iocount"
+	"github.com/duomail/duomail/client/mimepart"
 )
 
 // Batch implements client.Batch. It is not safe for concurrent use, and
@@ -119,12 +121,12 @@ func (b *Batch) add(ctx context.Context, id string, uidValidity uint32, flags []
 		b.w.Reset(file)
 	}
 	w := b.w
-	tee := &countingWriter{w: w}
-	m.env, _, err = client.ParseMessage(io.TeeReader(ctxReader{ctx, r}, tee))
+	tee := &iocount.Writer{W: w}
+	m.env, _, err = mimepart.ParseMessage(io.TeeReader(ctxReader{ctx, r}, tee))
 	if err == nil {
 		err = w.Flush()
 	}
-	n := tee.n
+	n := tee.N
 	if err == nil && m.env.Size != n {
 		err = fmt.Errorf("stored %d bytes but parsed %d", n, m.env.Size)
 	}
@@ -147,23 +149,11 @@ func parseFile(path string) (client.Envelope, error) {
 		return client.Envelope{}, err
 	}
 	defer f.Close()
-	env, _, err := client.ParseMessage(f)
+	env, _, err := mimepart.ParseMessage(f)
 	if err != nil {
 		return env, fmt.Errorf("parse %s: %w", filepath.Base(path), err)
 	}
 	return env, nil
-}
-
-// countingWriter counts what passes through to w.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // ctxReader lets a cancelled context stop a long copy.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/sourcetest"
+	"github.com/duomail/duomail/client/wire"
 )
 
 // BenchmarkDownload downloads a whole Dovecot mailbox (500 messages of
@@ -67,7 +68,7 @@ func BenchmarkDownload(b *testing.B) {
 		var c net.Conn
 		var err error
 		if useTLS {
-			cfg, cerr := client.TLSConfig(implicit)
+			cfg, cerr := wire.TLSConfig(implicit)
 			if cerr != nil {
 				b.Fatal(cerr)
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
 )
 
 // A window of commands in flight, bounded by count and by the bytes their
@@ -470,11 +471,11 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 
 // envelope reads a header (the answer to TOP n 0) into an envelope.
 func envelope(r io.Reader) (client.Envelope, error) {
-	h, err := client.ReadHeaderBounded(bufio.NewReader(r))
+	h, err := mimepart.ReadHeaderBounded(bufio.NewReader(r))
 	if err != nil {
 		return client.Envelope{}, err
 	}
-	env := client.EnvelopeFromHeader(h)
+	env := mimepart.EnvelopeFromHeader(h)
 	env.Folder = client.Inbox
 	// Only the header is known: a mixed multipart is the usual shape of
 	// a message with attachments.

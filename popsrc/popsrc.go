@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/wire"
 	"github.com/emersion/go-sasl"
 )
 
@@ -67,7 +68,7 @@ func Dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (c
 }
 
 func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*Source, error) {
-	nc, raw, err := client.Dial(ctx, acct, opts)
+	nc, raw, err := wire.Dial(ctx, acct, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +108,8 @@ func (s *Source) open(ctx context.Context) error {
 	if !s.c.encrypted() {
 		mode = client.TLSNone
 	}
-	s.tlsDesc = client.TLSDescription(s.c.nc, mode)
-	if err := client.CheckPlaintextAuth(s.acct, s.c.encrypted(), s.opts); err != nil {
+	s.tlsDesc = wire.TLSDescription(s.c.nc, mode)
+	if err := wire.CheckPlaintextAuth(s.acct, s.c.encrypted(), s.opts); err != nil {
 		return err
 	}
 	if err := s.login(ctx); err != nil {
@@ -201,7 +202,7 @@ func (s *Source) startTLS(ctx context.Context) error {
 		s.c.breakWith(err)
 		return err
 	}
-	tc, err := client.StartTLS(ctx, s.c.raw, s.acct)
+	tc, err := wire.StartTLS(ctx, s.c.raw, s.acct)
 	if err != nil {
 		s.c.breakWith(err)
 		return err
@@ -310,7 +311,7 @@ func (s *Source) warnOnce(msg string) {
 		s.warns = map[string]bool{}
 	}
 	s.warns[msg] = true
-	s.opts.Warnf(msg)
+	s.opts.Warnf("%s", msg)
 }
 
 // Capabilities reports what the server announced, as features: the

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/wire"
 )
 
 // Buffer sizes: large reads keep the RETR loop near raw socket speed; the
@@ -28,8 +29,8 @@ const (
 // in. Every failure breaks it for good, because after a lost byte the
 // responses no longer line up with the commands.
 type conn struct {
-	nc    net.Conn     // what we talk through (TLS or plain)
-	raw   *client.Conn // the TCP connection below, closed to interrupt
+	nc    net.Conn   // what we talk through (TLS or plain)
+	raw   *wire.Conn // the TCP connection below, closed to interrupt
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	debug io.Writer
@@ -39,7 +40,7 @@ type conn struct {
 	broken error
 }
 
-func newConn(nc net.Conn, raw *client.Conn, opts client.DialOptions) *conn {
+func newConn(nc net.Conn, raw *wire.Conn, opts client.DialOptions) *conn {
 	c := &conn{raw: raw, debug: opts.Debug, stats: opts.Stats, ctx: context.Background()}
 	c.setNetConn(nc)
 	return c
@@ -86,7 +87,7 @@ func (c *conn) fail(op string, err error) error {
 	if cerr := c.ctx.Err(); cerr != nil {
 		err = cerr
 	}
-	e := client.NetError(op, err)
+	e := wire.NetError(op, err)
 	c.breakWith(e)
 	return e
 }

@@ -1,4 +1,7 @@
-package client
+// Package compare runs the same scenarios on two mailboxes — typically one
+// mailbox reached over IMAP and over POP3 — and reports side by side what
+// each protocol did and what it cost on the wire.
+package compare
 
 import (
 	"bytes"
@@ -10,6 +13,10 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/iocount"
+	"github.com/duomail/duomail/client/mimepart"
 )
 
 // CompareOptions control Compare.
@@ -46,7 +53,7 @@ type ScenarioSide struct {
 	Supported bool   `json:"supported"`
 	Did       string `json:"did"`              // the protocol mechanism used, or why it is impossible
 	Result    string `json:"result,omitempty"` // what came out
-	Counts
+	client.Counts
 	Error string `json:"error,omitempty"`
 }
 
@@ -67,7 +74,7 @@ const (
 // protocol did and what it cost. It is read-only unless WithDelete: the one
 // flag it sets to show a second device seeing it is restored afterwards.
 // Both Mailboxes must have been made with DialOptions.Stats set.
-func Compare(ctx context.Context, a, b *Mailbox, opts CompareOptions) (CompareReport, error) {
+func Compare(ctx context.Context, a, b *client.Mailbox, opts CompareOptions) (CompareReport, error) {
 	if opts.ListCount <= 0 {
 		opts.ListCount = 20
 	}
@@ -109,36 +116,43 @@ func Compare(ctx context.Context, a, b *Mailbox, opts CompareOptions) (CompareRe
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
+	var errs []error
 	for _, c := range sides {
+		if c.restoreErr != nil {
+			errs = append(errs, fmt.Errorf("compare: %s: %w", c.mb.Account.Name, c.restoreErr))
+		}
 		if err := c.mb.Close(); err != nil {
-			return rep, fmt.Errorf("compare: %s: %w", c.mb.Account.Name, err)
+			errs = append(errs, fmt.Errorf("compare: %s: %w", c.mb.Account.Name, err))
 		}
 	}
-	return rep, nil
+	return rep, errors.Join(errs...)
 }
 
 // comparer runs the scenarios on one side and remembers the message it
 // chose, so the later rows act on the same one.
 type comparer struct {
-	mb      *Mailbox
+	mb      *client.Mailbox
 	opts    CompareOptions
-	src     Source
-	caps    Capabilities
-	target  *Envelope // largest message with an attachment
-	tree    *Part
-	deleted *Envelope
+	src     client.Source
+	caps    client.Capabilities
+	target  *client.Envelope // largest message with an attachment
+	tree    *client.Part
+	deleted *client.Envelope
 	dialErr error
+	// restoreErr is set when a flag changed for the second-device row
+	// could not be put back: the mailbox is left changed.
+	restoreErr error
 }
 
-func (c *comparer) measure(op string, fn func() error) (Counts, error) {
+func (c *comparer) measure(op string, fn func() error) (client.Counts, error) {
 	return c.mb.Opts.Stats.Measure(op, fn)
 }
 
-func failed(did string, counts Counts, err error) ScenarioSide {
+func failed(did string, counts client.Counts, err error) ScenarioSide {
 	return ScenarioSide{Supported: true, Did: did, Counts: counts, Error: err.Error()}
 }
 
-func unsupported(c Capabilities, f Feature) ScenarioSide {
+func unsupported(c client.Capabilities, f client.Feature) ScenarioSide {
 	return ScenarioSide{Supported: false, Did: "not possible: " + c.Features[f].How}
 }
 
@@ -151,7 +165,12 @@ func (c *comparer) connect(ctx context.Context) ScenarioSide {
 	if err != nil {
 		return failed("connect", counts, err)
 	}
-	c.caps = c.mb.caps
+	// Connected: this answers from the session, without a round trip.
+	caps, err := c.mb.Capabilities(ctx)
+	if err != nil {
+		return failed("connect", counts, err)
+	}
+	c.caps = caps
 	return ScenarioSide{Supported: true, Did: fmt.Sprintf("greeting, TLS %s, login", c.caps.TLS), Counts: counts}
 }
 
@@ -165,16 +184,16 @@ func (c *comparer) list(ctx context.Context) ScenarioSide {
 	if !c.ready() {
 		return notConnected(c)
 	}
-	f := FeatureHeadersFirst
+	f := client.FeatureHeadersFirst
 	if !c.caps.Has(f) {
-		f = FeatureHeadersOnly
+		f = client.FeatureHeadersOnly
 	}
 	if !c.caps.Has(f) {
-		return unsupported(c.caps, FeatureHeadersOnly)
+		return unsupported(c.caps, client.FeatureHeadersOnly)
 	}
 	n := 0
 	counts, err := c.measure("compare list", func() error {
-		_, err := c.src.List(ctx, FolderRef{Name: Inbox}, ListOptions{Limit: c.opts.ListCount}, func(Envelope) error {
+		_, err := c.src.List(ctx, client.FolderRef{Name: client.Inbox}, client.ListOptions{Limit: c.opts.ListCount}, func(client.Envelope) error {
 			n++
 			return nil
 		})
@@ -192,7 +211,7 @@ func (c *comparer) choose(ctx context.Context) error {
 	if c.target != nil {
 		return nil
 	}
-	_, items, err := c.src.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+	_, items, err := c.src.Inventory(ctx, client.FolderRef{Name: client.Inbox}, client.InventoryOptions{})
 	if err != nil {
 		return err
 	}
@@ -209,8 +228,8 @@ func (c *comparer) choose(ctx context.Context) error {
 	for _, it := range items {
 		sizes[it.ID] = it.Size
 	}
-	var best *Envelope
-	_, err = c.src.List(ctx, FolderRef{Name: Inbox}, ListOptions{IDs: ids}, func(e Envelope) error {
+	var best *client.Envelope
+	_, err = c.src.List(ctx, client.FolderRef{Name: client.Inbox}, client.ListOptions{IDs: ids}, func(e client.Envelope) error {
 		if e.Size == 0 {
 			e.Size = sizes[e.ID]
 		}
@@ -219,18 +238,18 @@ func (c *comparer) choose(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrUnsupported) {
+	if err != nil && !errors.Is(err, client.ErrUnsupported) {
 		return err
 	}
 	if best == nil {
 		// No headers to go by: the largest message is the likeliest.
-		best = &Envelope{ID: items[0].ID, Size: items[0].Size}
+		best = &client.Envelope{ID: items[0].ID, Size: items[0].Size}
 	}
 	c.target = best
 	return nil
 }
 
-func describe(e *Envelope) string {
+func describe(e *client.Envelope) string {
 	subj := e.Subject
 	if len(subj) > 40 {
 		cut := 40
@@ -250,12 +269,13 @@ func (c *comparer) readText(ctx context.Context) ScenarioSide {
 		return notConnected(c)
 	}
 	if err := c.choose(ctx); err != nil {
-		return failed("choose a message", Counts{}, err)
+		return failed("choose a message", client.Counts{}, err)
 	}
-	ref := FolderRef{Name: Inbox}
+	ref := client.FolderRef{Name: client.Inbox}
 	var text bytes.Buffer
-	if c.caps.Has(FeaturePartialFetch) {
-		did := "BODYSTRUCTURE, then " + c.caps.Features[FeaturePartialFetch].How + " of the text part"
+	var warning error // the text shows, but not all of it was understood
+	if c.caps.Has(client.FeaturePartialFetch) {
+		did := "BODYSTRUCTURE, then " + c.caps.Features[client.FeaturePartialFetch].How + " of the text part"
 		counts, err := c.measure("compare read text", func() error {
 			_, tree, err := c.src.Structure(ctx, ref, c.target.ID)
 			if err != nil {
@@ -270,47 +290,61 @@ func (c *comparer) readText(ctx context.Context) ScenarioSide {
 			if _, err := c.src.FetchPart(ctx, ref, c.target.ID, p.Path, &raw); err != nil {
 				return err
 			}
-			_, err = WriteText(p, &raw, &text)
+			warning, err = mimepart.WriteText(p, &raw, &text)
 			return err
 		})
 		if err != nil {
 			return failed(did, counts, err)
 		}
-		return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s of text from %s", humanBytes(int64(text.Len())), describe(c.target)), Counts: counts}
+		return ScenarioSide{Supported: true, Did: did, Result: textResult(text.Len(), c.target, warning), Counts: counts}
 	}
-	did := "the whole message (" + c.caps.Features[FeaturePartialFetch].How + ")"
+	did := "the whole message (" + c.caps.Features[client.FeaturePartialFetch].How + ")"
 	counts, err := c.measure("compare read text", func() error {
 		var raw bytes.Buffer
 		if err := c.downloadOne(ctx, &raw); err != nil {
 			return err
 		}
-		_, tree, err := ParseMessage(bytes.NewReader(raw.Bytes()))
+		_, tree, err := mimepart.ParseMessage(bytes.NewReader(raw.Bytes()))
 		if err != nil {
 			return err
 		}
 		c.tree = tree
-		if p := tree.TextPart(); p != nil {
-			var body bytes.Buffer
-			CopyPart(bytes.NewReader(raw.Bytes()), p.Path, &body)
-			WriteText(p, &body, &text)
+		p := tree.TextPart()
+		if p == nil {
+			return nil // the row then says 0 B of text
 		}
-		return nil
+		var body bytes.Buffer
+		if _, err := mimepart.CopyPart(bytes.NewReader(raw.Bytes()), p.Path, &body); err != nil {
+			return err
+		}
+		warning, err = mimepart.WriteText(p, &body, &text)
+		return err
 	})
 	if err != nil {
 		return failed(did, counts, err)
 	}
-	return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s of text from %s", humanBytes(int64(text.Len())), describe(c.target)), Counts: counts}
+	return ScenarioSide{Supported: true, Did: did, Result: textResult(text.Len(), c.target, warning), Counts: counts}
+}
+
+// textResult says how much text was read from which message, and what of
+// it could not be decoded.
+func textResult(n int, from *client.Envelope, warning error) string {
+	s := fmt.Sprintf("%s of text from %s", humanBytes(int64(n)), describe(from))
+	if warning != nil {
+		s += " (" + warning.Error() + ")"
+	}
+	return s
 }
 
 func (c *comparer) downloadOne(ctx context.Context, w io.Writer) error {
 	got := false
-	err := c.src.Download(ctx, FolderRef{Name: Inbox}, []string{c.target.ID}, func(_ string, _ int64, r io.Reader) error {
+	err := c.src.Download(ctx, client.FolderRef{Name: client.Inbox}, []string{c.target.ID}, func(_ string, _ int64, r io.Reader) error {
 		got = true
 		_, err := io.Copy(w, r)
 		return err
 	})
 	if err == nil && !got {
-		err = ErrNotFound
+		err = client.ErrNotFound
 	}
 	return err
 }
@@ -327,43 +361,48 @@ func (c *comparer) attachment(ctx context.Context) ScenarioSide {
 		return ScenarioSide{Supported: true, Did: "skipped", Result: describe(c.target) + " has no attachment"}
 	}
 	att := atts[0]
-	var decoded countingWriter
-	if c.caps.Has(FeaturePartialFetch) {
-		did := c.caps.Features[FeaturePartialFetch].How + " of part " + att.Path
+	var decoded iocount.Writer // counts only
+	var warning error
+	if c.caps.Has(client.FeaturePartialFetch) {
+		did := c.caps.Features[client.FeaturePartialFetch].How + " of part " + att.Path
 		counts, err := c.measure("compare attachment", func() error {
-			return decodeFrom(att, &decoded, func(w io.Writer) error {
-				_, err := c.src.FetchPart(ctx, FolderRef{Name: Inbox}, c.target.ID, att.Path, w)
+			var err error
+			warning, err = decodeFrom(att, &decoded, func(w io.Writer) error {
+				_, err := c.src.FetchPart(ctx, client.FolderRef{Name: client.Inbox}, c.target.ID, att.Path, w)
 				return err
 			})
+			return err
 		})
 		if err != nil {
 			return failed(did, counts, err)
 		}
-		return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s (%s decoded)", att.Filename, humanBytes(decoded.n)), Counts: counts}
+		return ScenarioSide{Supported: true, Did: did, Result: attachmentResult(att, decoded.N, warning), Counts: counts}
 	}
-	did := "the whole message again (" + c.caps.Features[FeaturePartialFetch].How + ")"
+	did := "the whole message again (" + c.caps.Features[client.FeaturePartialFetch].How + ")"
 	counts, err := c.measure("compare attachment", func() error {
 		var raw bytes.Buffer
 		if err := c.downloadOne(ctx, &raw); err != nil {
 			return err
 		}
-		return decodeFrom(att, &decoded, func(w io.Writer) error {
-			_, err := CopyPart(bytes.NewReader(raw.Bytes()), att.Path, w)
+		var err error
+		warning, err = decodeFrom(att, &decoded, func(w io.Writer) error {
+			_, err := mimepart.CopyPart(bytes.NewReader(raw.Bytes()), att.Path, w)
 			return err
 		})
+		return err
 	})
 	if err != nil {
 		return failed(did, counts, err)
 	}
-	return ScenarioSide{Supported: true, Did: did, Result: fmt.Sprintf("%s (%s decoded)", att.Filename, humanBytes(decoded.n)), Counts: counts}
+	return ScenarioSide{Supported: true, Did: did, Result: attachmentResult(att, decoded.N, warning), Counts: counts}
 }
 
 func (c *comparer) folders(ctx context.Context) ScenarioSide {
 	if !c.ready() {
 		return notConnected(c)
 	}
-	if !c.caps.Has(FeatureFolders) {
-		return unsupported(c.caps, FeatureFolders)
+	if !c.caps.Has(client.FeatureFolders) {
+		return unsupported(c.caps, client.FeatureFolders)
 	}
 	var names []string
 	counts, err := c.measure("compare folders", func() error {
@@ -373,7 +412,7 @@ func (c *comparer) folders(ctx context.Context) ScenarioSide {
 		}
 		return err
 	})
-	did := c.caps.Features[FeatureFolders].How
+	did := c.caps.Features[client.FeatureFolders].How
 	if err != nil {
 		return failed(did, counts, err)
 	}
@@ -384,41 +423,49 @@ func (c *comparer) otherDevice(ctx context.Context) ScenarioSide {
 	if !c.ready() {
 		return notConnected(c)
 	}
-	if !c.caps.Has(FeatureServerFlags) {
-		return unsupported(c.caps, FeatureServerFlags)
+	if !c.caps.Has(client.FeatureServerFlags) {
+		return unsupported(c.caps, client.FeatureServerFlags)
 	}
 	if c.target == nil {
 		return ScenarioSide{Did: "skipped: no message chosen"}
 	}
-	ref := FolderRef{Name: Inbox}
+	ref := client.FolderRef{Name: client.Inbox}
 	id := c.target.ID
 	var wasSeen, observed bool
-	// The starting state is read outside the measurement.
-	c.src.List(ctx, ref, ListOptions{IDs: []string{id}}, func(e Envelope) error {
-		wasSeen = HasFlag(e.Flags, FlagSeen)
+	// The starting state is read outside the measurement. Without it the
+	// flag could not be put back, so nothing is changed.
+	_, err := c.src.List(ctx, ref, client.ListOptions{IDs: []string{id}}, func(e client.Envelope) error {
+		wasSeen = client.HasFlag(e.Flags, client.FlagSeen)
 		return nil
 	})
-	op, undo := FlagAdd, FlagRemove
-	if wasSeen {
-		op, undo = FlagRemove, FlagAdd // mark unread instead, then restore
+	if err != nil {
+		return failed("read the flags of message "+id, client.Counts{}, err)
 	}
-	did := "STORE on one connection, FETCH FLAGS on a fresh one (" + c.caps.Features[FeatureServerFlags].How + ")"
+	op, undo := client.FlagAdd, client.FlagRemove
+	if wasSeen {
+		op, undo = client.FlagRemove, client.FlagAdd // mark unread instead, then restore
+	}
+	did := "STORE on one connection, FETCH FLAGS on a fresh one (" + c.caps.Features[client.FeatureServerFlags].How + ")"
 	counts, err := c.measure("compare second device", func() error {
-		if err := c.src.SetFlags(ctx, ref, []string{id}, op, []Flag{FlagSeen}); err != nil {
+		if err := c.src.SetFlags(ctx, ref, []string{id}, op, []client.Flag{client.FlagSeen}); err != nil {
 			return err
 		}
 		other, err := c.mb.Driver.Dial(ctx, c.mb.Account, c.mb.Opts)
 		if err != nil {
 			return err
 		}
-		defer other.Close()
-		_, err = other.List(ctx, ref, ListOptions{IDs: []string{id}}, func(e Envelope) error {
-			observed = HasFlag(e.Flags, FlagSeen) != wasSeen
+		_, err = other.List(ctx, ref, client.ListOptions{IDs: []string{id}}, func(e client.Envelope) error {
+			observed = client.HasFlag(e.Flags, client.FlagSeen) != wasSeen
 			return nil
 		})
-		return err
+		return errors.Join(err, other.Close())
 	})
-	c.src.SetFlags(ctx, ref, []string{id}, undo, []Flag{FlagSeen})
+	// Put the flag back whatever happened above: compare promises to
+	// change nothing, so a failure here fails the whole comparison.
+	if rerr := c.src.SetFlags(ctx, ref, []string{id}, undo, []client.Flag{client.FlagSeen}); rerr != nil {
+		c.restoreErr = fmt.Errorf("could not restore the seen flag of message %s: %w", id, rerr)
+		err = errors.Join(err, c.restoreErr)
+	}
 	if err != nil {
 		return failed(did, counts, err)
 	}
@@ -444,20 +491,19 @@ func (c *comparer) where(ctx context.Context) ScenarioSide {
 		if err != nil {
 			return err
 		}
-		defer fresh.Close()
-		_, items, err := fresh.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+		_, items, err := fresh.Inventory(ctx, client.FolderRef{Name: client.Inbox}, client.InventoryOptions{})
 		for _, it := range items {
 			still = still || it.ID == c.target.ID
 		}
-		return err
+		return errors.Join(err, fresh.Close())
 	})
 	if err != nil {
 		return failed("check the server on a fresh connection", counts, err)
 	}
 	acct := c.mb.Account
-	policy := c.caps.Features[FeatureMailOnServer].How
+	policy := c.caps.Features[client.FeatureMailOnServer].How
 	switch {
-	case c.caps.Has(FeatureMailOnServer):
+	case c.caps.Has(client.FeatureMailOnServer):
 	case !acct.KeepOnServer:
 		policy += "; this account deletes from the server after download (keep_on_server = false)"
 	case acct.KeepDays > 0:
@@ -472,29 +518,29 @@ func (c *comparer) where(ctx context.Context) ScenarioSide {
 	return ScenarioSide{Supported: true, Did: policy, Result: result, Counts: counts}
 }
 
-func (c *comparer) delete(ctx context.Context, takenByOther *Envelope) ScenarioSide {
+func (c *comparer) delete(ctx context.Context, takenByOther *client.Envelope) ScenarioSide {
 	if !c.ready() {
 		return notConnected(c)
 	}
-	if !c.caps.Has(FeatureDeleteNoDownload) {
-		return unsupported(c.caps, FeatureDeleteNoDownload)
+	if !c.caps.Has(client.FeatureDeleteNoDownload) {
+		return unsupported(c.caps, client.FeatureDeleteNoDownload)
 	}
-	how := c.caps.Features[FeatureExpunge].How
+	how := c.caps.Features[client.FeatureExpunge].How
 	if !c.opts.WithDelete {
 		return ScenarioSide{Supported: true, Did: "would send: " + how + " (run with --with-delete to measure)"}
 	}
 	// The oldest message that is not the one read above nor the one the
 	// other side deleted.
-	_, items, err := c.src.Inventory(ctx, FolderRef{Name: Inbox}, InventoryOptions{})
+	_, items, err := c.src.Inventory(ctx, client.FolderRef{Name: client.Inbox}, client.InventoryOptions{})
 	if err != nil {
-		return failed(how, Counts{}, err)
+		return failed(how, client.Counts{}, err)
 	}
 	victim := c.chooseVictim(ctx, items, takenByOther)
 	if victim == nil {
 		return ScenarioSide{Supported: true, Did: how, Result: "no message left to delete"}
 	}
 	counts, err := c.measure("compare delete", func() error {
-		res, err := c.src.Delete(ctx, FolderRef{Name: Inbox}, []string{victim.ID}, DeleteOptions{Expunge: true})
+		res, err := c.src.Delete(ctx, client.FolderRef{Name: client.Inbox}, []string{victim.ID}, client.DeleteOptions{Expunge: true})
 		if err != nil {
 			return err
 		}
@@ -517,7 +563,7 @@ func (c *comparer) delete(ctx context.Context, takenByOther *Envelope) ScenarioS
 // chooseVictim picks the oldest message that is neither the one read above
 // nor the one the other side deleted (recognised by Message-ID where the
 // headers can be had, else by size).
-func (c *comparer) chooseVictim(ctx context.Context, items []Item, takenByOther *Envelope) *Envelope {
+func (c *comparer) chooseVictim(ctx context.Context, items []client.Item, takenByOther *client.Envelope) *client.Envelope {
 	const look = 5
 	var ids []string
 	for _, it := range items {
@@ -529,8 +575,13 @@ func (c *comparer) chooseVictim(ctx context.Context, items []Item, takenByOther 
 			break
 		}
 	}
-	envs := map[string]Envelope{}
-	c.src.List(ctx, FolderRef{Name: Inbox}, ListOptions{IDs: ids}, func(e Envelope) error {
+	// Headers only help to recognise the other side's message, so a
+	// failed listing is not the row's failure: a server without TOP, or a
+	// POP3 session that still lists a message the IMAP side just expunged
+	// (its TOP then fails), leaves sizes to tell the messages apart for
+	// those not listed. A broken connection shows in the delete itself.
+	envs := map[string]client.Envelope{}
+	_, _ = c.src.List(ctx, client.FolderRef{Name: client.Inbox}, client.ListOptions{IDs: ids}, func(e client.Envelope) error {
 		envs[e.ID] = e
 		return nil
 	})
@@ -540,7 +591,7 @@ func (c *comparer) chooseVictim(ctx context.Context, items []Item, takenByOther 
 		}
 		e, known := envs[it.ID]
 		if !known {
-			e = Envelope{ID: it.ID}
+			e = client.Envelope{ID: it.ID}
 		}
 		e.Size = it.Size
 		if takenByOther != nil {
@@ -558,20 +609,34 @@ func (c *comparer) chooseVictim(ctx context.Context, items []Item, takenByOther 
 }
 
 // decodeFrom decodes part p into w as produce writes its encoded body.
-func decodeFrom(p *Part, w io.Writer, produce func(io.Writer) error) error {
+// warning says what of the encoding or charset was not understood.
+func decodeFrom(p *client.Part, w io.Writer, produce func(io.Writer) error) (warning, err error) {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(produce(pw)) }()
-	dr, _ := DecodePart(p, pr)
-	_, err := io.Copy(w, dr)
-	pr.Close()
-	return err
+	done := make(chan error, 1)
+	go func() {
+		err := produce(pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	dr, warning := mimepart.DecodePart(p, pr)
+	_, err = io.Copy(w, dr)
+	// Read what the decoder left, so the producer finishes before the
+	// session is used again; a failure here is the producer's, from done.
+	_, _ = io.Copy(io.Discard, pr)
+	if perr := <-done; perr != nil {
+		return warning, perr
+	}
+	return warning, err
 }
 
-type countingWriter struct{ n int64 }
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	w.n += int64(len(p))
-	return len(p), nil
+// attachmentResult names the attachment and its decoded size, and what of
+// it could not be decoded.
+func attachmentResult(att *client.Part, decoded int64, warning error) string {
+	s := fmt.Sprintf("%s (%s decoded)", att.Filename, humanBytes(decoded))
+	if warning != nil {
+		s += " (" + warning.Error() + ")"
+	}
+	return s
 }
 
 func humanBytes(n int64) string {

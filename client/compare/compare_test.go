@@ -1,4 +1,4 @@
-package client_test
+package compare_test
 
 import (
 	"context"
@@ -8,8 +8,12 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/compare"
 	"github.com/duomail/duomail/client/sourcetest"
+	"github.com/duomail/duomail/imapsrc"
 	"github.com/duomail/duomail/imapsrc/imaptest"
+	"github.com/duomail/duomail/localcache"
+	"github.com/duomail/duomail/popsrc"
 	"github.com/duomail/duomail/popsrc/pop3test"
 )
 
@@ -32,18 +36,18 @@ func TestCompareIMAPWithPOP3(t *testing.T) {
 	imb := newMailbox(t, imapAccount(isrv), imapDriver, istats)
 	pmb := newMailbox(t, popAccount(psrv), popDriver, pstats)
 
-	rep, err := client.Compare(ctxT(t), imb, pmb, client.CompareOptions{WithDelete: true, ListCount: 20})
+	rep, err := compare.Compare(ctxT(t), imb, pmb, compare.CompareOptions{WithDelete: true, ListCount: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := func(prefix string) client.CompareRow {
+	row := func(prefix string) compare.CompareRow {
 		for _, r := range rep.Rows {
 			if strings.HasPrefix(r.Scenario, prefix) {
 				return r
 			}
 		}
 		t.Fatalf("no row %q in %+v", prefix, rep.Rows)
-		return client.CompareRow{}
+		return compare.CompareRow{}
 	}
 	for _, r := range rep.Rows {
 		for i, s := range r.Sides {
@@ -87,94 +91,113 @@ func TestCompareIMAPWithPOP3(t *testing.T) {
 	}
 }
 
-func TestWatchSeesNewMail(t *testing.T) {
-	for _, proto := range []string{client.IMAP, client.POP3} {
-		t.Run(proto, func(t *testing.T) {
-			var mb *client.Mailbox
-			var add func(string)
-			if proto == client.IMAP {
-				srv := startIMAP(t, imaptest.Options{})
-				add = func(s string) { srv.Append("alice", "INBOX", sourcetest.SimpleMessage(s, time.Now()), nil, time.Now()) }
-				mb = newMailbox(t, imapAccount(srv), imapDriver, nil)
-			} else {
-				srv := startPOP(t, pop3test.Options{})
-				add = func(s string) { srv.Add("alice", sourcetest.SimpleMessage(s, time.Now())) }
-				mb = newMailbox(t, popAccount(srv), popDriver, nil)
-			}
-			add("already there")
-			got := make(chan client.Envelope, 4)
-			ctx, cancel := context.WithCancel(ctxT(t))
-			done := make(chan error, 1)
-			go func() {
-				done <- mb.Watch(ctx, client.WatchOptions{Interval: 200 * time.Millisecond, OnMessage: func(e client.Envelope) error {
-					got <- e
-					return nil
-				}})
-			}()
-			time.Sleep(300 * time.Millisecond)
-			add("fresh")
-			select {
-			case e := <-got:
-				if e.Subject != "fresh" {
-					t.Errorf("reported %q", e.Subject)
-				}
-			case <-time.After(3 * time.Second):
-				t.Fatal("new mail not reported within 3 s")
-			}
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("watch ended with %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("watch did not stop after cancel")
-			}
-			if len(got) != 0 {
-				t.Errorf("extra reports: %v", <-got)
-			}
-		})
+// compare promises to change nothing: when the seen flag it set for the
+// second-device row cannot be put back (the connection broke meanwhile),
+// the comparison fails saying so instead of leaving the mailbox changed
+// silently.
+func TestCompareReportsFailedFlagRestore(t *testing.T) {
+	isrv := startIMAP(t, imaptest.Options{})
+	psrv := startPOP(t, pop3test.Options{})
+	for _, m := range [][]byte{
+		sourcetest.AttachmentMessage("with attachment", "a.pdf", 2000),
+		sourcetest.SimpleMessage("plain", time.Now()),
+	} {
+		isrv.Append("alice", "INBOX", m, nil, time.Now())
+		psrv.Add("alice", m)
 	}
-}
-
-// A folder re-created under a new UIDVALIDITY is taken as it is, not
-// announced as a flood of new mail; mail after that is reported again.
-func TestWatchUIDValidityChange(t *testing.T) {
-	srv := startIMAP(t, imaptest.Options{Folders: map[string]string{"Lists": ""}})
-	srv.Append("alice", "Lists", sourcetest.SimpleMessage("old", time.Now()), nil, time.Now())
-	// Through a proxy, so the watch's connection can be cut and it
-	// reconnects to find the new UIDVALIDITY.
-	proxy := sourcetest.StartProxy(t, srv.Addr())
-	acct := imapAccount(srv)
+	// The session compare works on goes through a proxy; the second
+	// device connects directly and, as it does, the proxy cuts the first
+	// session, so the restore that follows cannot reach the server.
+	proxy := sourcetest.StartProxy(t, isrv.Addr())
+	acct := imapAccount(isrv)
 	_, port, _ := strings.Cut(proxy.Addr(), ":")
 	acct.Port, _ = strconv.Atoi(port)
-	mb := newMailbox(t, acct, imapDriver, nil)
-	got := make(chan string, 8)
-	ctx, cancel := context.WithCancel(ctxT(t))
-	defer cancel()
-	go mb.Watch(ctx, client.WatchOptions{Folder: "Lists", Interval: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		OnMessage: func(e client.Envelope) error { got <- e.Subject; return nil }})
-	time.Sleep(300 * time.Millisecond)
-	srv.DeleteFolder("alice", "Lists")
-	srv.CreateFolder("alice", "Lists", "")
-	for _, subj := range []string{"renumbered a", "renumbered b", "renumbered c"} {
-		srv.Append("alice", "Lists", sourcetest.SimpleMessage(subj, time.Now()), nil, time.Now())
+	dials := 0
+	drv := client.Driver{Baseline: imapDriver.Baseline, Dial: func(ctx context.Context, a *client.Account, opts client.DialOptions) (client.Source, error) {
+		dials++
+		if dials == 1 {
+			return imapDriver.Dial(ctx, a, opts)
+		}
+		proxy.CutAll()
+		direct := *a
+		direct.Port = isrv.Port()
+		return imapDriver.Dial(ctx, &direct, opts)
+	}}
+	imb := newMailbox(t, acct, drv, client.NewWireStats(client.IMAP))
+	pmb := newMailbox(t, popAccount(psrv), popDriver, client.NewWireStats(client.POP3))
+
+	rep, err := compare.Compare(ctxT(t), imb, pmb, compare.CompareOptions{ListCount: 5})
+	if err == nil || !strings.Contains(err.Error(), "could not restore the seen flag") || !strings.Contains(err.Error(), acct.Name) {
+		t.Fatalf("Compare returned %v, want the failed restore on account %s", err, acct.Name)
 	}
-	proxy.CutAll()
-	time.Sleep(1500 * time.Millisecond)
-	srv.Append("alice", "Lists", sourcetest.SimpleMessage("really new", time.Now()), nil, time.Now())
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case s := <-got:
-			if s == "really new" {
-				return
+	for _, r := range rep.Rows {
+		if strings.HasPrefix(r.Scenario, "a change made on a second device") {
+			if !strings.Contains(r.Sides[0].Error, "could not restore the seen flag") {
+				t.Errorf("second device row, IMAP side: error %q, want the failed restore", r.Sides[0].Error)
 			}
-			// UIDs 2 and 3 of the new folder were unknown under the old
-			// UIDVALIDITY: reporting them would be the bug.
-			t.Fatalf("reported %q", s)
-		case <-deadline:
-			t.Fatal("mail after the UIDVALIDITY change was not reported")
+			return
 		}
 	}
+	t.Fatalf("no second-device row in %+v", rep.Rows)
+}
+
+// The in-process servers, the real Sources and the real cache, as the
+// orchestration tests in package client use them.
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func password(context.Context) (string, error) { return "secret", nil }
+
+var (
+	popDriver  = client.Driver{Dial: popsrc.Dial, Baseline: popsrc.Baseline()}
+	imapDriver = client.Driver{Dial: imapsrc.Dial, Baseline: imapsrc.Baseline()}
+)
+
+func newMailbox(t *testing.T, acct *client.Account, drv client.Driver, stats *client.WireStats) *client.Mailbox {
+	t.Helper()
+	acct.CacheDir = t.TempDir()
+	cache, err := localcache.Open(acct.CacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cache.Close() })
+	mb := client.NewMailbox(acct, drv, cache, client.DialOptions{Stats: stats})
+	t.Cleanup(func() { mb.Close() })
+	return mb
+}
+
+func startPOP(t *testing.T, opts pop3test.Options) *pop3test.Server {
+	t.Helper()
+	srv, err := pop3test.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.AddUser("alice", "secret")
+	return srv
+}
+
+func popAccount(srv *pop3test.Server) *client.Account {
+	return &client.Account{Name: "pop", Protocol: client.POP3, Host: srv.Host(), Port: srv.Port(), TLS: client.TLSNone,
+		Username: "alice", Password: password, KeepOnServer: true}
+}
+
+func startIMAP(t *testing.T, opts imaptest.Options) *imaptest.Server {
+	t.Helper()
+	opts.InsecureAuth = true
+	srv, err := imaptest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func imapAccount(srv *imaptest.Server) *client.Account {
+	return &client.Account{Name: "imap", Protocol: client.IMAP, Host: "127.0.0.1", Port: srv.Port(), TLS: client.TLSNone,
+		Username: "alice", Password: password}
 }

@@ -1,4 +1,4 @@
-package client
+package mimepart
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/duomail/duomail/client"
 )
 
 // FuzzRenderText feeds arbitrary bytes through what "fetch" does with a
@@ -54,7 +56,7 @@ func FuzzSafeFilename(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		got := SafeFilename(name, &Part{Path: "2", Type: "application/pdf"})
+		got := SafeFilename(name, &client.Part{Path: "2", Type: "application/pdf"})
 		if got == "" || got == "." || got == ".." || strings.HasPrefix(got, ".") {
 			t.Fatalf("SafeFilename(%q) = %q", name, got)
 		}

@@ -1,4 +1,11 @@
-package client
+// Package mimepart reads Internet messages as MIME trees: it parses a
+// message into its envelope and client.Part tree with bounded memory,
+// copies one part out of a raw message, decodes a part's transfer encoding
+// and charset, renders its readable text (HTML turned into plain text),
+// decodes RFC 2047/2231 header words and parameters, and turns a sender's
+// attachment name into a safe file name. It never touches the network or
+// the cache: Sources, the cache and the orchestration hand it bytes.
+package mimepart
 
 import (
 	"bufio"
@@ -9,6 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/iocount"
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // header words and bodies in every charset go-message knows
 	"github.com/emersion/go-message/mail"
@@ -28,14 +37,14 @@ const (
 // and returns its envelope (Size is the number of bytes read) and its MIME
 // tree. Malformed structure is tolerated as far as possible: the error is
 // non-nil only when r itself fails.
-func ParseMessage(r io.Reader) (Envelope, *Part, error) {
-	w := &walker{src: &sourceReader{r: r}}
+func ParseMessage(r io.Reader) (client.Envelope, *client.Part, error) {
+	w := &walker{src: &iocount.Reader{R: r}}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(w.src)
 	defer func() { br.Reset(nil); readerPool.Put(br) }()
 	h, err := ReadHeaderBounded(br)
 	if err != nil {
-		return Envelope{}, nil, err
+		return client.Envelope{}, nil, err
 	}
 	env := EnvelopeFromHeader(h)
 	root, err := w.entity(h, br, nil, 0, false)
@@ -46,7 +55,7 @@ func ParseMessage(r io.Reader) (Envelope, *Part, error) {
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return env, root, err
 	}
-	env.Size = w.src.n
+	env.Size = w.src.N
 	env.HasAttachments = root.HasAttachments()
 	return env, root, nil
 }
@@ -58,20 +67,20 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<
 // CopyPart finds the part at path in the message read from r and writes its
 // body, still in its transfer encoding, to w. A message/rfc822 part is
 // written whole (header and body of the embedded message).
-func CopyPart(r io.Reader, path string, out io.Writer) (*Part, error) {
-	if _, ok := ParsePartPath(path); !ok {
-		return nil, fmt.Errorf("part %q: %w: a part is numbered like 1 or 1.2", path, ErrUsage)
+func CopyPart(r io.Reader, path string, out io.Writer) (*client.Part, error) {
+	if _, ok := client.ParsePartPath(path); !ok {
+		return nil, fmt.Errorf("part %q: %w: a part is numbered like 1 or 1.2", path, client.ErrUsage)
 	}
-	var found *Part
-	w := &walker{src: &sourceReader{r: r}}
-	w.visit = func(p *Part, body io.Reader) (bool, error) {
+	var found *client.Part
+	w := &walker{src: &iocount.Reader{R: r}}
+	w.visit = func(p *client.Part, body io.Reader) (bool, error) {
 		if found != nil || p.Path != path {
 			return false, nil
 		}
 		found = p
-		cr := &countingReader{r: body}
+		cr := &iocount.Reader{R: body}
 		_, err := io.Copy(out, cr)
-		p.Size = cr.n
+		p.Size = cr.N
 		if err != nil && w.structural(err) {
 			err = nil // a truncated part still gives what it has
 		}
@@ -86,7 +95,7 @@ func CopyPart(r io.Reader, path string, out io.Writer) (*Part, error) {
 		return found, err
 	}
 	if found == nil {
-		return nil, fmt.Errorf("part %s: %w", path, ErrNotFound)
+		return nil, fmt.Errorf("part %s: %w", path, client.ErrNotFound)
 	}
 	return found, nil
 }
@@ -140,11 +149,11 @@ func readLineBounded(br *bufio.Reader, kept *bytes.Buffer, max int) (blank bool,
 
 // visitFunc is offered every part before its body is examined; returning
 // true means it consumed the body.
-type visitFunc func(p *Part, body io.Reader) (bool, error)
+type visitFunc func(p *client.Part, body io.Reader) (bool, error)
 
 // walker walks one message's MIME structure.
 type walker struct {
-	src      *sourceReader
+	src      *iocount.Reader
 	visit    visitFunc
 	visitErr error
 }
@@ -153,10 +162,10 @@ type walker struct {
 // missing closing boundary, a broken part header), which is tolerated, as
 // opposed to a failure of the reader or of the visitor, which ends the walk.
 func (w *walker) structural(err error) bool {
-	return err != nil && w.src.err == nil && w.visitErr == nil
+	return err != nil && w.src.Err == nil && w.visitErr == nil
 }
 
-func (w *walker) offer(p *Part, body io.Reader) (bool, error) {
+func (w *walker) offer(p *client.Part, body io.Reader) (bool, error) {
 	if w.visit == nil {
 		return false, nil
 	}
@@ -170,12 +179,12 @@ func (w *walker) offer(p *Part, body io.Reader) (bool, error) {
 // entity builds the tree of one entity. path is its IMAP section number
 // (nil for the message itself); inner marks the body of a message/rfc822
 // part, which IMAP numbers like a top-level message below that part.
-func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth int, inner bool) (*Part, error) {
+func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth int, inner bool) (*client.Part, error) {
 	p := partFromHeader(h)
 	isRoot := path == nil
 	if p.IsMultipart() && depth < MaxMIMEDepth && p.Params["boundary"] != "" {
 		if !isRoot {
-			p.Path = FormatPartPath(path)
+			p.Path = client.FormatPartPath(path)
 		}
 		if p.Path != "" && !inner {
 			if done, err := w.offer(p, body); done || err != nil {
@@ -194,7 +203,7 @@ func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth in
 				// the parts found so far.
 				break
 			}
-			cp, err := w.entity(child.Header, child, appendPath(path, i), depth+1, false)
+			cp, err := w.entity(child.Header, child, client.ChildPartPath(path, i), depth+1, false)
 			if cp != nil {
 				p.Children = append(p.Children, cp)
 			}
@@ -217,10 +226,10 @@ func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth in
 	if isRoot {
 		path = []int{1}
 	} else if inner {
-		path = appendPath(path, 1)
+		path = client.ChildPartPath(path, 1)
 	}
-	p.Path = FormatPartPath(path)
-	cr := &countingReader{r: body}
+	p.Path = client.FormatPartPath(path)
+	cr := &iocount.Reader{R: body}
 	if done, err := w.offer(p, cr); done || err != nil {
 		return p, err
 	}
@@ -229,7 +238,7 @@ func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth in
 		if ih, err := ReadHeaderBounded(br); err == nil {
 			in, err := w.entity(ih, br, path, depth+1, true)
 			if in != nil {
-				p.Children = []*Part{in}
+				p.Children = []*client.Part{in}
 			}
 			if err != nil && !w.structural(err) {
 				return p, err
@@ -239,38 +248,15 @@ func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth in
 		}
 	}
 	_, err := io.Copy(io.Discard, cr)
-	p.Size = cr.n
+	p.Size = cr.N
 	if err != nil && !w.structural(err) {
 		return p, err
 	}
 	return p, nil
 }
 
-// sourceReader counts the bytes of the message and remembers the reader's
-// own failure, telling it apart from malformed structure.
-type sourceReader struct {
-	r   io.Reader
-	n   int64
-	err error
-}
-
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.n += int64(n)
-	if err != nil && err != io.EOF && s.err == nil {
-		s.err = err
-	}
-	return n, err
-}
-
-func appendPath(path []int, n int) []int {
-	out := make([]int, len(path), len(path)+1)
-	copy(out, path)
-	return append(out, n)
-}
-
-func partFromHeader(h textproto.Header) *Part {
-	p := &Part{Type: "text/plain", Params: map[string]string{}}
+func partFromHeader(h textproto.Header) *client.Part {
+	p := &client.Part{Type: "text/plain", Params: map[string]string{}}
 	if ct := h.Get("Content-Type"); ct != "" {
 		t, raw := parseHeaderParams(ct)
 		if strings.Count(t, "/") == 1 && !strings.ContainsAny(t, " \t") {
@@ -314,9 +300,9 @@ func decodeWords(s string) string {
 // EnvelopeFromHeader fills the header fields of an envelope: decoded
 // subject, addresses, date and Message-ID. Fields that do not parse are
 // shown as their decoded raw text rather than dropped.
-func EnvelopeFromHeader(h textproto.Header) Envelope {
+func EnvelopeFromHeader(h textproto.Header) client.Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
-	var env Envelope
+	var env client.Envelope
 	if s, err := mh.Subject(); err == nil {
 		env.Subject = s
 	} else {
@@ -366,7 +352,7 @@ func FormatAddress(name, addr string) string {
 // for text parts, converted to UTF-8. An unknown encoding or charset is not
 // fatal: the body is returned as it is and warning says what was not
 // understood, so the caller can tell the user and still show the text.
-func DecodePart(p *Part, body io.Reader) (r io.Reader, warning error) {
+func DecodePart(p *client.Part, body io.Reader) (r io.Reader, warning error) {
 	var h message.Header
 	h.Set("Content-Type", mime.FormatMediaType(p.Type, p.Params))
 	if h.Get("Content-Type") == "" { // params that cannot be formatted
@@ -393,14 +379,14 @@ func DecodePart(p *Part, body io.Reader) (r io.Reader, warning error) {
 // mistake, like an unknown charset: the text decoded up to that point is
 // written and the rest reported in warning. Only failures of body or w are
 // errors.
-func WriteText(p *Part, body io.Reader, w io.Writer) (warning, err error) {
-	src := &sourceReader{r: body}
-	dst := &errorWriter{w: w}
+func WriteText(p *client.Part, body io.Reader, w io.Writer) (warning, err error) {
+	src := &iocount.Reader{R: body}
+	dst := &iocount.Writer{W: w}
 	r, warning := DecodePart(p, src)
 	// corrupt tells a decoding failure (tolerated) from a failure of the
 	// body's reader or of w (returned).
 	corrupt := func(err error) error {
-		if err == nil || src.err != nil || dst.err != nil {
+		if err == nil || src.Err != nil || dst.Err != nil {
 			return err
 		}
 		if warning == nil {
@@ -408,8 +394,9 @@ func WriteText(p *Part, body io.Reader, w io.Writer) (warning, err error) {
 		} else {
 			warning = fmt.Errorf("%w; %w (the rest of the text is not shown)", warning, err)
 		}
-		io.Copy(io.Discard, src) // keep a stream aligned
-		return nil
+		// Keep a stream aligned; a failure here is the body's reader's.
+		_, err = io.Copy(io.Discard, src)
+		return err
 	}
 	if p.Type != "text/html" {
 		_, err = io.Copy(dst, r)
@@ -420,33 +407,10 @@ func WriteText(p *Part, body io.Reader, w io.Writer) (warning, err error) {
 		return warning, err
 	}
 	text := html2text.HTML2TextWithOptions(string(html), html2text.WithUnixLineBreaks(), html2text.WithLinksInnerText(), html2text.WithListSupport())
-	_, err = io.WriteString(w, strings.TrimSpace(text)+"\n")
-	// Drain what exceeded the limit so callers reading a stream stay aligned.
-	io.Copy(io.Discard, r)
-	return warning, err
-}
-
-// errorWriter remembers the first failure of w.
-type errorWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errorWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
+	if _, err := io.WriteString(w, strings.TrimSpace(text)+"\n"); err != nil {
+		return warning, err
 	}
-	return n, err
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+	// Drain what exceeded the limit so callers reading a stream stay aligned.
+	_, err = io.Copy(io.Discard, r)
+	return warning, corrupt(err)
 }

@@ -1,9 +1,11 @@
-package client
+package mimepart
 
 import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/duomail/duomail/client"
 )
 
 const mixedMsg = "From: =?utf-8?q?J=C3=B6rg?= <jorg@example.org>\r\n" +
@@ -54,7 +56,7 @@ func TestParseMessageTree(t *testing.T) {
 		t.Errorf("size %d has_attachments %v id %q", env.Size, env.HasAttachments, env.MessageID)
 	}
 	var paths []string
-	root.Walk(func(p *Part) bool { paths = append(paths, p.Path+"="+p.Type); return true })
+	root.Walk(func(p *client.Part) bool { paths = append(paths, p.Path+"="+p.Type); return true })
 	want := "=multipart/mixed 1=multipart/alternative 1.1=text/plain 1.2=text/html 2=application/pdf 3=message/rfc822 3.1=text/plain"
 	if got := strings.Join(paths, " "); got != want {
 		t.Errorf("tree\n got %s\nwant %s", got, want)
@@ -85,7 +87,7 @@ func TestCopyPartAndDecode(t *testing.T) {
 		t.Errorf("text = %q", text.String())
 	}
 	buf.Reset()
-	p, err = CopyPart(strings.NewReader(mixedMsg), "2", &buf)
+	_, err = CopyPart(strings.NewReader(mixedMsg), "2", &buf)
 	if err != nil || buf.String() != "aGVsbG8gd29ybGQ=" {
 		t.Fatalf("part 2 = %q, %v", buf.String(), err)
 	}
@@ -117,7 +119,7 @@ func TestHTMLOnlyRendered(t *testing.T) {
 }
 
 func TestUnknownCharsetStillShows(t *testing.T) {
-	p := &Part{Path: "1", Type: "text/plain", Params: map[string]string{"charset": "x-klingon"}}
+	p := &client.Part{Path: "1", Type: "text/plain", Params: map[string]string{"charset": "x-klingon"}}
 	var out bytes.Buffer
 	warn, err := WriteText(p, strings.NewReader("plain words"), &out)
 	if err != nil || warn == nil || out.String() != "plain words" {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/duomail/duomail/client/iocount"
 )
 
 // Hostile mail: messages written to attack whoever shows them. Terminal
@@ -332,41 +334,25 @@ const (
 // dot, so the output needs no dot-stuffing for POP3.
 func HugeHeaderMessage(w io.Writer, kind HugeHeaderKind, size int64, marker string) (int64, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	cw := &countWriter{w: bw}
+	cw := &iocount.Writer{W: bw}
 	io.WriteString(cw, "From: Big <big@example.org>\r\nSubject: hostile huge header \x1b[2J\r\n"+
 		"Date: Tue, 03 Jan 2023 10:00:00 +0000\r\nContent-Type: text/plain\r\n")
 	chunk := strings.Repeat("abcdefghij\x1b[2J", 4096) // 60 KiB with escapes
 	switch kind {
 	case OneHugeField:
 		io.WriteString(cw, "X-Huge: ")
-		for cw.n < size {
-			io.WriteString(cw, chunk[:min(int64(len(chunk)), size-cw.n+1)])
+		for cw.N < size && cw.Err == nil {
+			io.WriteString(cw, chunk[:min(int64(len(chunk)), size-cw.N+1)])
 		}
 		io.WriteString(cw, "\r\n")
 	case ManyFields:
-		for i := 0; cw.n < size; i++ {
+		for i := 0; cw.N < size && cw.Err == nil; i++ {
 			fmt.Fprintf(cw, "X-Field-%d: filler %d \x1b]0;t\x07 value\r\n", i, i)
 		}
 	}
 	io.WriteString(cw, "\r\n"+marker+"\r\n")
 	if err := bw.Flush(); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
-	return cw.n, cw.err
-}
-
-type countWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.err = err
-	return n, err
+	return cw.N, cw.Err
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
 )
 
 // Mailbox is one empty test mailbox on a server under test.
@@ -368,7 +369,7 @@ func testStructure(t *testing.T, mb *Mailbox) {
 		t.Fatal(err)
 	}
 	for i, raw := range [][]byte{att, alt} {
-		_, want, err := client.ParseMessage(bytes.NewReader(mb.wire(raw)))
+		_, want, err := mimepart.ParseMessage(bytes.NewReader(mb.wire(raw)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +389,7 @@ func testStructure(t *testing.T, mb *Mailbox) {
 				t.Errorf("FetchPart %s: %v", p.Path, err)
 				return true
 			}
-			client.CopyPart(bytes.NewReader(mb.wire(raw)), p.Path, &local)
+			mimepart.CopyPart(bytes.NewReader(mb.wire(raw)), p.Path, &local)
 			// Servers may differ on the CRLF that precedes a boundary;
 			// compare the content.
 			if !bytes.Equal(bytes.TrimRight(fromServer.Bytes(), "\r\n"), bytes.TrimRight(local.Bytes(), "\r\n")) {

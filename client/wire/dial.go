@@ -1,4 +1,10 @@
-package client
+// Package wire is the network layer both Sources share: dialling an
+// account's server with the account's timeout, verified TLS (implicit or
+// after STARTTLS/STLS), per-read and per-write deadlines, counting wire
+// bytes into a client.WireStats, classifying network and certificate
+// failures into client.ErrNetwork/client.ErrTLS with a message a user can
+// act on, and the rule for sending a password without TLS.
+package wire
 
 import (
 	"context"
@@ -9,15 +15,16 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/duomail/duomail/client"
 )
 
 // TLSConfig returns the verifying TLS configuration for an account: system
 // roots plus the account's ca_file, server name from the host.
-func TLSConfig(acct *Account) (*tls.Config, error) {
+func TLSConfig(acct *client.Account) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: acct.Host, MinVersion: tls.VersionTLS12}
 	if acct.CAFile != "" {
 		pem, err := os.ReadFile(acct.CAFile)
@@ -36,15 +43,6 @@ func TLSConfig(acct *Account) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Address returns host:port for the account, with the protocol's default port.
-func (a *Account) Address() string {
-	port := a.Port
-	if port == 0 {
-		port = DefaultPort(a.Protocol, a.TLS)
-	}
-	return net.JoinHostPort(a.Host, strconv.Itoa(port))
-}
-
 // Conn is the connection both Sources talk through: wire bytes counted, and
 // every read and write bounded by a timeout, so a silent server fails
 // instead of hanging (go-imap sets no deadline between responses).
@@ -59,14 +57,18 @@ func (c *Conn) SetTimeout(d time.Duration) { c.timeout.Store(int64(d)) }
 
 func (c *Conn) Read(p []byte) (int, error) {
 	if d := time.Duration(c.timeout.Load()); d > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(d))
+		if err := c.Conn.SetReadDeadline(time.Now().Add(d)); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Read(p)
 }
 
 func (c *Conn) Write(p []byte) (int, error) {
 	if d := time.Duration(c.timeout.Load()); d > 0 {
-		c.Conn.SetWriteDeadline(time.Now().Add(d))
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(d)); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Write(p)
 }
@@ -78,19 +80,19 @@ func (c *Conn) SetReadDeadline(time.Time) error  { return nil }
 func (c *Conn) SetWriteDeadline(time.Time) error { return nil }
 
 // Dial opens the TCP connection for an account, counted and bounded by the
-// account's timeout. With TLSImplicit it also completes a verified TLS
+// account's timeout. With client.TLSImplicit it also completes a verified TLS
 // handshake and returns the TLS connection on top. op names the step for
 // errors ("connect imap.example.com:993").
-func Dial(ctx context.Context, acct *Account, opts DialOptions) (net.Conn, *Conn, error) {
+func Dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (net.Conn, *Conn, error) {
 	addr := acct.Address()
 	d := net.Dialer{Timeout: acct.EffectiveTimeout(), KeepAlive: 15 * time.Second}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, NetError("connect "+addr, err)
 	}
-	base := &Conn{Conn: CountConn(raw, opts.Stats)}
+	base := &Conn{Conn: countConn(raw, opts.Stats)}
 	base.SetTimeout(acct.EffectiveTimeout())
-	if acct.TLS != TLSImplicit {
+	if acct.TLS != client.TLSImplicit {
 		return base, base, nil
 	}
 	tc, err := StartTLS(ctx, base, acct)
@@ -103,7 +105,7 @@ func Dial(ctx context.Context, acct *Account, opts DialOptions) (net.Conn, *Conn
 
 // StartTLS runs a verified TLS client handshake over conn (implicit TLS, or
 // after the server accepted STARTTLS/STLS).
-func StartTLS(ctx context.Context, conn net.Conn, acct *Account) (*tls.Conn, error) {
+func StartTLS(ctx context.Context, conn net.Conn, acct *client.Account) (*tls.Conn, error) {
 	cfg, err := TLSConfig(acct)
 	if err != nil {
 		return nil, err
@@ -113,8 +115,8 @@ func StartTLS(ctx context.Context, conn net.Conn, acct *Account) (*tls.Conn, err
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		var rec tls.RecordHeaderError
-		if errors.As(err, &rec) && acct.TLS == TLSImplicit {
-			if perr := PlainAnswer("TLS handshake with "+acct.Address(), acct, rec.RecordHeader[:]); perr != nil {
+		if errors.As(err, &rec) && acct.TLS == client.TLSImplicit {
+			if perr := client.PlainAnswer("TLS handshake with "+acct.Address(), acct, rec.RecordHeader[:]); perr != nil {
 				return nil, perr
 			}
 		}
@@ -124,7 +126,7 @@ func StartTLS(ctx context.Context, conn net.Conn, acct *Account) (*tls.Conn, err
 }
 
 // TLSDescription names the TLS in use for capabilities output.
-func TLSDescription(c net.Conn, mode TLSMode) string {
+func TLSDescription(c net.Conn, mode client.TLSMode) string {
 	tc, ok := c.(*tls.Conn)
 	if !ok {
 		return "none"
@@ -132,14 +134,14 @@ func TLSDescription(c net.Conn, mode TLSMode) string {
 	return tls.VersionName(tc.ConnectionState().Version) + " (" + string(mode) + ")"
 }
 
-// NetError wraps a network failure with ErrNetwork (and ErrTLS for
+// NetError wraps a network failure with client.ErrNetwork (and client.ErrTLS for
 // certificate problems) and a message a user can act on: which step failed
 // and why, never a bare EOF.
 func NetError(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrNetwork) {
+	if errors.Is(err, client.ErrNetwork) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	var (
@@ -153,36 +155,36 @@ func NetError(op string, err error) error {
 	)
 	switch {
 	case errors.As(err, &hostErr):
-		return fmt.Errorf("%s: %w: certificate is not valid for host %q: %v", op, ErrTLS, hostErr.Host, hostErr)
+		return fmt.Errorf("%s: %w: certificate is not valid for host %q: %v", op, client.ErrTLS, hostErr.Host, hostErr)
 	case errors.As(err, &unknownCA):
-		return fmt.Errorf("%s: %w: certificate signed by an unknown authority (set ca_file to trust it): %v", op, ErrTLS, unknownCA)
+		return fmt.Errorf("%s: %w: certificate signed by an unknown authority (set ca_file to trust it): %v", op, client.ErrTLS, unknownCA)
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return fmt.Errorf("%s: %w: certificate has expired or is not yet valid: %v", op, ErrTLS, invalid)
+		return fmt.Errorf("%s: %w: certificate has expired or is not yet valid: %v", op, client.ErrTLS, invalid)
 	case errors.As(err, &invalid):
-		return fmt.Errorf("%s: %w: invalid certificate: %v", op, ErrTLS, invalid)
+		return fmt.Errorf("%s: %w: invalid certificate: %v", op, client.ErrTLS, invalid)
 	case errors.As(err, &verifyErr):
-		return fmt.Errorf("%s: %w: certificate verification failed: %v", op, ErrTLS, verifyErr.Err)
+		return fmt.Errorf("%s: %w: certificate verification failed: %v", op, client.ErrTLS, verifyErr.Err)
 	case errors.As(err, &recordErr):
-		return fmt.Errorf("%s: %w: server did not answer with TLS (wrong port or tls mode?)", op, ErrTLS)
+		return fmt.Errorf("%s: %w: server did not answer with TLS (wrong port or tls mode?)", op, client.ErrTLS)
 	case errors.As(err, &alertErr):
-		return fmt.Errorf("%s: %w: %v", op, ErrTLS, alertErr)
+		return fmt.Errorf("%s: %w: %v", op, client.ErrTLS, alertErr)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return fmt.Errorf("%s: %w: connection closed by server", op, ErrNetwork)
+		return fmt.Errorf("%s: %w: connection closed by server", op, client.ErrNetwork)
 	case errors.Is(err, syscall.ECONNRESET):
-		return fmt.Errorf("%s: %w: connection reset by server", op, ErrNetwork)
+		return fmt.Errorf("%s: %w: connection reset by server", op, client.ErrNetwork)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%s: %w: connection refused", op, ErrNetwork)
+		return fmt.Errorf("%s: %w: connection refused", op, client.ErrNetwork)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return fmt.Errorf("%s: %w: timed out waiting for the server", op, ErrNetwork)
+		return fmt.Errorf("%s: %w: timed out waiting for the server", op, client.ErrNetwork)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	return fmt.Errorf("%s: %w: %v", op, ErrNetwork, err)
+	return fmt.Errorf("%s: %w: %v", op, client.ErrNetwork, err)
 }
 
-// IsLoopback reports whether host names this machine, where a plaintext
+// isLoopback reports whether host names this machine, where a plaintext
 // password never crosses a network.
-func IsLoopback(host string) bool {
+func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -193,15 +195,15 @@ func IsLoopback(host string) bool {
 // CheckPlaintextAuth enforces the rule that a password crosses an unencrypted
 // connection only when the account says tls = "none", and then with a warning
 // unless the host is loopback. Sources call it before sending credentials.
-func CheckPlaintextAuth(acct *Account, encrypted bool, opts DialOptions) error {
+func CheckPlaintextAuth(acct *client.Account, encrypted bool, opts client.DialOptions) error {
 	if encrypted {
 		return nil
 	}
-	if acct.TLS != TLSNone {
-		return fmt.Errorf("login to %s: %w: refusing to send the password without TLS", acct.Address(), ErrTLS)
+	if acct.TLS != client.TLSNone {
+		return fmt.Errorf("login to %s: %w: refusing to send the password without TLS", acct.Address(), client.ErrTLS)
 	}
-	if !IsLoopback(acct.Host) {
-		opts.Warnf(fmt.Sprintf("account %s: sending the password to %s without encryption (tls = \"none\")", acct.Name, acct.Host))
+	if !isLoopback(acct.Host) {
+		opts.Warnf("account %s: sending the password to %s without encryption (tls = \"none\")", acct.Name, acct.Host)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/compare"
 	"github.com/spf13/cobra"
 )
 
@@ -82,7 +83,7 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 		}
 		mbs[i] = s.mb
 	}
-	rep, err := client.Compare(ctx, mbs[0], mbs[1], client.CompareOptions{WithDelete: opts.WithDelete, ListCount: opts.Count})
+	rep, err := compare.Compare(ctx, mbs[0], mbs[1], compare.CompareOptions{WithDelete: opts.WithDelete, ListCount: opts.Count})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -99,7 +100,7 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	}
 	// A side that could not connect made every row useless for it.
 	for _, row := range rep.Rows {
-		if row.Scenario != client.ScenarioConnect {
+		if row.Scenario != compare.ScenarioConnect {
 			continue
 		}
 		for i, s := range row.Sides {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/bytesize"
+	"github.com/duomail/duomail/client/fetch"
+	"github.com/duomail/duomail/client/mimepart"
 	"github.com/duomail/duomail/client/termtext"
 	"github.com/spf13/cobra"
 )
@@ -96,7 +98,7 @@ func runFetch(ctx context.Context, opts *fetchOptions) error {
 	if err != nil {
 		return err
 	}
-	msg, err := mb.Message(ctx, opts.Folder, opts.ID)
+	msg, err := fetch.Open(ctx, mb, opts.Folder, opts.ID)
 	if err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ func runFetch(ctx context.Context, opts *fetchOptions) error {
 	return nil
 }
 
-func fetchText(ctx context.Context, opts *fetchOptions, msg *client.Message) ([]string, error) {
+func fetchText(ctx context.Context, opts *fetchOptions, msg *fetch.Message) ([]string, error) {
 	a := opts.app
 	env, tree, err := msg.Info(ctx)
 	if err != nil {
@@ -162,7 +164,7 @@ func fetchText(ctx context.Context, opts *fetchOptions, msg *client.Message) ([]
 	return warnings, err
 }
 
-func fetchHeaders(ctx context.Context, opts *fetchOptions, msg *client.Message) error {
+func fetchHeaders(ctx context.Context, opts *fetchOptions, msg *fetch.Message) error {
 	a := opts.app
 	if opts.JSON {
 		env, tree, err := msg.Info(ctx)
@@ -190,7 +192,7 @@ func fetchHeaders(ctx context.Context, opts *fetchOptions, msg *client.Message) 
 	return err
 }
 
-func fetchPart(ctx context.Context, opts *fetchOptions, msg *client.Message) ([]string, error) {
+func fetchPart(ctx context.Context, opts *fetchOptions, msg *fetch.Message) ([]string, error) {
 	a := opts.app
 	_, tree, err := msg.Info(ctx)
 	if err != nil {
@@ -231,7 +233,7 @@ func partList(tree *client.Part) string {
 	return termtext.Field(strings.Join(paths, ", "))
 }
 
-func saveAttachments(ctx context.Context, opts *fetchOptions, msg *client.Message) error {
+func saveAttachments(ctx context.Context, opts *fetchOptions, msg *fetch.Message) error {
 	a := opts.app
 	saved, err := msg.SaveAttachments(ctx, opts.SaveDir, opts.Force)
 	for _, s := range saved {
@@ -245,7 +247,7 @@ func saveAttachments(ctx context.Context, opts *fetchOptions, msg *client.Messag
 			return ierr
 		}
 		if saved == nil {
-			saved = []client.SavedAttachment{}
+			saved = []fetch.SavedAttachment{}
 		}
 		if perr := a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Saved: &saved}); perr != nil {
 			return perr
@@ -262,7 +264,7 @@ func saveAttachments(ctx context.Context, opts *fetchOptions, msg *client.Messag
 // while encoding, so a hostile message's 100 MB header or body is cut to
 // these sizes (with a warning); without --json both are streamed whole.
 const (
-	maxJSONHeader = client.MaxHeaderBytes // what the parser reads of a header, too
+	maxJSONHeader = mimepart.MaxHeaderBytes // what the parser reads of a header, too
 	maxJSONText   = 4 << 20
 )
 

@@ -6,16 +6,17 @@ import (
 	"testing"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/compare"
 )
 
 // compareStatsJSON is compare --json --stats.
 type compareStatsJSON struct {
-	client.CompareReport
+	compare.CompareReport
 	Stats statsJSON `json:"stats"`
 }
 
 // compareRow is the row of a scenario in a compare report.
-func compareRow(t *testing.T, rep client.CompareReport, scenario string) client.CompareRow {
+func compareRow(t *testing.T, rep compare.CompareReport, scenario string) compare.CompareRow {
 	t.Helper()
 	for _, row := range rep.Rows {
 		if row.Scenario == scenario {
@@ -23,7 +24,7 @@ func compareRow(t *testing.T, rep client.CompareReport, scenario string) client.
 		}
 	}
 	t.Fatalf("no row %q", scenario)
-	return client.CompareRow{}
+	return compare.CompareRow{}
 }
 
 // seenSubjects lists the subjects of the seen messages, over IMAP.
@@ -100,7 +101,7 @@ func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	}
 	// The protocol difference: IMAP reads the text alone, POP3 the
 	// whole message.
-	read := compareRow(t, rep.CompareReport, client.ScenarioReadText)
+	read := compareRow(t, rep.CompareReport, compare.ScenarioReadText)
 	imapSide, popSide := read.Sides[0], read.Sides[1]
 	size := int64(len(holiday.Raw))
 	if !strings.Contains(imapSide.Result, "Holiday picture") || !strings.Contains(popSide.Result, "Holiday picture") {
@@ -112,11 +113,11 @@ func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	if popSide.Received < size {
 		t.Errorf("POP3 received %d bytes, less than the %d-byte message it must download", popSide.Received, size)
 	}
-	folders := compareRow(t, rep.CompareReport, client.ScenarioFolders)
+	folders := compareRow(t, rep.CompareReport, compare.ScenarioFolders)
 	if folders.Sides[1].Supported || !strings.Contains(folders.Sides[1].Did, "POP3 has no folders") || !folders.Sides[0].Supported {
 		t.Errorf("folders row %+v", folders)
 	}
-	del := compareRow(t, rep.CompareReport, client.ScenarioDelete)
+	del := compareRow(t, rep.CompareReport, compare.ScenarioDelete)
 	for _, s := range del.Sides {
 		if !strings.HasPrefix(s.Did, "would send: ") || s.Commands != 0 {
 			t.Errorf("delete without --with-delete: %+v", s)
@@ -137,7 +138,7 @@ func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	// --with-delete deletes one message on each side: two different
 	// messages of the one mailbox.
 	rep = jsonOf[compareStatsJSON](t, c.ok("compare", "imap", "pop", "--with-delete", "--json"))
-	del = compareRow(t, rep.CompareReport, client.ScenarioDelete)
+	del = compareRow(t, rep.CompareReport, compare.ScenarioDelete)
 	for _, s := range del.Sides {
 		if s.Error != "" || !strings.HasPrefix(s.Result, "deleted ") || s.Commands == 0 {
 			t.Errorf("delete: %+v", s)

@@ -6,30 +6,31 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/compare"
 	"github.com/rivo/uniseg"
 )
 
-func sampleCompareReport() client.CompareReport {
-	side := func(did, result string, cmds int, sent, recv int64, ms int) client.ScenarioSide {
-		return client.ScenarioSide{Supported: true, Did: did, Result: result,
+func sampleCompareReport() compare.CompareReport {
+	side := func(did, result string, cmds int, sent, recv int64, ms int) compare.ScenarioSide {
+		return compare.ScenarioSide{Supported: true, Did: did, Result: result,
 			Counts: client.Counts{Commands: cmds, Sent: sent, Received: recv, Elapsed: time.Duration(ms) * time.Millisecond}}
 	}
-	return client.CompareReport{
-		Accounts: [2]client.CompareAccount{
+	return compare.CompareReport{
+		Accounts: [2]compare.CompareAccount{
 			{Name: "work-imap", Protocol: "imap", Server: "imap.example.com:993"},
 			{Name: "work-pop", Protocol: "pop3", Server: "pop.example.com:995"},
 		},
-		Rows: []client.CompareRow{
-			{Scenario: client.ScenarioConnect, Sides: [2]client.ScenarioSide{
+		Rows: []compare.CompareRow{
+			{Scenario: compare.ScenarioConnect, Sides: [2]compare.ScenarioSide{
 				side("greeting, TLS TLS 1.3 (implicit), login", "", 2, 77, 4397, 31),
 				side("greeting, TLS TLS 1.3 (implicit), login", "", 3, 41, 3274, 28)}},
-			{Scenario: client.ScenarioReadText, Sides: [2]client.ScenarioSide{
+			{Scenario: compare.ScenarioReadText, Sides: [2]compare.ScenarioSide{
 				side("BODYSTRUCTURE, then BODY.PEEK[section] of the text part", "45 B of text from \"Holiday \x1b]0;pwned\x07picture 🌴\" (144.7 KB)", 2, 112, 776, 3),
 				side("the whole message (POP3 downloads whole messages)", "45 B of text from \"Holiday picture 🌴\" (144.7 KB)", 1, 8, 148172, 12)}},
-			{Scenario: client.ScenarioFolders, Sides: [2]client.ScenarioSide{
+			{Scenario: compare.ScenarioFolders, Sides: [2]compare.ScenarioSide{
 				side("LIST, with STATUS counts (LIST-STATUS where offered)", "4 folders: INBOX, Archive, Sent, Trash", 1, 63, 293, 1),
 				{Supported: false, Did: "not possible: POP3 has no folders"}}},
-			{Scenario: client.ScenarioDelete, Sides: [2]client.ScenarioSide{
+			{Scenario: compare.ScenarioDelete, Sides: [2]compare.ScenarioSide{
 				side("UID STORE +FLAGS.SILENT (\\Deleted) + UID EXPUNGE", "deleted \"Welcome\" (426 B)", 3, 96, 133, 1),
 				{Supported: true, Did: "DELE", Error: "delete: server said: -ERR mailbox locked by another session, try again later please"}}},
 		},
@@ -83,7 +84,7 @@ func TestCompareLayout(t *testing.T) {
 	if len(recs) != 8 {
 		t.Fatalf("%d records", len(recs))
 	}
-	want := []string{client.ScenarioReadText, "work-pop", "pop3", "true", "the whole message (POP3 downloads whole messages)",
+	want := []string{compare.ScenarioReadText, "work-pop", "pop3", "true", "the whole message (POP3 downloads whole messages)",
 		"45 B of text from \"Holiday picture 🌴\" (144.7 KB)", "1", "8", "148172", "0.012", ""}
 	if got := recs[3]; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("record %q\nwant   %q", got, want)

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
 )
 
 // sampleMessage is one message of the demo mailbox. The same messages go
@@ -45,7 +45,7 @@ func (s sampleIndex) inFolder(folder string) []sampleMessage {
 
 // sampleSubject reads the subject back from the raw message.
 func sampleSubject(m sampleMessage) string {
-	env, _, _ := client.ParseMessage(bytes.NewReader(m.Raw))
+	env, _, _ := mimepart.ParseMessage(bytes.NewReader(m.Raw))
 	return env.Subject
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/config"
+	"github.com/duomail/duomail/client/wire"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -29,7 +30,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("fetch: %w: empty message ID", client.ErrUsage), 2},
 		{&client.ServerError{Op: "login", Text: "bad password", Auth: true}, 3},
 		{fmt.Errorf("login: %w", client.ErrAuth), 3},
-		{client.NetError("connect h:993", io.EOF), 4},
+		{wire.NetError("connect h:993", io.EOF), 4},
 		{fmt.Errorf("connect: %w: connection refused", client.ErrNetwork), 4},
 		{fmt.Errorf("handshake: %w: unknown authority", client.ErrTLS), 4},
 		{client.Unsupported("move", "POP3 has no folders"), 5},

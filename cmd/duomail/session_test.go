@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/compare"
 )
 
 // With several accounts --stats sums them and keeps each one's figures.
@@ -83,7 +84,7 @@ func TestSeveralAccountsInProcess(t *testing.T) {
 		}
 	}
 	code, out, errs := run("compare", "i", "p", "--json")
-	var rep client.CompareReport
+	var rep compare.CompareReport
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || len(rep.Rows) != 8 {
 		t.Fatalf("compare: exit %d, %v\n%s\n%s", code, err, out, errs)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/bytesize"
+	"github.com/duomail/duomail/client/compare"
+	"github.com/duomail/duomail/client/fetch"
 	"github.com/duomail/duomail/client/textlayout"
 )
 
@@ -130,10 +132,10 @@ func (r *listResult) table() table {
 // level, then the MIME tree, then what the mode produced.
 type fetchResult struct {
 	client.EnvelopeJSON
-	Parts  *client.Part              `json:"parts"`
-	Text   *string                   `json:"text,omitempty"`   // default mode: the readable text
-	Header *string                   `json:"header,omitempty"` // --headers: the header block as stored
-	Saved  *[]client.SavedAttachment `json:"saved,omitempty"`  // --save-attachments
+	Parts  *client.Part             `json:"parts"`
+	Text   *string                  `json:"text,omitempty"`   // default mode: the readable text
+	Header *string                  `json:"header,omitempty"` // --headers: the header block as stored
+	Saved  *[]fetch.SavedAttachment `json:"saved,omitempty"`  // --save-attachments
 	jsonStats
 }
 
@@ -141,7 +143,7 @@ func (r *fetchResult) jsonObject() any { return r }
 
 // savedResult: duomail fetch --save-attachments, without --json.
 type savedResult struct {
-	Saved []client.SavedAttachment `json:"saved"`
+	Saved []fetch.SavedAttachment `json:"saved"`
 	jsonStats
 }
 
@@ -398,15 +400,15 @@ func orNone(s string) string {
 	return s
 }
 
-// compareResult: duomail compare. The JSON is client.CompareReport.
+// compareResult: duomail compare. The JSON is compare.CompareReport.
 type compareResult struct {
-	client.CompareReport
+	compare.CompareReport
 	jsonStats
 }
 
 func (r *compareResult) jsonObject() any {
 	if r.Rows == nil {
-		r.Rows = []client.CompareRow{}
+		r.Rows = []compare.CompareRow{}
 	}
 	return r
 }
@@ -487,7 +489,7 @@ func (r *compareResult) layout(f *format, width int) string {
 	// A side that could not connect says why once, in the connect row.
 	var down [2]bool
 	for _, row := range r.Rows {
-		if row.Scenario == client.ScenarioConnect {
+		if row.Scenario == compare.ScenarioConnect {
 			down = [2]bool{row.Sides[0].Error != "", row.Sides[1].Error != ""}
 		}
 	}
@@ -495,7 +497,7 @@ func (r *compareResult) layout(f *format, width int) string {
 		var cells [2][]string
 		for i, s := range row.Sides {
 			cells[i] = compareCell(f, s, sideW, split)
-			if down[i] && row.Scenario != client.ScenarioConnect && s.Commands == 0 {
+			if down[i] && row.Scenario != compare.ScenarioConnect && s.Commands == 0 {
 				cells[i] = []string{"not connected"}
 			}
 		}
@@ -514,7 +516,7 @@ func (r *compareResult) layout(f *format, width int) string {
 
 // compareCell is one side of a scenario: the cost, what the protocol did,
 // what came out, or the error.
-func compareCell(f *format, s client.ScenarioSide, width int, split int) []string {
+func compareCell(f *format, s compare.ScenarioSide, width int, split int) []string {
 	var lines []string
 	if s.Commands > 0 || s.Sent > 0 || s.Received > 0 {
 		for _, l := range costLine(s.Counts, split) {
