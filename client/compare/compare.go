@@ -15,12 +15,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/bytesize"
 	"github.com/duomail/duomail/client/iocount"
 	"github.com/duomail/duomail/client/mimepart"
 )
 
-// CompareOptions control Compare.
-type CompareOptions struct {
+// Options control Compare.
+type Options struct {
 	// WithDelete really deletes one message per account; without it the
 	// delete row only says what would be sent.
 	WithDelete bool
@@ -28,21 +29,21 @@ type CompareOptions struct {
 	ListCount int
 }
 
-// CompareReport is the side-by-side result of Compare.
-type CompareReport struct {
-	Accounts [2]CompareAccount `json:"accounts"`
-	Rows     []CompareRow      `json:"rows"`
+// Report is the side-by-side result of Compare.
+type Report struct {
+	Accounts [2]Account `json:"accounts"`
+	Rows     []Row      `json:"rows"`
 }
 
-// CompareAccount names one side.
-type CompareAccount struct {
+// Account names one side.
+type Account struct {
 	Name     string `json:"name"`
 	Protocol string `json:"protocol"`
 	Server   string `json:"server"`
 }
 
-// CompareRow is one scenario run on both sides.
-type CompareRow struct {
+// Row is one scenario run on both sides.
+type Row struct {
 	Scenario string          `json:"scenario"`
 	Sides    [2]ScenarioSide `json:"sides"`
 }
@@ -74,17 +75,17 @@ const (
 // protocol did and what it cost. It is read-only unless WithDelete: the one
 // flag it sets to show a second device seeing it is restored afterwards.
 // Both Mailboxes must have been made with DialOptions.Stats set.
-func Compare(ctx context.Context, a, b *client.Mailbox, opts CompareOptions) (CompareReport, error) {
+func Compare(ctx context.Context, a, b *client.Mailbox, opts Options) (Report, error) {
 	if opts.ListCount <= 0 {
 		opts.ListCount = 20
 	}
 	sides := [2]*comparer{{mb: a, opts: opts}, {mb: b, opts: opts}}
-	var rep CompareReport
+	var rep Report
 	for i, c := range sides {
 		if c.mb.Opts.Stats == nil {
 			return rep, fmt.Errorf("compare: account %s has no wire statistics", c.mb.Account.Name)
 		}
-		rep.Accounts[i] = CompareAccount{Name: c.mb.Account.Name, Protocol: c.mb.Account.Protocol, Server: c.mb.Account.Address()}
+		rep.Accounts[i] = Account{Name: c.mb.Account.Name, Protocol: c.mb.Account.Protocol, Server: c.mb.Account.Address()}
 	}
 	scenarios := []struct {
 		name string
@@ -100,7 +101,7 @@ func Compare(ctx context.Context, a, b *client.Mailbox, opts CompareOptions) (Co
 		{ScenarioDelete, nil},
 	}
 	for _, sc := range scenarios {
-		row := CompareRow{Scenario: sc.name}
+		row := Row{Scenario: sc.name}
 		for i, c := range sides {
 			run := sc.run
 			if run == nil {
@@ -132,7 +133,7 @@ func Compare(ctx context.Context, a, b *client.Mailbox, opts CompareOptions) (Co
 // chose, so the later rows act on the same one.
 type comparer struct {
 	mb      *client.Mailbox
-	opts    CompareOptions
+	opts    Options
 	src     client.Source
 	caps    client.Capabilities
 	target  *client.Envelope // largest message with an attachment
@@ -259,9 +260,9 @@ func describe(e *client.Envelope) string {
 		subj = subj[:cut] + "..."
 	}
 	if subj == "" {
-		return fmt.Sprintf("message %s (%s)", e.ID, humanBytes(e.Size))
+		return fmt.Sprintf("message %s (%s)", e.ID, bytesize.Format(e.Size))
 	}
-	return fmt.Sprintf("%q (%s)", subj, humanBytes(e.Size))
+	return fmt.Sprintf("%q (%s)", subj, bytesize.Format(e.Size))
 }
 
 func (c *comparer) readText(ctx context.Context) ScenarioSide {
@@ -329,7 +330,7 @@ func (c *comparer) readText(ctx context.Context) ScenarioSide {
 // textResult says how much text was read from which message, and what of
 // it could not be decoded.
 func textResult(n int, from *client.Envelope, warning error) string {
-	s := fmt.Sprintf("%s of text from %s", humanBytes(int64(n)), describe(from))
+	s := fmt.Sprintf("%s of text from %s", bytesize.Format(int64(n)), describe(from))
 	if warning != nil {
 		s += " (" + warning.Error() + ")"
 	}
@@ -632,19 +633,9 @@ func decodeFrom(p *client.Part, w io.Writer, produce func(io.Writer) error) (war
 // attachmentResult names the attachment and its decoded size, and what of
 // it could not be decoded.
 func attachmentResult(att *client.Part, decoded int64, warning error) string {
-	s := fmt.Sprintf("%s (%s decoded)", att.Filename, humanBytes(decoded))
+	s := fmt.Sprintf("%s (%s decoded)", att.Filename, bytesize.Format(decoded))
 	if warning != nil {
 		s += " (" + warning.Error() + ")"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -36,18 +36,18 @@ func TestCompareIMAPWithPOP3(t *testing.T) {
 	imb := newMailbox(t, imapAccount(isrv), imapDriver, istats)
 	pmb := newMailbox(t, popAccount(psrv), popDriver, pstats)
 
-	rep, err := compare.Compare(ctxT(t), imb, pmb, compare.CompareOptions{WithDelete: true, ListCount: 20})
+	rep, err := compare.Compare(ctxT(t), imb, pmb, compare.Options{WithDelete: true, ListCount: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := func(prefix string) compare.CompareRow {
+	row := func(prefix string) compare.Row {
 		for _, r := range rep.Rows {
 			if strings.HasPrefix(r.Scenario, prefix) {
 				return r
 			}
 		}
 		t.Fatalf("no row %q in %+v", prefix, rep.Rows)
-		return compare.CompareRow{}
+		return compare.Row{}
 	}
 	for _, r := range rep.Rows {
 		for i, s := range r.Sides {
@@ -126,7 +126,7 @@ func TestCompareReportsFailedFlagRestore(t *testing.T) {
 	imb := newMailbox(t, acct, drv, client.NewWireStats(client.IMAP))
 	pmb := newMailbox(t, popAccount(psrv), popDriver, client.NewWireStats(client.POP3))
 
-	rep, err := compare.Compare(ctxT(t), imb, pmb, compare.CompareOptions{ListCount: 5})
+	rep, err := compare.Compare(ctxT(t), imb, pmb, compare.Options{ListCount: 5})
 	if err == nil || !strings.Contains(err.Error(), "could not restore the seen flag") || !strings.Contains(err.Error(), acct.Name) {
 		t.Fatalf("Compare returned %v, want the failed restore on account %s", err, acct.Name)
 	}

@@ -83,12 +83,12 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 		}
 		mbs[i] = s.mb
 	}
-	rep, err := compare.Compare(ctx, mbs[0], mbs[1], compare.CompareOptions{WithDelete: opts.WithDelete, ListCount: opts.Count})
+	rep, err := compare.Compare(ctx, mbs[0], mbs[1], compare.Options{WithDelete: opts.WithDelete, ListCount: opts.Count})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if len(rep.Rows) > 0 {
-		if perr := a.out.print(&compareResult{CompareReport: rep}); perr != nil {
+		if perr := a.out.print(&compareResult{Report: rep}); perr != nil {
 			return perr
 		}
 	}

@@ -11,12 +11,12 @@ import (
 
 // compareStatsJSON is compare --json --stats.
 type compareStatsJSON struct {
-	compare.CompareReport
+	compare.Report
 	Stats statsJSON `json:"stats"`
 }
 
 // compareRow is the row of a scenario in a compare report.
-func compareRow(t *testing.T, rep compare.CompareReport, scenario string) compare.CompareRow {
+func compareRow(t *testing.T, rep compare.Report, scenario string) compare.Row {
 	t.Helper()
 	for _, row := range rep.Rows {
 		if row.Scenario == scenario {
@@ -24,7 +24,7 @@ func compareRow(t *testing.T, rep compare.CompareReport, scenario string) compar
 		}
 	}
 	t.Fatalf("no row %q", scenario)
-	return compare.CompareRow{}
+	return compare.Row{}
 }
 
 // seenSubjects lists the subjects of the seen messages, over IMAP.
@@ -101,7 +101,7 @@ func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	}
 	// The protocol difference: IMAP reads the text alone, POP3 the
 	// whole message.
-	read := compareRow(t, rep.CompareReport, compare.ScenarioReadText)
+	read := compareRow(t, rep.Report, compare.ScenarioReadText)
 	imapSide, popSide := read.Sides[0], read.Sides[1]
 	size := int64(len(holiday.Raw))
 	if !strings.Contains(imapSide.Result, "Holiday picture") || !strings.Contains(popSide.Result, "Holiday picture") {
@@ -113,11 +113,11 @@ func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	if popSide.Received < size {
 		t.Errorf("POP3 received %d bytes, less than the %d-byte message it must download", popSide.Received, size)
 	}
-	folders := compareRow(t, rep.CompareReport, compare.ScenarioFolders)
+	folders := compareRow(t, rep.Report, compare.ScenarioFolders)
 	if folders.Sides[1].Supported || !strings.Contains(folders.Sides[1].Did, "POP3 has no folders") || !folders.Sides[0].Supported {
 		t.Errorf("folders row %+v", folders)
 	}
-	del := compareRow(t, rep.CompareReport, compare.ScenarioDelete)
+	del := compareRow(t, rep.Report, compare.ScenarioDelete)
 	for _, s := range del.Sides {
 		if !strings.HasPrefix(s.Did, "would send: ") || s.Commands != 0 {
 			t.Errorf("delete without --with-delete: %+v", s)
@@ -138,7 +138,7 @@ func testCompareBothProtocols(t *testing.T, m bothProtocols) {
 	// --with-delete deletes one message on each side: two different
 	// messages of the one mailbox.
 	rep = jsonOf[compareStatsJSON](t, c.ok("compare", "imap", "pop", "--with-delete", "--json"))
-	del = compareRow(t, rep.CompareReport, compare.ScenarioDelete)
+	del = compareRow(t, rep.Report, compare.ScenarioDelete)
 	for _, s := range del.Sides {
 		if s.Error != "" || !strings.HasPrefix(s.Result, "deleted ") || s.Commands == 0 {
 			t.Errorf("delete: %+v", s)

@@ -10,23 +10,23 @@ import (
 	"github.com/rivo/uniseg"
 )
 
-func sampleCompareReport() compare.CompareReport {
+func sampleCompareReport() compare.Report {
 	side := func(did, result string, cmds int, sent, recv int64, ms int) compare.ScenarioSide {
 		return compare.ScenarioSide{Supported: true, Did: did, Result: result,
 			Counts: client.Counts{Commands: cmds, Sent: sent, Received: recv, Elapsed: time.Duration(ms) * time.Millisecond}}
 	}
-	return compare.CompareReport{
-		Accounts: [2]compare.CompareAccount{
+	return compare.Report{
+		Accounts: [2]compare.Account{
 			{Name: "work-imap", Protocol: "imap", Server: "imap.example.com:993"},
 			{Name: "work-pop", Protocol: "pop3", Server: "pop.example.com:995"},
 		},
-		Rows: []compare.CompareRow{
+		Rows: []compare.Row{
 			{Scenario: compare.ScenarioConnect, Sides: [2]compare.ScenarioSide{
 				side("greeting, TLS TLS 1.3 (implicit), login", "", 2, 77, 4397, 31),
 				side("greeting, TLS TLS 1.3 (implicit), login", "", 3, 41, 3274, 28)}},
 			{Scenario: compare.ScenarioReadText, Sides: [2]compare.ScenarioSide{
-				side("BODYSTRUCTURE, then BODY.PEEK[section] of the text part", "45 B of text from \"Holiday \x1b]0;pwned\x07picture 🌴\" (144.7 KB)", 2, 112, 776, 3),
-				side("the whole message (POP3 downloads whole messages)", "45 B of text from \"Holiday picture 🌴\" (144.7 KB)", 1, 8, 148172, 12)}},
+				side("BODYSTRUCTURE, then BODY.PEEK[section] of the text part", "45 B of text from \"Holiday \x1b]0;pwned\x07picture 🌴\" (145 KB)", 2, 112, 776, 3),
+				side("the whole message (POP3 downloads whole messages)", "45 B of text from \"Holiday picture 🌴\" (145 KB)", 1, 8, 148172, 12)}},
 			{Scenario: compare.ScenarioFolders, Sides: [2]compare.ScenarioSide{
 				side("LIST, with STATUS counts (LIST-STATUS where offered)", "4 folders: INBOX, Archive, Sent, Trash", 1, 63, 293, 1),
 				{Supported: false, Did: "not possible: POP3 has no folders"}}},
@@ -40,7 +40,7 @@ func sampleCompareReport() compare.CompareReport {
 // The side-by-side table fits the terminal at the usual widths, keeps the
 // two sides' costs on the same lines and shows no control character.
 func TestCompareLayout(t *testing.T) {
-	r := &compareResult{CompareReport: sampleCompareReport()}
+	r := &compareResult{Report: sampleCompareReport()}
 	f := &format{tty: true, loc: time.UTC}
 	for _, width := range []int{60, 80, 100, 160, 200} {
 		out := r.layout(f, width)
@@ -85,11 +85,11 @@ func TestCompareLayout(t *testing.T) {
 		t.Fatalf("%d records", len(recs))
 	}
 	want := []string{compare.ScenarioReadText, "work-pop", "pop3", "true", "the whole message (POP3 downloads whole messages)",
-		"45 B of text from \"Holiday picture 🌴\" (144.7 KB)", "1", "8", "148172", "0.012", ""}
+		"45 B of text from \"Holiday picture 🌴\" (145 KB)", "1", "8", "148172", "0.012", ""}
 	if got := recs[3]; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("record %q\nwant   %q", got, want)
 	}
-	if recs[2][5] != "45 B of text from \"Holiday picture 🌴\" (144.7 KB)" {
+	if recs[2][5] != "45 B of text from \"Holiday picture 🌴\" (145 KB)" {
 		t.Errorf("server text not cleaned in TSV: %q", recs[2][5])
 	}
 }

@@ -84,7 +84,7 @@ func TestSeveralAccountsInProcess(t *testing.T) {
 		}
 	}
 	code, out, errs := run("compare", "i", "p", "--json")
-	var rep compare.CompareReport
+	var rep compare.Report
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || len(rep.Rows) != 8 {
 		t.Fatalf("compare: exit %d, %v\n%s\n%s", code, err, out, errs)
 	}

@@ -400,15 +400,15 @@ func orNone(s string) string {
 	return s
 }
 
-// compareResult: duomail compare. The JSON is compare.CompareReport.
+// compareResult: duomail compare. The JSON is compare.Report.
 type compareResult struct {
-	compare.CompareReport
+	compare.Report
 	jsonStats
 }
 
 func (r *compareResult) jsonObject() any {
 	if r.Rows == nil {
-		r.Rows = []compare.CompareRow{}
+		r.Rows = []compare.Row{}
 	}
 	return r
 }
