@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -316,4 +318,74 @@ func TestPOP3UnstableUIDLsDownloadedOnce(t *testing.T) {
 		t.Errorf("after 4 days: %+v, want 3 deleted without downloading", rep)
 	}
 	checkNothingLost(t, srv, mb, sent)
+}
+
+// A sync killed after it renamed downloaded files into the Maildir but
+// before it committed their index rows leaves files that the next run's
+// recovery adopts without the size the server announced for them. A
+// message whose stored bytes differ from that size (Dovecot does not count
+// the CRLF it adds to a last line without one) is still the stored one: it
+// may be downloaded again into its own place before its DELE, never stored
+// a second time. The same holds for an entry without that size that an
+// earlier session believed gone from the server.
+func TestPOP3MessageAdoptedAfterCrashStoredOnce(t *testing.T) {
+	for name, crash := range map[string]string{
+		"rows never committed":        `DELETE FROM messages`,
+		"believed gone, size unknown": `UPDATE messages SET on_server = 0, server_id = '', server_size = -1, header_digest = ''`,
+	} {
+		t.Run(name, func(t *testing.T) { testAdoptedStoredOnce(t, crash) })
+	}
+}
+
+func testAdoptedStoredOnce(t *testing.T, crash string) {
+	srv := startPOP(t, pop3test.Options{ListSize: func(raw []byte) int { return len(raw) }})
+	noNewline := []byte("From: Ann <ann@example.org>\r\nTo: bob@example.org\r\nSubject: no final newline\r\n" +
+		"Message-ID: <nfn@example.org>\r\nDate: Wed, 01 May 2024 08:00:00 +0000\r\n\r\nlast line without newline")
+	plain := popMessage("plain", "an ordinary body")
+	srv.Add("alice", noNewline)
+	srv.Add("alice", plain)
+	acct := popAccount(srv)
+	mb, _ := warnedMailbox(t, acct)
+
+	// The interrupted run: both messages downloaded and in the Maildir,
+	// their index rows (and with them the announced sizes) lost, no DELE
+	// sent.
+	if rep := syncPOP(t, mb); rep.Downloaded != 2 {
+		t.Fatalf("first sync: %+v", rep)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(acct.CacheDir, "index.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(crash); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	acct.KeepOnServer = false
+	rep := syncPOP(t, mb)
+	if rep.New != 0 || rep.Deleted != 2 {
+		t.Errorf("sync after the crash: %+v, want no new message and both deleted", rep)
+	}
+	if left := srv.Messages("alice"); len(left) != 0 {
+		t.Errorf("%d message(s) left on the server", len(left))
+	}
+	bodies := cachedBodies(t, mb)
+	if len(bodies) != 2 {
+		t.Errorf("cache holds %d messages, want 2", len(bodies))
+	}
+	for _, want := range [][]byte{sourcetest.POP3WireForm(noNewline), plain} {
+		n := 0
+		for _, b := range bodies {
+			if bytes.Equal(b, want) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("cache holds %d copies of %q, want 1", n, want[len(want)-30:])
+		}
+	}
+	if rep := syncPOP(t, mb); rep.Downloaded != 0 {
+		t.Errorf("third sync: %+v, want nothing downloaded", rep)
+	}
 }

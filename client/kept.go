@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -25,7 +26,13 @@ type serverCopy struct {
 	key      string // the cache entry holding its bytes, or the one to store them under
 	cached   bool   // key names an entry the cache already has (with or without body)
 	verified bool   // its size and header digest match the stored copy
-	digest   string // the server's header digest, once fetched
+	// refresh: its header digest matches the stored copy's, but no size
+	// the server announced for that copy is known to compare with (an
+	// entry adopted after a crash, or stored by an older duomail): it is
+	// the stored message, downloaded again into the same entry before any
+	// DELE, never stored as a second one.
+	refresh bool
+	digest  string // the server's header digest, once fetched
 }
 
 // identify pairs the server's messages with cache entries. An entry under
@@ -35,7 +42,11 @@ type serverCopy struct {
 // may be deleted, its header digest is checked too. Other messages are
 // compared by size and header digest with every stored message no one
 // claimed, so one renamed by the server is recognised instead of stored
-// twice; the rest get a cache key of their own.
+// twice; the rest get a cache key of their own. A stored message whose
+// announced size was never recorded, and whose stored size differs from
+// the announced one (a server that does not count the CRLF it adds to a
+// last line without one), is matched by name and header digest alone and
+// marked for refresh.
 func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items []Item, entries map[string]Entry, verify func(Entry) bool) ([]*serverCopy, error) {
 	copies := make([]*serverCopy, len(items))
 	claimed := make(map[string]bool, len(items))
@@ -48,9 +59,22 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 		}
 	}
 	bySize := map[int64][]Entry{}
+	// Entries without a recorded announced size, by server name; one
+	// adopted after a crash knows no name but its ID, which for a shared
+	// UIDL is not the server's name.
+	unsized := map[string][]Entry{}
+	sameName := func(it Item) []Entry {
+		if it.ServerName() == it.ID {
+			return unsized[it.ID]
+		}
+		return slices.Concat(unsized[it.ServerName()], unsized[it.ID])
+	}
 	for _, e := range entries {
 		if e.HasBody && !claimed[e.ID] {
 			bySize[announcedSize(e)] = append(bySize[announcedSize(e)], e)
+			if e.Origin.ServerSize < 0 {
+				unsized[serverName(e)] = append(unsized[serverName(e)], e)
+			}
 		}
 	}
 	// Only a message the server listed last time (renamed since) or one
@@ -68,11 +92,9 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 			}
 			continue
 		}
-		for _, e := range bySize[c.item.Size] {
-			if candidate(e, c) {
-				ask = append(ask, c.item.ID)
-				break
-			}
+		if slices.ContainsFunc(bySize[c.item.Size], func(e Entry) bool { return candidate(e, c) }) ||
+			slices.ContainsFunc(sameName(c.item), func(e Entry) bool { return !claimed[e.ID] }) {
+			ask = append(ask, c.item.ID)
 		}
 	}
 	digests, err := m.headerDigests(ctx, src, ref, ask)
@@ -95,13 +117,12 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 		c.digest = d
 		if c.cached {
 			e := entries[c.key]
-			if e.Size == c.item.Size || e.Origin.ServerSize >= 0 {
-				// plausible checked the size: the server announces now
-				// what it did when the message was stored.
-				c.verified = d == stored(e)
-			}
-			if c.verified {
-				if e.Origin.HeaderDigest == "" {
+			if d == stored(e) {
+				// With a recorded size, plausible compared it: the server
+				// announces now what it did when the message was stored.
+				if c.verified = e.Origin.ServerSize >= 0 || e.Size == c.item.Size; !c.verified {
+					c.refresh = true
+				} else if e.Origin.HeaderDigest == "" {
 					origins[c.key] = Origin{ServerID: c.item.ServerName(), ServerSize: c.item.Size, HeaderDigest: d}
 				}
 				continue
@@ -122,6 +143,16 @@ func (m *Mailbox) identify(ctx context.Context, src Source, ref FolderRef, items
 				renamed++
 			}
 			break
+		}
+		if c.cached {
+			continue
+		}
+		for _, e := range sameName(c.item) {
+			if !claimed[e.ID] && stored(e) == d {
+				c.key, c.cached, c.refresh = e.ID, true, true
+				claimed[e.ID] = true
+				break
+			}
 		}
 	}
 	if renamed > 0 {
@@ -260,7 +291,7 @@ func (m *Mailbox) syncKept(ctx context.Context, src Source, ref FolderRef, items
 		if !c.cached {
 			rep.New++
 		}
-		if !c.cached || !entries[c.key].HasBody {
+		if !c.cached || !entries[c.key].HasBody || c.refresh {
 			need = append(need, c.item.ID)
 			needBytes += c.item.Size
 			plan.keys[c.item.ID], plan.names[c.item.ID] = c.key, c.item.ServerName()
@@ -277,6 +308,11 @@ func (m *Mailbox) syncKept(ctx context.Context, src Source, ref FolderRef, items
 	var dele, keys []string
 	for _, c := range copies {
 		switch {
+		case plan.got[c.item.ID] && c.refresh:
+			// Its first download counts for retention, not this one.
+			if !doomed(entries[c.key].Downloaded) {
+				continue
+			}
 		case plan.got[c.item.ID]:
 			if !doomed(nowFunc()) {
 				continue
