@@ -155,8 +155,13 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 			fmt.Fprintln(a.io.err, line)
 		}
 	}
+	sig := signalledBy(ctx)
 	if err != nil && (status == nil || status.err != nil) {
-		fmt.Fprintf(a.io.err, "duomail: %s\n", errorMessage(err))
+		msg := errorMessage(err)
+		if sig != nil && errors.Is(err, context.Canceled) {
+			msg = sig.Error()
+		}
+		fmt.Fprintf(a.io.err, "duomail: %s\n", msg)
 		var ue *usageError
 		if errors.As(err, &ue) && !a.running {
 			path := root.CommandPath()
@@ -166,5 +171,11 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 			fmt.Fprintf(a.io.err, "Run '%s --help' for usage.\n", path)
 		}
 	}
-	return exitCode(err)
+	code = exitCode(err)
+	if code != exitOK && sig != nil {
+		// Whatever the signal broke (a read, a dial) reports it as its
+		// own failure; the status says it was the signal.
+		code = sig.code()
+	}
+	return code
 }

@@ -19,6 +19,10 @@ const (
 	exitAuth        = 3 // client.ErrAuth: the server refused the credentials, or there are none
 	exitNetwork     = 4 // client.ErrNetwork (and client.ErrTLS): connect, timeout, certificate
 	exitUnsupported = 5 // client.ErrUnsupported: the protocol cannot do it
+	// A signal that ended the command exits as a shell reports it: 128 + its
+	// number, 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+	exitInterrupted = 130
+	exitTerminated  = 143
 )
 
 // usageError marks a mistake on the command line. It matches

@@ -4,12 +4,11 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := newApp(osStreams(), os.LookupEnv).execute(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/duomail/duomail/popsrc/pop3test"
+)
+
+// bgRun is a duomail process the test lets run while it does something
+// else (sends a signal, starts another).
+type bgRun struct {
+	t      *testing.T
+	args   []string
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+type bgWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w bgWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// start runs the binary as run does, without waiting for it.
+func (c *cli) start(args ...string) *bgRun {
+	c.t.Helper()
+	p := &bgRun{t: c.t, args: args, done: make(chan struct{})}
+	p.cmd = exec.Command(binary(c.t), args...)
+	p.cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + c.home,
+		"XDG_CONFIG_HOME=" + c.config,
+		"XDG_DATA_HOME=" + c.data,
+		"TZ=UTC",
+	}
+	for k, v := range c.env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout = bgWriter{&p.mu, &p.stdout}
+	p.cmd.Stderr = bgWriter{&p.mu, &p.stderr}
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	c.t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+func (p *bgRun) errText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// wait waits up to limit for the process to end and returns its result.
+func (p *bgRun) wait(limit time.Duration) runResult {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		p.cmd.Process.Kill()
+		<-p.done
+		p.t.Fatalf("duomail %s: did not end within %v\nstderr: %s", strings.Join(p.args, " "), limit, p.errText())
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return runResult{args: p.args, stdout: p.stdout.String(), stderr: p.stderr.String(), code: p.cmd.ProcessState.ExitCode()}
+}
+
+// waitFor polls cond until it holds or limit passes.
+func waitFor(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}
+
+func waitingMessage(n int) []byte {
+	return []byte(fmt.Sprintf("From: a@example.org\r\nTo: b@example.org\r\nSubject: message %d\r\nDate: Mon, 2 Jan 2006 15:04:05 +0000\r\nMessage-ID: <m%d@example.org>\r\n\r\nbody %d\r\n", n, n, n))
+}
+
+// popAccount configures account "p" on a POP3 server at port.
+func popAccount(c *cli, port int, extra string) {
+	c.writeConfig(fmt.Sprintf(`
+[accounts.p]
+protocol = "pop3"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = "alice"
+password = "secret"
+%s`, port, extra))
+}
+
+// sawCommand reports whether the server's latest session sent verb.
+func sawCommand(srv *pop3test.Server, verb string) bool {
+	for _, cmd := range srv.Commands() {
+		if strings.HasPrefix(cmd, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// A sync stuck on a server that stopped answering, ended by Ctrl-C or by
+// SIGTERM, exits as a shell reports the signal (not 1, which says a
+// message was not found), and what the cache held is still there.
+func TestBinarySignalExitStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		word string
+	}{
+		{syscall.SIGINT, 130, "interrupted"},
+		{syscall.SIGTERM, 143, "terminated"},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			good, err := pop3test.Start(pop3test.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { good.Close() })
+			stalling, err := pop3test.Start(pop3test.Options{StallOn: "RETR"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { stalling.Close() })
+			for _, srv := range []*pop3test.Server{good, stalling} {
+				srv.AddUser("alice", "secret")
+				for i := 1; i <= 3; i++ {
+					srv.Add("alice", waitingMessage(i))
+				}
+			}
+			stalling.Add("alice", waitingMessage(4)) // the one it will stall on
+
+			c := newCLI(t)
+			popAccount(c, good.Port(), "")
+			c.ok("sync")
+			before := c.ok("list", "--offline").stdout
+			if len(tsv(before)) != 3 {
+				t.Fatalf("cache after the first sync: %q", before)
+			}
+
+			popAccount(c, stalling.Port(), `timeout = "60s"`)
+			p := c.start("sync")
+			if !waitFor(30*time.Second, func() bool { return sawCommand(stalling, "RETR") }) {
+				t.Fatalf("sync never asked for the new message: %v\n%s", stalling.Commands(), p.errText())
+			}
+			sent := time.Now()
+			p.cmd.Process.Signal(tc.sig)
+			r := p.wait(20 * time.Second)
+			t.Logf("ended %v after the signal: %v", time.Since(sent), r)
+			if r.code != tc.code {
+				t.Errorf("exit %d after %v, want %d: %v", r.code, tc.sig, tc.code, r)
+			}
+			if !strings.Contains(r.stderr, "duomail: "+tc.word) {
+				t.Errorf("stderr does not say %q: %q", tc.word, r.stderr)
+			}
+			if after := c.ok("list", "--offline").stdout; after != before {
+				t.Errorf("cache changed by the interrupted sync:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			// The lock was let go: the next sync takes it and completes.
+			popAccount(c, good.Port(), "")
+			c.ok("sync")
+		})
+	}
+}
