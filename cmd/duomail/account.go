@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/termtext"
@@ -105,7 +105,14 @@ func (a *app) resolvePassword(ctx context.Context, ac *AccountConfig) (string, e
 	case ac.Password != "":
 		return ac.Password, nil
 	case ac.PasswordCmd != "":
-		return runPasswordCmd(ctx, ac.Name, ac.PasswordCmd, a.io.in, a.io.err)
+		p := passwordCmd{account: ac.Name, command: ac.PasswordCmd, stdin: a.io.in, stderr: a.io.err, limit: ac.Timeout}
+		if p.limit <= 0 {
+			p.limit = client.DefaultTimeout
+		}
+		if a.io.errTTY {
+			p.waiting = a.io.err
+		}
+		return runPasswordCmd(ctx, p)
 	case ac.PasswordEnv != "":
 		pw := a.env(ac.PasswordEnv)
 		if pw == "" {
@@ -131,27 +138,114 @@ func (a *app) resolvePassword(ctx context.Context, ac *AccountConfig) (string, e
 // maxPasswordOutput bounds what is read from password_cmd.
 const maxPasswordOutput = 64 << 10
 
-// runPasswordCmd runs the command through "sh -c" and takes the first line
-// of its standard output. Its stderr goes to ours (gpg and pass talk
-// there) and its stdin is ours (for a pinentry on the terminal). Errors
-// never quote its output, which may be the password.
-func runPasswordCmd(ctx context.Context, account, command string, stdin io.Reader, stderr io.Writer) (string, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Stdin = stdin
-	cmd.Stderr = stderr
-	var out bytes.Buffer
-	cmd.Stdout = &limitWriter{w: &out, n: maxPasswordOutput}
-	if err := cmd.Run(); err != nil {
+// passwordCmdExit is how long a password_cmd that printed its line has
+// to exit, so that one that then fails still counts as failed; one that
+// keeps running after is stopped, its line kept.
+const passwordCmdExit = time.Second
+
+// passwordCmd is one run of an account's password_cmd.
+type passwordCmd struct {
+	account string
+	command string
+	stdin   io.Reader
+	stderr  io.Writer
+	// limit bounds the wait for the first line: the account's timeout.
+	limit time.Duration
+	// waiting, when set (stderr is a terminal), is told after a second
+	// that duomail is waiting for the command.
+	waiting io.Writer
+}
+
+// runPasswordCmd runs the command through "sh -c" in its own process
+// group and takes the first line of its standard output as soon as it
+// arrives. Its stderr goes to ours (gpg and pass talk there) and its stdin
+// is ours (for a pinentry on the terminal). A command that prints nothing
+// within the limit is killed with everything it started, and so is one
+// that keeps running after its line. Errors never quote its output, which
+// may be the password.
+func runPasswordCmd(ctx context.Context, p passwordCmd) (string, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("account %s: %w: password_cmd %s", p.account, client.ErrAuth, fmt.Sprintf(format, args...))
+	}
+	cmd := exec.Command("sh", "-c", p.command)
+	cmd.Stdin = p.stdin
+	cmd.Stderr = p.stderr
+	// A grandchild that keeps our stdin or stderr must not hold Wait.
+	cmd.WaitDelay = passwordCmdExit
+	ownProcessGroup(cmd)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", fail("%v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return "", fail("%v", err)
+	}
+	type firstLine struct {
+		line string
+		err  error
+	}
+	lines := make(chan firstLine, 1)
+	go func() {
+		br := bufio.NewReader(io.LimitReader(stdout, maxPasswordOutput))
+		line, err := br.ReadString('\n')
+		if err == io.EOF && line != "" {
+			err = nil
+		}
+		lines <- firstLine{line, err}
+		// More output must not block the command on a full pipe.
+		io.Copy(io.Discard, stdout)
+	}()
+	exited := make(chan error, 1)
+	stop := func() error {
+		killProcessGroup(cmd)
+		return <-exited
+	}
+
+	limit := time.NewTimer(p.limit)
+	defer limit.Stop()
+	tell := time.NewTimer(time.Second)
+	defer tell.Stop()
+	var first firstLine
+wait:
+	for {
+		select {
+		case first = <-lines:
+			break wait
+		case <-tell.C:
+			if p.waiting != nil {
+				fmt.Fprintf(p.waiting, "duomail: account %s: waiting for password_cmd (up to %v)\n", p.account, p.limit)
+			}
+		case <-limit.C:
+			go func() { exited <- cmd.Wait() }()
+			stop()
+			return "", fail("printed no password within %v (the account's timeout); stopped it", p.limit)
+		case <-ctx.Done():
+			go func() { exited <- cmd.Wait() }()
+			stop()
+			return "", fmt.Errorf("account %s: password_cmd: %w", p.account, ctx.Err())
+		}
+	}
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err = <-exited:
+	case <-time.After(passwordCmdExit):
+		// Printed its line and went on running: the line is what we need.
+		stop()
+		err = nil
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return "", fmt.Errorf("account %s: %w: password_cmd failed (%s)", account, client.ErrAuth, ee.ProcessState)
+			return "", fail("failed (%s)", ee.ProcessState)
 		}
-		return "", fmt.Errorf("account %s: %w: password_cmd: %v", account, client.ErrAuth, err)
+		return "", fail("%v", err)
 	}
-	line, _, _ := bufio.NewReader(&out).ReadLine()
-	pw := strings.TrimRight(string(line), "\r")
+	if first.err != nil && first.err != io.EOF {
+		return "", fail("%v", first.err)
+	}
+	pw := strings.TrimRight(first.line, "\r\n")
 	if pw == "" {
-		return "", fmt.Errorf("account %s: %w: password_cmd printed no password", account, client.ErrAuth)
+		return "", fail("printed no password")
 	}
 	return pw, nil
 }

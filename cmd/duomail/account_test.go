@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duomail/duomail/client"
 )
@@ -57,14 +58,14 @@ func TestPasswordCmd(t *testing.T) {
 		{`printf 'no newline'`, "no newline"},
 		{`printf ' spaces kept \n'`, " spaces kept "},
 	} {
-		got, err := runPasswordCmd(ctx, "a", tc.cmd, nil, nil)
+		got, err := runPasswordCmd(ctx, passwordCmd{account: "a", command: tc.cmd, limit: time.Minute})
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %q, %v", tc.cmd, got, err)
 		}
 	}
 	for _, cmd := range []string{`echo leaked-secret; exit 3`, `true`, `printf '\n'`} {
 		var stderr strings.Builder
-		_, err := runPasswordCmd(ctx, "acct", cmd, nil, &stderr)
+		_, err := runPasswordCmd(ctx, passwordCmd{account: "acct", command: cmd, stderr: &stderr, limit: time.Minute})
 		if err == nil {
 			t.Errorf("%s: no error", cmd)
 			continue
@@ -139,5 +140,41 @@ func TestAccountChoice(t *testing.T) {
 	}
 	if _, err := pick(globalFlags{url: "imaps://u@h", account: "work"}, true, nil); exitCode(err) != exitUsage {
 		t.Errorf("--url with -a: %v", err)
+	}
+}
+
+// password_cmd is bounded: silence costs the limit and exits 3, a command
+// that keeps running after its line is not waited for, and cancelling
+// ends the wait.
+func TestPasswordCmdBounded(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now()
+	var told strings.Builder
+	_, err := runPasswordCmd(ctx, passwordCmd{account: "a", command: "sleep 100", limit: 1500 * time.Millisecond, waiting: &told})
+	if !errors.Is(err, client.ErrAuth) || exitCode(err) != exitAuth || !strings.Contains(err.Error(), "within 1.5s") {
+		t.Errorf("silent command: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("silent command with a 1.5s limit took %v", d)
+	}
+	if !strings.Contains(told.String(), "waiting for password_cmd") {
+		t.Errorf("waiting not told: %q", told.String())
+	}
+
+	start = time.Now()
+	pw, err := runPasswordCmd(ctx, passwordCmd{account: "a", command: "echo s3cret; sleep 100", limit: time.Minute})
+	if err != nil || pw != "s3cret" {
+		t.Errorf("command that keeps running: %q, %v", pw, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("command that keeps running after its line held us %v", d)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = runPasswordCmd(cctx, passwordCmd{account: "a", command: "sleep 100", limit: time.Minute})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("cancelled: %v after %v", err, time.Since(start))
 	}
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -186,4 +188,136 @@ func TestBinarySignalExitStatus(t *testing.T) {
 			c.ok("sync")
 		})
 	}
+}
+
+// startStderrTerminal is start with stderr on a terminal.
+func (c *cli) startStderrTerminal(args ...string) *bgRun {
+	c.t.Helper()
+	master, slave, err := openPTY(120, 50)
+	if err != nil {
+		c.t.Fatalf("terminal for stderr: %v", err)
+	}
+	p := &bgRun{t: c.t, args: args, done: make(chan struct{})}
+	p.cmd = exec.Command(binary(c.t), args...)
+	p.cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + c.home,
+		"XDG_CONFIG_HOME=" + c.config,
+		"XDG_DATA_HOME=" + c.data,
+		"TZ=UTC",
+	}
+	for k, v := range c.env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout = bgWriter{&p.mu, &p.stdout}
+	p.cmd.Stderr = slave
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	slave.Close()
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(bgWriter{&p.mu, &p.stderr}, master) // ends with EIO once the child's side is closed
+		close(copied)
+	}()
+	go func() { p.cmd.Wait(); <-copied; master.Close(); close(p.done) }()
+	c.t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+// running reports whether the process whose ID the file holds still
+// runs (a zombie nobody reaped does not count).
+func running(t *testing.T, pidFile string) bool {
+	t.Helper()
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("password_cmd did not record its child: %v", err)
+	}
+	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+// A password_cmd that never prints, or prints the password and goes on
+// running, is bounded by the account's timeout: the first finds exit 3
+// with the reason (and a word on the terminal while it waits), the second
+// logs in at once; neither leaves the command or its children running.
+func TestBinaryPasswordCmdBounded(t *testing.T) {
+	t.Parallel()
+	srv, err := pop3test.Start(pop3test.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.AddUser("alice", "secret")
+	srv.Add("alice", waitingMessage(1))
+
+	config := func(c *cli, cmd string) {
+		c.writeConfig(fmt.Sprintf(`
+[accounts.p]
+protocol = "pop3"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = "alice"
+password_cmd = %q
+timeout = "3s"
+`, srv.Port(), cmd))
+	}
+
+	t.Run("never prints", func(t *testing.T) {
+		t.Parallel()
+		c := newCLI(t)
+		pidFile := filepath.Join(c.home, "child")
+		config(c, "sleep 1000 & echo $! > "+pidFile+"; wait")
+		binary(t)
+		start := time.Now()
+		r := c.startStderrTerminal("sync").wait(20 * time.Second)
+		elapsed := time.Since(start)
+		t.Logf("after %v: %v", elapsed, r)
+		if r.code != exitAuth {
+			t.Errorf("exit %d, want %d: %v", r.code, exitAuth, r)
+		}
+		if !strings.Contains(r.stderr, "duomail: account p: waiting for password_cmd (up to 3s)") {
+			t.Errorf("the terminal was not told of the wait: %q", r.stderr)
+		}
+		if !strings.Contains(r.stderr, "account p: authentication failed: password_cmd printed no password within 3s (the account's timeout); stopped it") {
+			t.Errorf("stderr lacks the reason: %q", r.stderr)
+		}
+		if elapsed > 10*time.Second {
+			t.Errorf("took %v with a 3s timeout", elapsed)
+		}
+		if running(t, pidFile) {
+			t.Errorf("password_cmd's child still runs")
+		}
+		// Off a terminal, the wait is not announced.
+		r = c.fails(exitAuth, "sync")
+		if strings.Contains(r.stderr, "waiting for") {
+			t.Errorf("waiting announced off a terminal: %q", r.stderr)
+		}
+	})
+
+	t.Run("prints and keeps running", func(t *testing.T) {
+		t.Parallel()
+		c := newCLI(t)
+		pidFile := filepath.Join(c.home, "child")
+		config(c, "echo secret; sleep 1000 & echo $! > "+pidFile+"; wait")
+		c.timeout = 20 * time.Second
+		binary(t)
+		start := time.Now()
+		c.ok("sync")
+		elapsed := time.Since(start)
+		if elapsed > 8*time.Second {
+			t.Errorf("took %v", elapsed)
+		}
+		if rows := tsv(c.ok("list", "--offline").stdout); len(rows) != 1 {
+			t.Errorf("synced %d messages, want 1", len(rows))
+		}
+		if running(t, pidFile) {
+			t.Errorf("password_cmd's child still runs")
+		}
+	})
 }
