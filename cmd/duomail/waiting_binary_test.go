@@ -56,6 +56,8 @@ func (c *cli) start(args ...string) *bgRun {
 	}
 	p.cmd.Stdout = bgWriter{&p.mu, &p.stdout}
 	p.cmd.Stderr = bgWriter{&p.mu, &p.stderr}
+	// A child duomail left behind must not keep the test waiting for EOF.
+	p.cmd.WaitDelay = 2 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
@@ -220,7 +222,15 @@ func (c *cli) startStderrTerminal(args ...string) *bgRun {
 		io.Copy(bgWriter{&p.mu, &p.stderr}, master) // ends with EIO once the child's side is closed
 		close(copied)
 	}()
-	go func() { p.cmd.Wait(); <-copied; master.Close(); close(p.done) }()
+	go func() {
+		p.cmd.Wait()
+		select {
+		case <-copied:
+		case <-time.After(2 * time.Second): // a child duomail left behind holds the terminal
+		}
+		master.Close()
+		close(p.done)
+	}()
 	c.t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
 	return p
 }
@@ -305,11 +315,13 @@ timeout = "3s"
 		c := newCLI(t)
 		pidFile := filepath.Join(c.home, "child")
 		config(c, "echo secret; sleep 1000 & echo $! > "+pidFile+"; wait")
-		c.timeout = 20 * time.Second
 		binary(t)
 		start := time.Now()
-		c.ok("sync")
+		r := c.start("sync").wait(20 * time.Second)
 		elapsed := time.Since(start)
+		if r.code != 0 {
+			t.Errorf("want exit 0: %v", r)
+		}
 		if elapsed > 8*time.Second {
 			t.Errorf("took %v", elapsed)
 		}
