@@ -439,30 +439,14 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 			msgs = append(msgs, s.drop.msgs[i])
 		}
 	}
-	reqs := make([]request, len(msgs))
-	for i, m := range msgs {
-		reqs[i] = request{op: msgOp("top", m), line: fmt.Sprintf("TOP %d 0", m.num), multi: true}
-	}
-	var refusedTOP bool
-	err = s.exchange(reqs, func(i int, r response) error {
-		if r.refusal != nil {
-			if s.top == unknown {
-				refusedTOP = true
-			}
-			return r.refusal
-		}
-		s.top = supported
-		env, err := envelope(r.body)
+	err = s.headers(msgs, "list --headers-only", func(i int, header io.Reader) error {
+		env, err := envelope(header)
 		if err != nil {
 			return err
 		}
 		env.ID, env.Size = msgs[i].id, msgs[i].size
 		return fn(env)
 	})
-	if refusedTOP {
-		s.top = refused
-		return client.FolderStatus{}, client.Unsupported("list --headers-only", "server lacks TOP")
-	}
 	if err != nil {
 		return client.FolderStatus{}, err
 	}
@@ -605,31 +589,15 @@ func (s *Source) HeaderDigests(ctx context.Context, ref client.FolderRef, ids []
 			ask = append(ask, m)
 		}
 	}
-	reqs := make([]request, len(ask))
-	for i, m := range ask {
-		reqs[i] = request{op: msgOp("top", m), line: fmt.Sprintf("TOP %d 0", m.num), multi: true}
-	}
-	var refusedTOP bool
 	h := client.NewHeaderHash()
-	err = s.exchange(reqs, func(i int, r response) error {
-		if r.refusal != nil {
-			if s.top == unknown {
-				refusedTOP = true
-			}
-			return r.refusal
-		}
-		s.top = supported
+	err = s.headers(ask, "identify messages", func(i int, header io.Reader) error {
 		h.Reset()
-		if _, err := io.Copy(h, r.body); err != nil {
+		if _, err := io.Copy(h, header); err != nil {
 			return err
 		}
 		ask[i].digest = h.Sum()
 		return nil
 	})
-	if refusedTOP {
-		s.top = refused
-		return nil, client.Unsupported("identify messages", "server lacks TOP")
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -638,4 +606,31 @@ func (s *Source) HeaderDigests(ctx context.Context, ref client.FolderRef, ids []
 		out[m.id] = m.digest
 	}
 	return out, nil
+}
+
+// headers sends TOP n 0 for msgs, pipelined, and calls fn with each header
+// in order. The first refusal of a server not yet known to have TOP marks it
+// as lacking TOP for the session, so op fails as unsupported from then on
+// without asking again.
+func (s *Source) headers(msgs []*message, op string, fn func(i int, header io.Reader) error) error {
+	reqs := make([]request, len(msgs))
+	for i, m := range msgs {
+		reqs[i] = request{op: msgOp("top", m), line: fmt.Sprintf("TOP %d 0", m.num), multi: true}
+	}
+	var refusedTOP bool
+	err := s.exchange(reqs, func(i int, r response) error {
+		if r.refusal != nil {
+			if s.top == unknown {
+				refusedTOP = true
+			}
+			return r.refusal
+		}
+		s.top = supported
+		return fn(i, r.body)
+	})
+	if refusedTOP {
+		s.top = refused
+		return client.Unsupported(op, "server lacks TOP")
+	}
+	return err
 }
