@@ -30,6 +30,9 @@ var (
 	ErrIncomplete = errors.New("message arrived incomplete")
 	// ErrUsage: the user asked for something malformed (bad ID, bad flag).
 	ErrUsage = errors.New("usage")
+	// ErrLocked: another process held the account's sync lock for longer
+	// than the caller was willing to wait.
+	ErrLocked = errors.New("the account's cache is in use by another duomail process")
 	// ErrLocalCopyLost: the cache stored the whole message, its file has
 	// since gone (deleted by another program), and the server no longer
 	// had the message at the last sync. Caches wrap it with ErrNotFound.

@@ -67,6 +67,13 @@ func ParseDurability(s string) (Durability, error) {
 // Options tune a Cache; the zero value is right for normal use.
 type Options struct {
 	Durability Durability
+	// LockTimeout bounds how long Lock waits for another process to let
+	// go of the sync lock; past it Lock fails with client.ErrLocked. Zero
+	// waits as long as the context allows.
+	LockTimeout time.Duration
+	// LockWaiting, when set, is called once if Lock has waited a second,
+	// with what the holder wrote into the lock file.
+	LockWaiting func(LockHolder)
 }
 
 // Cache is one account's local store. It is safe for concurrent use by
@@ -79,6 +86,7 @@ type Cache struct {
 	// readOnly, when set, is why the index could only be opened for
 	// reading (a read-only file system, a full disk); writes fail with it.
 	readOnly error
+	lockOpts Options
 }
 
 // busyTimeoutMillis is how long a write waits for another process's.
@@ -174,7 +182,7 @@ func openWritable(abs string, opts Options) (*Cache, error) {
 	// writer lock.
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
-	c := &Cache{dir: abs, db: db, durability: opts.Durability}
+	c := &Cache{dir: abs, db: db, durability: opts.Durability, lockOpts: opts}
 	if c.durability == DurabilityDefault {
 		c.durability = DurabilityFsync
 	}
@@ -222,7 +230,7 @@ func openReadOnly(abs string, opts Options) (*Cache, error) {
 			db.Close()
 			continue
 		}
-		c := &Cache{dir: abs, db: db, durability: opts.Durability}
+		c := &Cache{dir: abs, db: db, durability: opts.Durability, lockOpts: opts}
 		if c.durability == DurabilityDefault {
 			c.durability = DurabilityFsync
 		}

@@ -6,16 +6,43 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/duomail/duomail/client"
 	"golang.org/x/sys/unix"
 )
 
+// LockHolder is what the process holding the sync lock wrote into the
+// lock file: its process ID and command line. PID is 0 when unknown (an
+// older duomail, or a holder that has not written yet).
+type LockHolder struct {
+	PID     int
+	Command string
+}
+
+func (h LockHolder) String() string {
+	if h.PID == 0 {
+		return "another duomail process"
+	}
+	if h.Command == "" {
+		return fmt.Sprintf("process %d", h.PID)
+	}
+	return fmt.Sprintf("process %d (%s)", h.PID, h.Command)
+}
+
+// lockWaitNotice is how long Lock waits before calling LockWaiting.
+const lockWaitNotice = time.Second
+
+// maxHolderCommand bounds the command line kept in the lock file.
+const maxHolderCommand = 200
+
 // Lock implements client.Cache with an exclusive flock(2) on dir/lock,
-// polled so that ctx can end the wait. Once the lock is held, it recovers
-// from any run that was interrupted while holding it. unlock is safe to
-// call more than once.
+// polled so that ctx or Options.LockTimeout can end the wait. Once the
+// lock is held, it recovers from any run that was interrupted while
+// holding it. unlock is safe to call more than once.
 func (c *Cache) Lock(ctx context.Context) (unlock func(), err error) {
 	if err := c.checkWritable(); err != nil {
 		return nil, fmt.Errorf("lock cache: %w", err)
@@ -33,19 +60,24 @@ func (c *Cache) Lock(ctx context.Context) (unlock func(), err error) {
 	return unlock, nil
 }
 
-// tryLock takes the sync lock, waiting for it until ctx ends when wait is
-// set; without wait it returns (nil, nil) when someone else holds it.
+// tryLock takes the sync lock, waiting for it until ctx ends or the lock
+// timeout passes when wait is set; without wait it returns (nil, nil)
+// when someone else holds it. The holder writes its process ID and
+// command line into the file, for those who wait to say whom.
 func (c *Cache) tryLock(ctx context.Context, wait bool) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(c.dir, lockName), os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		return nil, fmt.Errorf("lock cache: %w", err)
 	}
 	const poll = 25 * time.Millisecond
+	start := time.Now()
+	noticed := c.lockOpts.LockWaiting == nil
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
+			writeHolder(f)
 			return f, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
@@ -56,14 +88,55 @@ func (c *Cache) tryLock(ctx context.Context, wait bool) (*os.File, error) {
 			f.Close()
 			return nil, nil
 		}
+		waited := time.Since(start)
+		if limit := c.lockOpts.LockTimeout; limit > 0 && waited >= limit {
+			h := readHolder(f)
+			f.Close()
+			return nil, fmt.Errorf("lock cache: %w: %s held it for all of %v", client.ErrLocked, h, limit)
+		}
+		if !noticed && waited >= lockWaitNotice {
+			noticed = true
+			c.lockOpts.LockWaiting(readHolder(f))
+		}
 		t.Reset(poll)
 		select {
 		case <-ctx.Done():
+			h := readHolder(f)
 			f.Close()
-			return nil, fmt.Errorf("lock cache: another duomail process is syncing this account: %w", ctx.Err())
+			return nil, fmt.Errorf("lock cache: waiting for %s, which holds it: %w", h, ctx.Err())
 		case <-t.C:
 		}
 	}
+}
+
+// writeHolder records this process in the lock file. It is a courtesy
+// to those who wait, so a failure to write is no reason to fail.
+func writeHolder(f *os.File) {
+	args := append([]string(nil), os.Args...)
+	if len(args) > 0 {
+		// The program's name without its directory says enough.
+		args[0] = filepath.Base(args[0])
+	}
+	cmd := strings.Join(args, " ")
+	if len(cmd) > maxHolderCommand {
+		cmd = cmd[:maxHolderCommand] + "..."
+	}
+	if f.Truncate(0) == nil {
+		f.WriteAt([]byte(fmt.Sprintf("%d\n%s\n", os.Getpid(), cmd)), 0)
+	}
+}
+
+// readHolder reads what the holder wrote; the zero LockHolder when the
+// file says nothing usable.
+func readHolder(f *os.File) LockHolder {
+	buf := make([]byte, 64+maxHolderCommand*2)
+	n, _ := f.ReadAt(buf, 0)
+	pid, cmd, _ := strings.Cut(string(buf[:n]), "\n")
+	p, err := strconv.Atoi(pid)
+	if err != nil || p <= 0 {
+		return LockHolder{}
+	}
+	return LockHolder{PID: p, Command: strings.TrimSuffix(cmd, "\n")}
 }
 
 func (c *Cache) recoverIfUnlocked(ctx context.Context) error {
