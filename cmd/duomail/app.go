@@ -49,6 +49,8 @@ type globalFlags struct {
 	debug   bool
 	stats   bool
 	quiet   bool
+	// lockTimeout bounds the wait for another process's sync lock.
+	lockTimeout time.Duration
 }
 
 // app is one invocation: the flags, the configuration read on demand, the

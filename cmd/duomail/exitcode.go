@@ -19,6 +19,7 @@ const (
 	exitAuth        = 3 // client.ErrAuth: the server refused the credentials, or there are none
 	exitNetwork     = 4 // client.ErrNetwork (and client.ErrTLS): connect, timeout, certificate
 	exitUnsupported = 5 // client.ErrUnsupported: the protocol cannot do it
+	exitLocked      = 7 // client.ErrLocked: another process kept the cache past --lock-timeout
 	// A signal that ended the command exits as a shell reports it: 128 + its
 	// number, 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
 	exitInterrupted = 130
@@ -51,6 +52,8 @@ func exitCode(err error) int {
 		return exitNetwork
 	case errors.Is(err, client.ErrUnsupported):
 		return exitUnsupported
+	case errors.Is(err, client.ErrLocked):
+		return exitLocked
 	case errors.Is(err, client.ErrUsage):
 		return exitUsage
 	}

@@ -27,6 +27,7 @@ func TestExitCodes(t *testing.T) {
 		{&config.Error{URL: "imap://u@h:0", Key: "port", Msg: "bad"}, 2},
 		{&client.ServerError{Op: "select", Text: "no such mailbox"}, 1},
 		{&usageError{errors.New("unknown flag: --x")}, 2},
+		{fmt.Errorf("sync INBOX: lock cache: %w: process 1 held it for all of 1m0s", client.ErrLocked), 7},
 		{fmt.Errorf("fetch: %w: empty message ID", client.ErrUsage), 2},
 		{&client.ServerError{Op: "login", Text: "bad password", Auth: true}, 3},
 		{fmt.Errorf("login: %w", client.ErrAuth), 3},

@@ -52,7 +52,16 @@ func (a *app) openSession(ac *AccountConfig, cfg *Config, labelled bool) (*sessi
 		return nil, fmt.Errorf("account %s: no driver for protocol %q", ac.Name, ac.Protocol)
 	}
 	acct := a.clientAccount(ac, cfg)
-	cache, err := localcache.Open(acct.CacheDir)
+	cache, err := localcache.OpenWithOptions(acct.CacheDir, localcache.Options{
+		LockTimeout: a.flags.lockTimeout,
+		LockWaiting: func(h localcache.LockHolder) {
+			wait := "for as long as it takes"
+			if a.flags.lockTimeout > 0 {
+				wait = "up to " + a.flags.lockTimeout.String() + ", see --lock-timeout"
+			}
+			a.notice(fmt.Sprintf("duomail: account %s: waiting for %s, which is using the account's cache (%s)", ac.Name, h, wait))
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", ac.Name, err)
 	}

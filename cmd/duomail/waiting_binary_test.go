@@ -333,3 +333,53 @@ timeout = "3s"
 		}
 	})
 }
+
+// A sync that finds another duomail process using the account's cache
+// says after a second which process it waits for, and gives up at
+// --lock-timeout with its own exit status; reading the cache offline does
+// not wait at all.
+func TestBinaryLockWaitBounded(t *testing.T) {
+	t.Parallel()
+	stalling, err := pop3test.Start(pop3test.Options{StallOn: "RETR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stalling.Close() })
+	stalling.AddUser("alice", "secret")
+	stalling.Add("alice", waitingMessage(1))
+	c := newCLI(t)
+	popAccount(c, stalling.Port(), `timeout = "60s"`)
+	holder := c.start("sync")
+	if !waitFor(30*time.Second, func() bool { return sawCommand(stalling, "RETR") }) {
+		t.Fatalf("the first sync never got to RETR: %s", holder.errText())
+	}
+
+	start := time.Now()
+	r := c.run("--lock-timeout", "2s", "sync")
+	elapsed := time.Since(start)
+	t.Logf("after %v: %v", elapsed, r)
+	if r.code != exitLocked {
+		t.Errorf("exit %d, want %d: %v", r.code, exitLocked, r)
+	}
+	who := fmt.Sprintf("process %d (duomail sync)", holder.cmd.Process.Pid)
+	if !strings.Contains(r.stderr, "duomail: account p: waiting for "+who+", which is using the account's cache (up to 2s, see --lock-timeout)") {
+		t.Errorf("stderr does not say whom it waits for (%s): %q", who, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "in use by another duomail process: "+who+" held it for all of 2s") {
+		t.Errorf("stderr lacks the reason: %q", r.stderr)
+	}
+	if elapsed > 10*time.Second {
+		t.Errorf("took %v with --lock-timeout 2s", elapsed)
+	}
+
+	start = time.Now()
+	c.ok("list", "--offline")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("list --offline took %v while a sync held the lock", d)
+	}
+
+	holder.cmd.Process.Signal(syscall.SIGINT)
+	if r := holder.wait(20 * time.Second); r.code != 130 {
+		t.Errorf("first sync after Ctrl-C: %v", r)
+	}
+}
