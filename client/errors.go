@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 )
 
 // Error kinds. Sources wrap them (fmt.Errorf("fetch uid 42: %w: %w", ErrNetwork, err))
@@ -69,11 +71,78 @@ type ServerError struct {
 
 func (e *ServerError) Error() string {
 	if e.Op == "" {
-		return "server said: " + e.Text
+		return "server said: " + ServerText(e.Text)
 	}
-	return e.Op + ": server said: " + e.Text
+	return e.Op + ": server said: " + ServerText(e.Text)
 }
+
+// serverTiming is Dovecot's timing suffix on command replies, e.g.
+// " (0.001 + 0.000 secs)." or " (0.001 + 0.000 + 0.000 secs).": noise to a
+// user reading why a command failed.
+var serverTiming = regexp.MustCompile(`\s*\(\d+\.\d+( \+ \d+\.\d+)* secs\)\.?\s*$`)
+
+// ServerText is a server's reply text as shown to users: without the
+// timing figures some servers append.
+func ServerText(text string) string {
+	if loc := serverTiming.FindStringIndex(text); loc != nil {
+		text = text[:loc[0]]
+	}
+	return text
+}
+
+// MissingError names messages asked for by ID that a folder does not
+// have, telling apart IDs the folder never had (mistyped, or meant for
+// another folder) from messages that were there and are gone. It matches
+// ErrNotFound.
+type MissingError struct {
+	Folder string
+	Never  []string // never existed: above the server's next UID, or never seen
+	Gone   []string // seen before, deleted or moved since
+}
+
+func (e *MissingError) Error() string {
+	var parts []string
+	if len(e.Never) > 0 {
+		parts = append(parts, fmt.Sprintf("no message %s in %s", idList(e.Never), e.Folder))
+	}
+	if len(e.Gone) > 0 {
+		word := "message"
+		if len(e.Gone) > 1 {
+			word = "messages"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s in %s: no longer on the server", word, idList(e.Gone), e.Folder))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// idList names IDs for a message: the first ten, then how many more.
+func idList(ids []string) string {
+	const shown = 10
+	if len(ids) <= shown {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:shown], ", "), len(ids)-shown)
+}
+
+func (e *MissingError) Is(target error) bool { return target == ErrNotFound }
 
 func (e *ServerError) Is(target error) bool {
 	return target == ErrServer || e.Auth && target == ErrAuth
 }
+
+// MissingFolderError: the server has no folder of that name. Suggest is a
+// folder whose name differs only in case. It matches ErrNotFound.
+type MissingFolderError struct {
+	Name    string
+	Suggest string
+}
+
+func (e *MissingFolderError) Error() string {
+	msg := fmt.Sprintf("no folder %q on the server", e.Name)
+	if e.Suggest != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", e.Suggest)
+	}
+	return msg
+}
+
+func (e *MissingFolderError) Is(target error) bool { return target == ErrNotFound }

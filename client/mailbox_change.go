@@ -80,10 +80,12 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 		return DeleteResult{}, err
 	}
 	if m.caps.Has(FeatureMailOnServer) {
+		acted := m.describe(ctx, src, ref, ids)
 		res, err := src.Delete(ctx, ref, ids, opts)
 		if err != nil {
 			return res, fmt.Errorf("delete: %w", err)
 		}
+		res.Messages = acted
 		if err := m.Cache.Remove(ctx, folder, ids); err != nil {
 			return res, err
 		}
@@ -137,7 +139,7 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 			return DeleteResult{}, fmt.Errorf("delete %s: %w (neither on the server nor in the cache)", id, ErrNotFound)
 		}
 	}
-	res := DeleteResult{Expunged: true}
+	res := DeleteResult{Expunged: true, Messages: m.describe(ctx, src, ref, ids)}
 	if len(serverIDs) > 0 {
 		r, err := src.Delete(ctx, ref, serverIDs, opts)
 		if err != nil {
@@ -158,25 +160,59 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 }
 
 // Move moves messages to another folder on the server.
-func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest string, opts MoveOptions) error {
+func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest string, opts MoveOptions) (MoveResult, error) {
 	defer m.Opts.Stats.Begin("move")()
 	folder = FolderName(folder)
 	if len(ids) == 0 {
-		return fmt.Errorf("move: %w: no message given", ErrUsage)
+		return MoveResult{}, fmt.Errorf("move: %w: no message given", ErrUsage)
 	}
 	if err := m.require(ctx, "move", FeatureServerMove); err != nil {
-		return err
+		return MoveResult{}, err
 	}
 	src, err := m.Source(ctx)
 	if err != nil {
-		return err
+		return MoveResult{}, err
 	}
 	ref, err := m.Ref(ctx, folder)
 	if err != nil {
-		return err
+		return MoveResult{}, err
 	}
-	if err := src.Move(ctx, ref, ids, FolderName(dest), opts); err != nil {
-		return fmt.Errorf("move: %w", err)
+	acted := m.describe(ctx, src, ref, ids)
+	moved, err := src.Move(ctx, ref, ids, FolderName(dest), opts)
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("move: %w", err)
 	}
-	return m.Cache.Remove(ctx, folder, ids)
+	for i := range acted {
+		acted[i].NewID = moved[acted[i].ID]
+	}
+	return MoveResult{Messages: acted}, m.Cache.Remove(ctx, folder, ids)
+}
+
+// describe names the messages about to be acted on, from the cache or
+// else the server's envelopes. It is best effort: an ID neither knows is
+// listed bare, and the action itself reports what is missing.
+func (m *Mailbox) describe(ctx context.Context, src Source, ref FolderRef, ids []string) []Acted {
+	known := make(map[string]Envelope, len(ids))
+	m.Cache.List(ctx, ref.Name, ListOptions{IDs: ids}, func(e Envelope) error {
+		known[e.ID] = e
+		return nil
+	})
+	var rest []string
+	for _, id := range ids {
+		if _, ok := known[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) > 0 && m.caps.Has(FeatureHeadersFirst) {
+		src.List(ctx, ref, ListOptions{IDs: rest}, func(e Envelope) error {
+			known[e.ID] = e
+			return nil
+		})
+	}
+	out := make([]Acted, len(ids))
+	for i, id := range ids {
+		e := known[id]
+		out[i] = Acted{ID: id, Subject: e.Subject, From: e.From}
+	}
+	return out
 }

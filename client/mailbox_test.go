@@ -228,7 +228,7 @@ func TestPOP3CommandsSayWhatPOP3Cannot(t *testing.T) {
 	}
 	mb.Close()
 	before := len(srv.Sessions())
-	err = mb.Move(ctxT(t), "", []string{envs[0].ID}, "Archive", client.MoveOptions{})
+	_, err = mb.Move(ctxT(t), "", []string{envs[0].ID}, "Archive", client.MoveOptions{})
 	if !errors.Is(err, client.ErrUnsupported) || err.Error() != "move: POP3 has no folders" {
 		t.Errorf("move: %v", err)
 	}

@@ -71,8 +71,10 @@ type Source interface {
 	// server commits only at a clean Close (result Pending).
 	Delete(ctx context.Context, ref FolderRef, ids []string, opts DeleteOptions) (DeleteResult, error)
 
-	// Move moves messages to another folder on the server. Unsupported on POP3.
-	Move(ctx context.Context, ref FolderRef, ids []string, dest string, opts MoveOptions) error
+	// Move moves messages to another folder on the server and returns each
+	// one's new ID there where the server said (IMAP UIDPLUS: COPYUID);
+	// the map is empty otherwise. Unsupported on POP3.
+	Move(ctx context.Context, ref FolderRef, ids []string, dest string, opts MoveOptions) (map[string]string, error)
 
 	// SetFlags adds or removes flags on the server. Unsupported on POP3.
 	SetFlags(ctx context.Context, ref FolderRef, ids []string, op FlagOp, flags []Flag) error

@@ -99,7 +99,8 @@ type FolderRef struct {
 type Envelope struct {
 	ID             string    `json:"id"` // IMAP: the UID in decimal; POP3: the UIDL
 	Folder         string    `json:"folder"`
-	Date           time.Time `json:"date"`
+	Date           time.Time `json:"date"`     // the Date header; zero when the message has none
+	Received       time.Time `json:"received"` // arrival: IMAP INTERNALDATE, POP3 when downloaded; zero when unknown
 	From           string    `json:"from"`
 	To             []string  `json:"to"`
 	Subject        string    `json:"subject"`
@@ -110,13 +111,23 @@ type Envelope struct {
 	UIDValidity    uint32    `json:"uidvalidity,omitempty"`
 }
 
+// ListDate is the date a listing shows: the Date header, or for a message
+// without one, when it arrived (so it still sorts and reads sensibly).
+func (e Envelope) ListDate() time.Time {
+	if e.Date.IsZero() {
+		return e.Received
+	}
+	return e.Date
+}
+
 // EnvelopeJSON is an envelope in its documented JSON form, stable for
 // scripts: a date the message does not have is null (not year 1), and
 // lists are [] (not null). An object that carries an envelope's fields
 // and more (fetch --json, a watch --json line) embeds it.
 type EnvelopeJSON struct {
 	envelopeFields
-	Date *time.Time `json:"date"`
+	Date     *time.Time `json:"date"`
+	Received *time.Time `json:"received"`
 }
 
 // envelopeFields is Envelope without its methods, so that embedding it
@@ -125,10 +136,11 @@ type envelopeFields Envelope
 
 // JSON returns the envelope in its documented JSON form.
 func (e Envelope) JSON() EnvelopeJSON {
-	var date *time.Time
-	if !e.Date.IsZero() {
-		d := e.Date
-		date = &d
+	orNull := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
 	}
 	if e.To == nil {
 		e.To = []string{}
@@ -136,7 +148,7 @@ func (e Envelope) JSON() EnvelopeJSON {
 	if e.Flags == nil {
 		e.Flags = []Flag{}
 	}
-	return EnvelopeJSON{envelopeFields(e), date}
+	return EnvelopeJSON{envelopeFields(e), orNull(e.Date), orNull(e.Received)}
 }
 
 // MarshalJSON encodes the documented JSON form (see JSON). It leaves <, >
@@ -209,10 +221,27 @@ type MoveOptions struct {
 	ExpungeOthers bool
 }
 
+// Acted is a message a delete or move acted on, named so that an ID typed
+// for the wrong folder is noticed.
+type Acted struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	From    string `json:"from"`
+	// NewID is the message's ID in the destination folder, when the
+	// server said (IMAP UIDPLUS); "" otherwise.
+	NewID string `json:"new_id,omitempty"`
+}
+
+// MoveResult says what Move did.
+type MoveResult struct {
+	Messages []Acted `json:"messages"`
+}
+
 // DeleteResult says what Delete actually did, so the user is told.
 type DeleteResult struct {
-	MovedTo  string `json:"moved_to,omitempty"` // the Trash folder, when mail went there
-	Expunged bool   `json:"expunged"`
+	Messages []Acted `json:"messages"`
+	MovedTo  string  `json:"moved_to,omitempty"` // the Trash folder, when mail went there
+	Expunged bool    `json:"expunged"`
 	// Pending is true when the deletion takes effect only when the session
 	// ends cleanly (POP3 DELE is committed by QUIT).
 	Pending bool `json:"pending"`

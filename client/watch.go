@@ -99,8 +99,9 @@ func (m *Mailbox) watchOnce(ctx context.Context, folder string, seen *watchState
 	}
 
 	if w, ok := src.(Watcher); ok && m.caps.Has(FeaturePush) {
+		// The Watcher names the operation and folder itself.
 		if err := w.Watch(ctx, folder); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("watch %s: %w", folder, err)
+			return err
 		}
 		return nil
 	}

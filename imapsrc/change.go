@@ -27,7 +27,7 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 		res := client.DeleteResult{MovedTo: s.trash}
 		err := s.run(ctx, op, func() error {
 			var err error
-			res.OthersExpunged, err = s.move(op, ref, uids, s.trash, opts.ExpungeOthers)
+			_, res.OthersExpunged, err = s.move(op, ref, uids, s.trash, opts.ExpungeOthers)
 			return err
 		})
 		if err != nil {
@@ -247,37 +247,48 @@ func setOf(uids []imap.UID) map[imap.UID]bool {
 // exactly those UIDs, or on a server without UIDPLUS the guarded plain
 // EXPUNGE of plainExpunge. (imapclient's own fallback would flag and
 // expunge even after a failed COPY, and with an unguarded EXPUNGE.)
-func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string, opts client.MoveOptions) error {
+func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string, opts client.MoveOptions) (map[string]string, error) {
 	op := "move from " + ref.Name + " to " + dest
 	uids, err := parseIDs(op, ids)
 	if err != nil || len(uids) == 0 {
-		return err
+		return nil, err
 	}
 	if sameFolder(ref.Name, dest) {
-		return fmt.Errorf("%s: %w: source and destination are the same folder", op, client.ErrUsage)
+		return nil, fmt.Errorf("%s: %w: source and destination are the same folder", op, client.ErrUsage)
 	}
-	return s.run(ctx, op, func() error {
-		_, err := s.move(op, ref, uids, dest, opts.ExpungeOthers)
+	var moved map[string]string
+	err = s.run(ctx, op, func() error {
+		var err error
+		moved, _, err = s.move(op, ref, uids, dest, opts.ExpungeOthers)
 		return err
 	})
+	return moved, err
 }
 
-// move returns how many messages besides uids a plain EXPUNGE removed.
-func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest string, allowOthers bool) (int, error) {
+// move returns the new UIDs the server reported (COPYUID), by old UID,
+// and how many messages besides uids a plain EXPUNGE removed.
+func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest string, allowOthers bool) (map[string]string, int, error) {
 	if err := s.useRef(op, ref, true); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	if err := s.requireExisting(op, uids); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
+	moved := map[string]string{}
 	sets := chunkUIDs(uids)
 	if s.caps.Has(imap.CapMove) {
 		for _, set := range sets {
-			if _, err := s.c.Move(set, dest).Wait(); err != nil {
-				return 0, s.translate(op, err)
+			data, err := s.c.Move(set, dest).Wait()
+			if err != nil {
+				return moved, 0, s.translate(op, err)
+			}
+			if data != nil {
+				src, _ := data.SourceUIDs.(imap.UIDSet)
+				dst, _ := data.DestUIDs.(imap.UIDSet)
+				pairUIDs(moved, src, dst)
 			}
 		}
-		return 0, nil
+		return moved, 0, nil
 	}
 	uidplus := s.caps.Has(imap.CapUIDPlus)
 	var others []imap.UID
@@ -285,18 +296,22 @@ func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest str
 		// Refused before the copy, so a refusal leaves no duplicates.
 		var err error
 		if others, err = s.othersDeleted(op, uids); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		if len(others) > 0 && !allowOthers {
-			return 0, refuseOthers(op, ref.Name, others, "")
+			return nil, 0, refuseOthers(op, ref.Name, others, "")
 		}
 		if others == nil {
 			others = []imap.UID{}
 		}
 	}
 	for _, set := range sets {
-		if _, err := s.c.Copy(set, dest).Wait(); err != nil {
-			return 0, fmt.Errorf("%w; nothing was moved", s.translate(op+": copy", err))
+		data, err := s.c.Copy(set, dest).Wait()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w; nothing was moved", s.translate(op+": copy", err))
+		}
+		if data != nil {
+			pairUIDs(moved, data.SourceUIDs, data.DestUIDs)
 		}
 	}
 	var (
@@ -309,14 +324,27 @@ func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest str
 		n, err = s.plainExpunge(op, ref.Name, uids, allowOthers, others)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%w (the messages were copied to %s; the originals may remain in %s)", err, dest, ref.Name)
+		return nil, 0, fmt.Errorf("%w (the messages were copied to %s; the originals may remain in %s)", err, dest, ref.Name)
 	}
-	return n, nil
+	return moved, n, nil
+}
+
+// pairUIDs records COPYUID's answer: the n-th source UID became the n-th
+// destination UID (RFC 4315). Sets that do not pair up are ignored.
+func pairUIDs(into map[string]string, src, dst imap.UIDSet) {
+	from, ok1 := src.Nums()
+	to, ok2 := dst.Nums()
+	if !ok1 || !ok2 || len(from) != len(to) {
+		return
+	}
+	for i := range from {
+		into[uidString(from[i])] = uidString(to[i])
+	}
 }
 
 // SetFlags adds or removes flags with UID STORE +FLAGS.SILENT/-FLAGS.SILENT.
 func (s *Source) SetFlags(ctx context.Context, ref client.FolderRef, ids []string, op client.FlagOp, flags []client.Flag) error {
-	name := "flag in " + ref.Name
+	name := "flag"
 	uids, err := parseIDs(name, ids)
 	if err != nil {
 		return err
@@ -362,7 +390,7 @@ func (s *Source) requireExisting(op string, uids []imap.UID) error {
 		}
 	}
 	if missing := missingUIDs(uids, found); len(missing) > 0 {
-		return fmt.Errorf("%s: uid %s: %w", op, formatUIDs(missing), client.ErrNotFound)
+		return s.missing(missing)
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func testDownloadExact(t *testing.T, b *backend) {
 
 	// IDs no longer there: the others arrive, then ErrNotFound naming them.
 	got, _, err = download(t, s, client.FolderRef{Name: b.box}, []string{ids[0], "99998", ids[1], "99999"})
-	if !errors.Is(err, client.ErrNotFound) || !strings.Contains(err.Error(), "99998:99999") || len(got) != 2 {
+	if !errors.Is(err, client.ErrNotFound) || !strings.Contains(err.Error(), "no message 99998, 99999 in "+b.box) || len(got) != 2 {
 		t.Errorf("missing ids: got %d messages, err %v", len(got), err)
 	}
 
@@ -143,7 +143,7 @@ func testBadAndEmptyIDs(t *testing.T, b *backend) {
 	if _, err := s.Delete(bg, ref, []string{}, client.DeleteOptions{Expunge: true}); err != nil {
 		t.Error(err)
 	}
-	if err := s.Move(bg, ref, nil, "Archive", client.MoveOptions{}); err != nil {
+	if _, err := s.Move(bg, ref, nil, "Archive", client.MoveOptions{}); err != nil {
 		t.Error(err)
 	}
 	if err := s.SetFlags(bg, ref, nil, client.FlagAdd, []client.Flag{client.FlagSeen}); err != nil {
@@ -263,23 +263,25 @@ func testMove(t *testing.T, b *backend) {
 	var trace syncBuffer
 	s := b.dial(t, "alice", client.DialOptions{Debug: &trace})
 	ids := inventoryIDs(t, s, b.box)
-	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest, client.MoveOptions{}); err != nil {
+	newIDs, err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest, client.MoveOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if left := inventoryIDs(t, s, b.box); !slices.Equal(left, ids[1:]) {
 		t.Errorf("left %v", left)
 	}
-	if moved := inventoryIDs(t, s, dest); len(moved) != 1 {
-		t.Errorf("in %s: %v", dest, moved)
+	// The server's COPYUID says where the message went.
+	if moved := inventoryIDs(t, s, dest); len(moved) != 1 || len(newIDs) != 1 || newIDs[ids[0]] != moved[0] {
+		t.Errorf("in %s: %v; reported new IDs %v", dest, moved, newIDs)
 	}
 	if !hasCommand(trace.String(), "UID MOVE") {
 		t.Errorf("no UID MOVE:\n%s", trace.String())
 	}
-	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], b.box, client.MoveOptions{}); !errors.Is(err, client.ErrUsage) {
+	if _, err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], b.box, client.MoveOptions{}); !errors.Is(err, client.ErrUsage) {
 		t.Errorf("move to itself: %v", err)
 	}
 	// A missing destination: nothing changes.
-	err := s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], "no-such-folder", client.MoveOptions{})
+	_, err = s.Move(bg, client.FolderRef{Name: b.box}, ids[1:], "no-such-folder", client.MoveOptions{})
 	if err == nil || !errors.Is(err, client.ErrServer) {
 		t.Errorf("move to missing folder: %v", err)
 	}
@@ -369,7 +371,8 @@ func testStaleUIDValidity(t *testing.T, b *backend) {
 	stale("delete", err)
 	_, err = s.Delete(bg, old, ids, client.DeleteOptions{})
 	stale("delete to trash", err)
-	stale("move", s.Move(bg, old, ids, "Archive", client.MoveOptions{}))
+	_, moveErr := s.Move(bg, old, ids, "Archive", client.MoveOptions{})
+	stale("move", moveErr)
 	stale("flag", s.SetFlags(bg, old, ids, client.FlagAdd, []client.Flag{client.FlagDeleted}))
 	if hasCommand(trace.String(), "UID") || hasCommand(trace.String(), "MOVE") || hasCommand(trace.String(), "STORE") {
 		t.Errorf("commands on stale IDs:\n%s", trace.String())
@@ -463,7 +466,7 @@ func testMoveFallback(t *testing.T, b *backend) {
 
 	// COPY fails: the message stays where it was, not flagged.
 	trace.Reset()
-	err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], "no-such-folder", client.MoveOptions{})
+	_, err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], "no-such-folder", client.MoveOptions{})
 	if err == nil || !errors.Is(err, client.ErrServer) {
 		t.Errorf("move to missing folder: %v", err)
 	}
@@ -476,7 +479,7 @@ func testMoveFallback(t *testing.T, b *backend) {
 	}
 
 	trace.Reset()
-	if err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest, client.MoveOptions{}); err != nil {
+	if _, err := s.Move(bg, client.FolderRef{Name: b.box}, ids[:1], dest, client.MoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range commandLines(trace.String()) {

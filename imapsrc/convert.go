@@ -32,9 +32,9 @@ func envelopeFrom(buf *imapclient.FetchMessageBuffer, folder string, uidValidity
 		}
 		env.MessageID = e.MessageID
 	}
-	if env.Date.IsZero() {
-		env.Date = buf.InternalDate
-	}
+	// Date stays the header's (zero when missing, like POP3's); arrival
+	// is its own field.
+	env.Received = buf.InternalDate
 	var root *client.Part
 	if buf.BodyStructure != nil {
 		root = convertPart(buf.BodyStructure, nil, false, 0)

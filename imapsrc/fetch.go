@@ -91,7 +91,7 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 		// Mail deleted meanwhile simply is not listed, unless the caller
 		// asked for it by ID.
 		if len(gone) > 0 && len(opts.IDs) > 0 {
-			return fmt.Errorf("%s: uid %s: %w (no longer on the server)", op, formatUIDs(gone), client.ErrNotFound)
+			return s.missing(gone)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -131,7 +132,11 @@ func (s *Source) reselect(name string, readOnly bool) error {
 	s.sel = selection{}
 	data, err := s.c.Select(name, s.selectOptions(readOnly)).Wait()
 	if err != nil {
-		return s.translate(verb+name, err)
+		err = s.translate(verb+name, err)
+		if isNotFound(err) {
+			return s.noFolder(name)
+		}
+		return err
 	}
 	s.sel = selection{name: name, readOnly: readOnly, status: statusFromSelect(name, data)}
 	return nil
@@ -425,5 +430,39 @@ func (s *Source) checkMissing(op string, asked []imap.UID, got func(imap.UID) bo
 		return fmt.Errorf("%s: %w: the server did not deliver uid %s in a form this client can match (FETCH items out of order or duplicated)",
 			op, client.ErrProtocol, formatUIDs(exist))
 	}
-	return fmt.Errorf("%s: uid %s: %w (no longer on the server)", op, formatUIDs(missing), client.ErrNotFound)
+	return s.missing(missing)
+}
+
+// noFolder explains a folder the server does not have, offering one
+// whose name differs only in case: folder names other than INBOX are
+// case-sensitive, and "archive" for "Archive" is the usual slip.
+func (s *Source) noFolder(name string) error {
+	nf := &client.MissingFolderError{Name: name}
+	list, lerr := s.c.List("", "*", nil).Collect()
+	if lerr != nil {
+		return s.translate("list", lerr)
+	}
+	for _, d := range list {
+		if d.Mailbox != name && strings.EqualFold(d.Mailbox, name) {
+			nf.Suggest = d.Mailbox
+			break
+		}
+	}
+	return nf
+}
+
+// missing explains UIDs the selected folder does not have. A UID at or
+// above the folder's UIDNEXT was never given to any message, so it was
+// mistyped or meant for another folder; a lower one was there once.
+func (s *Source) missing(uids []imap.UID) error {
+	e := &client.MissingError{Folder: s.sel.name}
+	for _, u := range uids {
+		id := strconv.FormatUint(uint64(u), 10)
+		if next := s.sel.status.UIDNext; next > 0 && uint32(u) >= next {
+			e.Never = append(e.Never, id)
+		} else {
+			e.Gone = append(e.Gone, id)
+		}
+	}
+	return e
 }

@@ -171,7 +171,7 @@ func TestMoveWithoutUIDPlus(t *testing.T) {
 		ids := inventoryIDs(t, s, b.box)
 
 		trace.Reset()
-		if err := s.Move(bg, ref, ids[:1], dest, client.MoveOptions{}); err != nil {
+		if _, err := s.Move(bg, ref, ids[:1], dest, client.MoveOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range commandLines(trace.String()) {
@@ -188,7 +188,7 @@ func TestMoveWithoutUIDPlus(t *testing.T) {
 
 		flagDeletedElsewhere(t, b, b.box, ids[1])
 		trace.Reset()
-		err := s.Move(bg, ref, ids[2:], dest, client.MoveOptions{})
+		_, err := s.Move(bg, ref, ids[2:], dest, client.MoveOptions{})
 		if !errors.Is(err, client.ErrUnsupported) || !strings.Contains(err.Error(), "1 other message") {
 			t.Errorf("move with another's \\Deleted mail: %v", err)
 		}
@@ -199,7 +199,7 @@ func TestMoveWithoutUIDPlus(t *testing.T) {
 			t.Errorf("in %s after refusal: %v", dest, moved)
 		}
 
-		if err := s.Move(bg, ref, ids[2:], dest, client.MoveOptions{ExpungeOthers: true}); err != nil {
+		if _, err := s.Move(bg, ref, ids[2:], dest, client.MoveOptions{ExpungeOthers: true}); err != nil {
 			t.Fatal(err)
 		}
 		if left := inventoryIDs(t, s, b.box); len(left) != 0 {

@@ -217,9 +217,10 @@ func hook(stage string) error {
 }
 
 const commitSQL = `
-INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15)
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded, received)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15, ?16)
 ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
+	received = CASE WHEN excluded.received != 0 AND (received = 0 OR excluded.uidvalidity != 0) THEN excluded.received ELSE received END,
 	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
 	subject = excluded.subject, message_id = excluded.message_id,
 	size = excluded.size, has_attachments = excluded.has_attachments,

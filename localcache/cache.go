@@ -681,9 +681,10 @@ func numericUID(uidValidity uint32, id string) int64 {
 }
 
 const upsertEnvelopeSQL = `
-INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, received)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?15)
 ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
+	received = CASE WHEN excluded.received != 0 THEN excluded.received ELSE received END,
 	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
 	subject = excluded.subject, message_id = excluded.message_id,
 	size = CASE WHEN body_path != '' THEN size ELSE excluded.size END,
@@ -727,7 +728,7 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 			if _, err := stmt.ExecContext(ctx, f.id, int64(v), env.ID, numericUID(v, env.ID),
 				formatDate(env.Date), env.From, to, env.Subject, env.MessageID,
 				env.Size, env.HasAttachments, formatFlags(env.Flags), client.HasFlag(env.Flags, client.FlagSeen),
-				env.Flags != nil); err != nil {
+				env.Flags != nil, nanos(env.Received)); err != nil {
 				return fmt.Errorf("id %s: %w", env.ID, err)
 			}
 		}
@@ -739,14 +740,18 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 	return nil
 }
 
-const envelopeColumns = `id, uidvalidity, date, sender, recipients, subject, message_id, size, has_attachments, flags`
+const envelopeColumns = `id, uidvalidity, date, sender, recipients, subject, message_id, size, has_attachments, flags, received`
 
 func scanEnvelope(rows interface{ Scan(...any) error }, folder string) (client.Envelope, error) {
 	var env client.Envelope
 	var v int64
 	var date, to, flags string
-	if err := rows.Scan(&env.ID, &v, &date, &env.From, &to, &env.Subject, &env.MessageID, &env.Size, &env.HasAttachments, &flags); err != nil {
+	var received int64
+	if err := rows.Scan(&env.ID, &v, &date, &env.From, &to, &env.Subject, &env.MessageID, &env.Size, &env.HasAttachments, &flags, &received); err != nil {
 		return env, err
+	}
+	if received != 0 {
+		env.Received = time.Unix(0, received)
 	}
 	env.Folder = folder
 	env.UIDValidity = uint32(v)
@@ -1017,6 +1022,14 @@ func formatDate(t time.Time) string {
 		return ""
 	}
 	return t.Format(time.RFC3339Nano)
+}
+
+// nanos stores a time as Unix nanoseconds, 0 for none.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 func parseDate(s string) time.Time {

@@ -431,6 +431,19 @@ func modTime(path string) (int64, error) {
 }
 
 // execEnvelope runs commitSQL for a message file.
+// receivedAt is when a message reached the mailbox: the server's word
+// (IMAP INTERNALDATE) when the envelope has it; for POP3, which has no such
+// date, when it was downloaded; else unknown (0).
+func receivedAt(env client.Envelope, uidValidity uint32, downloaded int64) int64 {
+	switch {
+	case !env.Received.IsZero():
+		return env.Received.UnixNano()
+	case uidValidity == 0:
+		return downloaded
+	}
+	return 0
+}
+
 func execEnvelope(ctx context.Context, stmt *sql.Stmt, folderID int64, r fileRef, env client.Envelope, flags []client.Flag, downloaded int64) error {
 	to, err := marshalTo(env.To)
 	if err != nil {
@@ -438,6 +451,6 @@ func execEnvelope(ctx context.Context, stmt *sql.Stmt, folderID int64, r fileRef
 	}
 	_, err = stmt.ExecContext(ctx, folderID, int64(r.uidValidity), r.id, numericUID(r.uidValidity, r.id),
 		formatDate(env.Date), env.From, to, env.Subject, env.MessageID, env.Size, env.HasAttachments,
-		formatFlags(flags), client.HasFlag(flags, client.FlagSeen), r.path, downloaded)
+		formatFlags(flags), client.HasFlag(flags, client.FlagSeen), r.path, downloaded, receivedAt(env, r.uidValidity, downloaded))
 	return err
 }

@@ -14,6 +14,7 @@ var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 	migrateCreate,
 	migrateOrigin,
 	migrateMaildirWatch,
+	migrateReceived,
 }
 
 // migrateCreate is the first schema.
@@ -87,6 +88,17 @@ func migrateMaildirWatch(ctx context.Context, tx *sql.Tx) error {
 ALTER TABLE folders ADD COLUMN cur_mtime INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE folders ADD COLUMN new_mtime INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
+`)
+	return err
+}
+
+// migrateReceived records when each message reached the mailbox (Unix
+// nanoseconds, 0 for unknown): IMAP's INTERNALDATE, or for POP3 the time
+// it was downloaded, which rows from before have as downloaded.
+func migrateReceived(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+ALTER TABLE messages ADD COLUMN received INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET received = downloaded WHERE uidvalidity = 0;
 `)
 	return err
 }

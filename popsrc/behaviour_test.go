@@ -147,7 +147,7 @@ func TestUnsupportedOperations(t *testing.T) {
 	}{
 		{"structure", "POP3 downloads whole messages", func() error { _, _, err := s.Structure(ctx, inbox, id); return err }},
 		{"fetch part", "POP3 downloads whole messages", func() error { _, err := s.FetchPart(ctx, inbox, id, "1", io.Discard); return err }},
-		{"move", "POP3 has no folders", func() error { return s.Move(ctx, inbox, []string{id}, "Archive", client.MoveOptions{}) }},
+		{"move", "POP3 has no folders", func() error { _, err := s.Move(ctx, inbox, []string{id}, "Archive", client.MoveOptions{}); return err }},
 		{"flags", "POP3 keeps no flags on the server", func() error {
 			return s.SetFlags(ctx, inbox, []string{id}, client.FlagAdd, []client.Flag{client.FlagSeen})
 		}},

@@ -411,8 +411,8 @@ func (s *Source) FetchPart(ctx context.Context, ref client.FolderRef, id, path s
 	return 0, client.Unsupported("fetch --part", "POP3 downloads whole messages")
 }
 
-func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string, opts client.MoveOptions) error {
-	return client.Unsupported("move", "POP3 has no folders")
+func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, dest string, opts client.MoveOptions) (map[string]string, error) {
+	return nil, client.Unsupported("move", "POP3 has no folders")
 }
 
 func (s *Source) SetFlags(ctx context.Context, ref client.FolderRef, ids []string, op client.FlagOp, flags []client.Flag) error {

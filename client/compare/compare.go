@@ -172,7 +172,11 @@ func (c *comparer) connect(ctx context.Context) ScenarioSide {
 		return failed("connect", counts, err)
 	}
 	c.caps = caps
-	return ScenarioSide{Supported: true, Did: fmt.Sprintf("greeting, TLS %s, login", c.caps.TLS), Counts: counts}
+	tls := c.caps.TLS // "TLS 1.3 (implicit)" already says TLS
+	if tls == "none" || tls == "" {
+		tls = "no TLS"
+	}
+	return ScenarioSide{Supported: true, Did: fmt.Sprintf("greeting, %s, login", tls), Counts: counts}
 }
 
 func (c *comparer) ready() bool { return c.src != nil }

@@ -159,8 +159,8 @@ func checkKeys(path string, settings map[string]any) error {
 	}
 	for _, name := range sortedKeys(accounts) {
 		key := "accounts." + name
-		if !accountNameRE.MatchString(name) {
-			return bad(key, "account names use letters, digits, '-' and '_'")
+		if msg := checkAccountName(name); msg != "" {
+			return bad(key, msg)
 		}
 		fields, ok := accounts[name].(map[string]any)
 		if !ok {

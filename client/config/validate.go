@@ -72,6 +72,9 @@ type fields struct {
 // TLS is one of the three modes, so nothing downstream needs to check
 // again.
 func validate(name string, f fields, getenv Getenv) (*Account, error) {
+	if msg := checkAccountName(name); name != "" && msg != "" {
+		return nil, f.at.fail("", msg)
+	}
 	ac := &Account{Name: name}
 	for _, s := range []struct {
 		field string
@@ -206,4 +209,18 @@ func validate(name string, f fields, getenv Getenv) (*Account, error) {
 		ac.KeepDays = keepDaysN
 	}
 	return ac, nil
+}
+
+// checkAccountName returns why name cannot name an account, or "". The
+// name becomes the account's cache directory, so a separator or ".."
+// would put the cache somewhere else, or share another account's.
+func checkAccountName(name string) string {
+	if accountNameRE.MatchString(name) {
+		return ""
+	}
+	why := "account names use lowercase letters, digits, '-' and '_'"
+	if strings.ContainsAny(name, `/\`) || strings.Contains(name, "..") {
+		why = "an account name cannot contain '/', '\\' or '..'; " + why
+	}
+	return why + " (the name becomes the account's cache directory)"
 }

@@ -163,7 +163,7 @@ func (msg *Message) parseLocal(ctx context.Context) (client.Envelope, *client.Pa
 		return client.Envelope{}, nil, fmt.Errorf("%s: parse cached message: %w", msg.op(), err)
 	}
 	err = msg.mb.Cache.List(ctx, msg.Folder, client.ListOptions{IDs: []string{msg.ID}}, func(e client.Envelope) error {
-		env.Flags, env.UIDValidity = e.Flags, e.UIDValidity
+		env.Flags, env.UIDValidity, env.Received = e.Flags, e.UIDValidity, e.Received
 		return nil
 	})
 	if err != nil {

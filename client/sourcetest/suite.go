@@ -492,7 +492,7 @@ func testMove(t *testing.T, mb *Mailbox) {
 	if dest == "" {
 		dest = "Archive"
 	}
-	err := src.Move(ctxT(t), inbox(), []string{items[0].ID}, dest, client.MoveOptions{})
+	_, err := src.Move(ctxT(t), inbox(), []string{items[0].ID}, dest, client.MoveOptions{})
 	if !src.Capabilities().Has(client.FeatureServerMove) {
 		wantUnsupported(t, "Move", err)
 		if !strings.Contains(strings.ToLower(err.Error()), "folder") {
@@ -583,8 +583,9 @@ func testUnknownIDs(t *testing.T, mb *Mailbox) {
 		}
 	}
 	check("SetFlags", client.FeatureServerFlags, src.SetFlags(ctxT(t), inbox(), unknown, client.FlagAdd, []client.Flag{client.FlagSeen}))
-	check("Move", client.FeatureServerMove, src.Move(ctxT(t), inbox(), unknown, "Archive", client.MoveOptions{}))
-	_, err := src.Delete(ctxT(t), inbox(), unknown, client.DeleteOptions{Expunge: true})
+	_, err := src.Move(ctxT(t), inbox(), unknown, "Archive", client.MoveOptions{})
+	check("Move", client.FeatureServerMove, err)
+	_, err = src.Delete(ctxT(t), inbox(), unknown, client.DeleteOptions{Expunge: true})
 	check("Delete", client.FeatureDeleteNoDownload, err)
 	src.Close()
 	_, after := inventory(t, dial(t, mb), inbox())

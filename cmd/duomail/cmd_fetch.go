@@ -30,7 +30,8 @@ type fetchOptions struct {
 
 func newFetchCmd(a *app, runF func(context.Context, *fetchOptions) error) *cobra.Command {
 	opts := &fetchOptions{app: a}
-	cmd := &cobra.Command{
+	var cmd *cobra.Command
+	cmd = &cobra.Command{
 		Use:   "fetch ID",
 		Short: "Show a message, one of its parts, or save its attachments",
 		Long: `Show a message: a short header block (From, To, Date, Subject) and its
@@ -59,6 +60,9 @@ bytes exactly as stored instead. Reading marks the message seen unless
 				}
 			}
 			switch {
+			case opts.SaveDir == "" && cmd.Flags().Changed("save-attachments"):
+				// Empty (an unset variable in a script) would otherwise silently show the message instead of saving.
+				return usageErrorf("--save-attachments needs a directory (got an empty one)")
 			case modes > 1:
 				return usageErrorf("choose one of --headers, --part and --save-attachments")
 			case opts.Force && opts.SaveDir == "":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/duomail/duomail/client"
 	"github.com/spf13/cobra"
@@ -69,5 +70,44 @@ func runList(ctx context.Context, opts *listOptions) error {
 	if err != nil {
 		return err
 	}
-	return opts.app.out.print(&listResult{Folder: client.FolderName(opts.Folder), Messages: msgs})
+	res := &listResult{Folder: client.FolderName(opts.Folder), Messages: msgs}
+	if opts.Offline && len(msgs) == 0 {
+		if never, err := neverSynced(ctx, mb, res.Folder); err != nil {
+			return err
+		} else if never {
+			// "no messages" would claim the mailbox is empty; only the cache is.
+			res.empty = "-"
+			opts.app.notice(fmt.Sprintf("the local cache holds nothing for %s yet (never synced); fill it with: %s", res.Folder, syncHint(opts.app, res.Folder)))
+		}
+	}
+	return opts.app.out.print(res)
+}
+
+// neverSynced says whether the cache knows nothing of folder: no sync
+// recorded and no message stored.
+func neverSynced(ctx context.Context, mb *client.Mailbox, folder string) (bool, error) {
+	st, err := mb.Cache.State(ctx, folder)
+	if err != nil {
+		return false, err
+	}
+	if !st.LastSync.IsZero() || st.UIDValidity != 0 {
+		return false, nil
+	}
+	entries, err := mb.Cache.Entries(ctx, folder)
+	return err == nil && len(entries) == 0, err
+}
+
+// syncHint is the command that fills the cache of this account and folder.
+func syncHint(a *app, folder string) string {
+	cmd := "duomail sync"
+	switch {
+	case a.flags.url != "":
+		cmd += " --url URL" // the same --url as this command
+	case a.account != nil:
+		cmd += " -a " + a.account.Name
+	}
+	if folder != client.Inbox {
+		cmd += " -f " + folder
+	}
+	return cmd
 }

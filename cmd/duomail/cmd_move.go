@@ -49,8 +49,9 @@ func runMove(ctx context.Context, opts *moveOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := mb.Move(ctx, opts.Folder, opts.IDs, opts.To, client.MoveOptions{ExpungeOthers: opts.ExpungeOthers}); err != nil {
+	res, err := mb.Move(ctx, opts.Folder, opts.IDs, opts.To, client.MoveOptions{ExpungeOthers: opts.ExpungeOthers})
+	if err != nil {
 		return err
 	}
-	return opts.app.out.print(&moveResult{Folder: client.FolderName(opts.Folder), IDs: opts.IDs, To: client.FolderName(opts.To)})
+	return opts.app.out.print(&moveResult{Folder: client.FolderName(opts.Folder), IDs: opts.IDs, To: client.FolderName(opts.To), MoveResult: res})
 }

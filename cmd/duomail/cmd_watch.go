@@ -101,7 +101,11 @@ func runWatch(ctx context.Context, opts *watchOptions) error {
 			return nil
 		},
 		OnRetry: func(err error, wait time.Duration) {
-			a.notice(fmt.Sprintf("duomail: watch: %s; trying again in %s", errorMessage(err), wait))
+			msg := errorMessage(err)
+			if !strings.HasPrefix(msg, "watch ") { // errors from watching say so already
+				msg = "watch: " + msg
+			}
+			a.notice(fmt.Sprintf("duomail: %s; trying again in %s", msg, wait))
 		},
 	})
 	if err != nil && ctx.Err() != nil {

@@ -22,8 +22,8 @@ func sampleCompareReport() compare.Report {
 		},
 		Rows: []compare.Row{
 			{Scenario: compare.ScenarioConnect, Sides: [2]compare.ScenarioSide{
-				side("greeting, TLS TLS 1.3 (implicit), login", "", 2, 77, 4397, 31),
-				side("greeting, TLS TLS 1.3 (implicit), login", "", 3, 41, 3274, 28)}},
+				side("greeting, TLS 1.3 (implicit), login", "", 2, 77, 4397, 31),
+				side("greeting, TLS 1.3 (implicit), login", "", 3, 41, 3274, 28)}},
 			{Scenario: compare.ScenarioReadText, Sides: [2]compare.ScenarioSide{
 				side("BODYSTRUCTURE, then BODY.PEEK[section] of the text part", "45 B of text from \"Holiday \x1b]0;pwned\x07picture 🌴\" (145 KB)", 2, 112, 776, 3),
 				side("the whole message (POP3 downloads whole messages)", "45 B of text from \"Holiday picture 🌴\" (145 KB)", 1, 8, 148172, 12)}},

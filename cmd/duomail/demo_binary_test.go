@@ -30,7 +30,7 @@ func TestBinaryDemo(t *testing.T) {
 		"Subject: Grüße aus Köln",
 		"viele Grüße aus Köln",
 		"expenses.csv",
-		"Moved 1 message from INBOX to Trash.",
+		"Moved 1 message from INBOX to Trash: ",
 		"uid00000011",
 		"== Try it yourself",
 		"export DUOMAIL_PASSWORD=demo",

@@ -165,15 +165,17 @@ func TestBinaryDovecot(t *testing.T) {
 
 	t.Run("move and delete", func(t *testing.T) {
 		archived := len(d.Files("alice", "Archive"))
-		r := c.ok("-a", "implicit", "move", list.id(t, "Release notes"), "--to", "Archive")
-		if r.stdout != "Moved 1 message from INBOX to Archive.\n" {
+		id := list.id(t, "Release notes")
+		r := c.ok("-a", "implicit", "move", id, "--to", "Archive")
+		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Archive: "+id+" \"Release notes\" from ") || !strings.HasSuffix(r.stdout, " in Archive).\n") {
 			t.Errorf("move: %q", r.stdout)
 		}
 		if n := len(d.Files("alice", "Archive")); n != archived+1 {
 			t.Errorf("Archive on the server has %d files, want %d", n, archived+1)
 		}
-		r = c.ok("delete", list.id(t, "Spring sale"))
-		if r.stdout != "Moved 1 message from INBOX to Trash.\n" {
+		id = list.id(t, "Spring sale")
+		r = c.ok("delete", id)
+		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Trash: "+id+" \"Spring sale") {
 			t.Errorf("delete: %q", r.stdout)
 		}
 		trash := jsonOf[listJSON](t, c.ok("list", "-f", "Trash", "--json"))

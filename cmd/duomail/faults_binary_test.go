@@ -399,7 +399,8 @@ func (fc *faultCase) evaluate(t *testing.T, d *sourcetest.Dovecot) {
 	switch {
 	case fc.clean.code == 0:
 	case fc.op.name == "check" && fc.clean.code == 1: // check: exit 1 means "no new mail"
-	case fc.op.destructive && fc.serverGoneAtFault && strings.Contains(fc.clean.stderr, "not found"):
+	case fc.op.destructive && fc.serverGoneAtFault && fc.clean.code == exitError &&
+		(strings.Contains(fc.clean.stderr, "not found") || strings.Contains(fc.clean.stderr, "no longer on the server")):
 		// The faulty run's deletion took effect on the server before the
 		// connection broke (the cut hit the answer to the last command);
 		// deleting it again rightly finds nothing.

@@ -47,7 +47,7 @@ func TestBinaryDeleteWithoutUIDPlus(t *testing.T) {
 	}
 
 	r = c.ok("--url", url, "delete", "--expunge", "--expunge-others", "1")
-	if want := "Deleted 1 message from INBOX for good (expunged). 1 other message already flagged \\Deleted went too.\n"; r.stdout != want {
+	if want := "Deleted 1 message from INBOX for good (expunged): 1 \"m1\" from a@example.org. 1 other message already flagged \\Deleted went too.\n"; r.stdout != want {
 		t.Errorf("delete --expunge-others: %q", r.stdout)
 	}
 	c.ok("--url", url, "delete", "--expunge", "3")

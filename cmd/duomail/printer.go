@@ -340,7 +340,7 @@ func (p *printer) envelopeLine(account string, e client.Envelope) error {
 		return writeJSON(p.out, watchLineJSON{Account: account, EnvelopeJSON: e.JSON()}, false)
 	}
 	f := p.format()
-	fields := []string{f.text(e.ID), f.date(e.Date), f.text(e.From), f.text(e.Subject), f.size(e.Size), f.flags(e.Flags, e.HasAttachments)}
+	fields := []string{f.text(e.ID), f.date(e.ListDate()), f.text(e.From), f.text(e.Subject), f.size(e.Size), f.flags(e.Flags, e.HasAttachments)}
 	if !p.tty {
 		return p.writeTSV([][]string{fields})
 	}

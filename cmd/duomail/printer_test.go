@@ -141,7 +141,7 @@ func TestPrinterJSONIndentedOnTerminal(t *testing.T) {
 	p, out := testPrinter(true, true, 0)
 	p.print(&moveResult{Folder: "INBOX", IDs: []string{"1"}, To: "Archive"})
 	p.finish(nil)
-	want := "{\n  \"folder\": \"INBOX\",\n  \"ids\": [\n    \"1\"\n  ],\n  \"to\": \"Archive\"\n}\n"
+	want := "{\n  \"folder\": \"INBOX\",\n  \"ids\": [\n    \"1\"\n  ],\n  \"to\": \"Archive\",\n  \"messages\": []\n}\n"
 	if out.String() != want {
 		t.Errorf("%q", out.String())
 	}

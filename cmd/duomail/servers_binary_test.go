@@ -374,8 +374,9 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("move", func(t *testing.T) {
-		r := c.ok("--url", url, "move", list.id(t, "Café à Paris"), "--to", "Archive")
-		if r.stdout != "Moved 1 message from INBOX to Archive.\n" {
+		id := list.id(t, "Café à Paris")
+		r := c.ok("--url", url, "move", id, "--to", "Archive")
+		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Archive: "+id+" \"Café à Paris\" from François <francois@example.fr> (now ") {
 			t.Errorf("move output %q", r.stdout)
 		}
 		arch := jsonOf[listJSON](t, c.ok("--url", url, "list", "-f", "Archive", "--json"))
@@ -384,8 +385,9 @@ func TestBinaryIMAP(t *testing.T) {
 	})
 
 	t.Run("delete to Trash, then expunge", func(t *testing.T) {
-		r := c.ok("--url", url, "delete", list.id(t, "Lunch on Friday?"))
-		if r.stdout != "Moved 1 message from INBOX to Trash.\n" {
+		id := list.id(t, "Lunch on Friday?")
+		r := c.ok("--url", url, "delete", id)
+		if r.stdout != "Moved 1 message from INBOX to Trash: "+id+" \"Lunch on Friday?\" from Team <team@example.com>.\n" {
 			t.Errorf("delete output %q", r.stdout)
 		}
 		trash := jsonOf[listJSON](t, c.ok("--url", url, "list", "-f", "Trash", "--json"))
@@ -521,7 +523,7 @@ func TestBinaryPOP3(t *testing.T) {
 		before := len(srv.Messages("alice"))
 		id := uidls["Lunch on Friday?"]
 		r := c.ok("--url", url, "delete", id)
-		if r.stdout != "Deleted 1 message on the server and from the local cache.\n" {
+		if r.stdout != "Deleted 1 message on the server and from the local cache: "+id+" \"Lunch on Friday?\" from Team <team@example.com>.\n" {
 			t.Errorf("delete output %q", r.stdout)
 		}
 		if after := len(srv.Messages("alice")); after != before-1 {

@@ -106,6 +106,7 @@ type listResult struct {
 	Folder   string            `json:"folder"`
 	Messages []client.Envelope `json:"messages"`
 	jsonStats
+	empty string // what an empty table says; "-" for nothing (already explained)
 }
 
 func (r *listResult) jsonObject() any {
@@ -121,8 +122,15 @@ func (r *listResult) table() table {
 			{title: "SIZE"}, {title: "FLAGS"}},
 		empty: "no messages in " + r.Folder,
 	}
+	switch r.empty {
+	case "-":
+		t.empty = ""
+	case "":
+	default:
+		t.empty = r.empty
+	}
 	for _, e := range r.Messages {
-		t.rows = append(t.rows, []cell{textCell(e.ID), dateCell(e.Date), textCell(e.From), textCell(e.Subject),
+		t.rows = append(t.rows, []cell{textCell(e.ID), dateCell(e.ListDate()), textCell(e.From), textCell(e.Subject),
 			sizeCell(e.Size), flagsCell(e.Flags, e.HasAttachments)})
 	}
 	return t
@@ -171,23 +179,29 @@ type deleteResult struct {
 	jsonStats
 }
 
-func (r *deleteResult) jsonObject() any { return r }
+func (r *deleteResult) jsonObject() any {
+	if r.Messages == nil {
+		r.Messages = []client.Acted{}
+	}
+	return r
+}
 
 func (r *deleteResult) sentence(f *format) string {
 	n := plural(len(r.IDs), "message")
+	names := actedList(f, r.Messages, r.MovedTo)
 	also := ""
 	if r.OthersExpunged > 0 {
 		also = fmt.Sprintf(" %s already flagged \\Deleted went too.", plural(r.OthersExpunged, "other message"))
 	}
 	switch {
 	case r.MovedTo != "":
-		return fmt.Sprintf("Moved %s from %s to %s.%s", n, f.text(r.Folder), f.text(r.MovedTo), also)
+		return fmt.Sprintf("Moved %s from %s to %s%s%s", n, f.text(r.Folder), f.text(r.MovedTo), names, also)
 	case r.Local:
-		return fmt.Sprintf("Deleted %s on the server and from the local cache.", n)
+		return fmt.Sprintf("Deleted %s on the server and from the local cache%s", n, names)
 	case r.Pending:
-		return fmt.Sprintf("Marked %s for deletion; the server removes them when the session ends.", n)
+		return fmt.Sprintf("Marked %s for deletion; the server removes them when the session ends%s", n, names)
 	}
-	return fmt.Sprintf("Deleted %s from %s for good (expunged).%s", n, f.text(r.Folder), also)
+	return fmt.Sprintf("Deleted %s from %s for good (expunged)%s%s", n, f.text(r.Folder), names, also)
 }
 
 // moveResult: duomail move.
@@ -195,13 +209,47 @@ type moveResult struct {
 	Folder string   `json:"folder"`
 	IDs    []string `json:"ids"`
 	To     string   `json:"to"`
+	client.MoveResult
 	jsonStats
 }
 
-func (r *moveResult) jsonObject() any { return r }
+func (r *moveResult) jsonObject() any {
+	if r.Messages == nil {
+		r.Messages = []client.Acted{}
+	}
+	return r
+}
 
 func (r *moveResult) sentence(f *format) string {
-	return fmt.Sprintf("Moved %s from %s to %s.", plural(len(r.IDs), "message"), f.text(r.Folder), f.text(r.To))
+	return fmt.Sprintf("Moved %s from %s to %s%s", plural(len(r.IDs), "message"), f.text(r.Folder), f.text(r.To), actedList(f, r.Messages, r.To))
+}
+
+// actedShown is how many messages a confirmation names before "and N more".
+const actedShown = 3
+
+// actedList names what a delete or move acted on, ": 3 "Subject" from
+// Sender (now 12 in Archive); ... and 4 more.", so that an ID meant for
+// another folder is noticed; "." when nothing is known.
+func actedList(f *format, acted []client.Acted, dest string) string {
+	var parts []string
+	for i, a := range acted {
+		if i == actedShown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(acted)-actedShown))
+			break
+		}
+		s := f.text(a.ID)
+		if a.Subject != "" || a.From != "" {
+			s += fmt.Sprintf(" %q from %s", f.text(a.Subject), f.text(a.From))
+		}
+		if a.NewID != "" {
+			s += fmt.Sprintf(" (now %s in %s)", f.text(a.NewID), f.text(dest))
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "."
+	}
+	return ": " + strings.Join(parts, "; ") + "."
 }
 
 // flagResult: duomail flag.
