@@ -249,18 +249,3 @@ wait:
 	}
 	return pw, nil
 }
-
-type limitWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.n <= 0 {
-		return len(p), nil
-	}
-	k := min(len(p), l.n)
-	l.n -= k
-	l.w.Write(p[:k])
-	return len(p), nil
-}
