@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/iocount"
 	"github.com/duomail/duomail/client/mimepart"
@@ -483,20 +481,6 @@ func fsyncPath(path string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncfs flushes the whole file system holding path. Since Linux 5.8 it
-// reports write-back errors of any file on it, like fsync does.
-func syncfs(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", path, err)
 	}
 	return nil
 }

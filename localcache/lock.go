@@ -2,7 +2,6 @@ package localcache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
-	"golang.org/x/sys/unix"
 )
 
 // LockHolder is what the process holding the sync lock wrote into the
@@ -39,7 +37,7 @@ const lockWaitNotice = time.Second
 // maxHolderCommand bounds the command line kept in the lock file.
 const maxHolderCommand = 200
 
-// Lock implements client.Cache with an exclusive flock(2) on dir/lock,
+// Lock implements client.Cache with an exclusive lock (see lockFile) on dir/lock,
 // polled so that ctx or Options.LockTimeout can end the wait. Once the
 // lock is held, it recovers from any run that was interrupted while
 // holding it. unlock is safe to call more than once.
@@ -75,12 +73,12 @@ func (c *Cache) tryLock(ctx context.Context, wait bool) (*os.File, error) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
+		held, err := lockFile(f)
+		if held {
 			writeHolder(f)
 			return f, nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock cache: %w", err)
 		}

@@ -1,3 +1,8 @@
+//go:build linux
+
+// These tests mount a small tmpfs, or remount read-only, in a private Linux
+// mount namespace; no other platform offers that to an unprivileged test.
+
 package localcache
 
 import (

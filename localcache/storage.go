@@ -3,8 +3,8 @@ package localcache
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
-	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
 )
 
@@ -34,27 +34,23 @@ func sqliteCode(err error) int {
 // SQLite does not: it reports a full disk as "disk I/O error (4874)" when
 // it cannot grow its shared-memory file, and a read-only mount as "unable
 // to open database file (14)". The file system is asked which it is; the
-// result matches unix.ENOSPC or unix.EROFS with errors.Is.
+// result matches syscall.ENOSPC or syscall.EROFS with errors.Is.
 func storageError(dir string, err error) error {
-	if err == nil || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EROFS) || errors.Is(err, unix.EDQUOT) {
+	if err == nil || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EDQUOT) {
 		return err
 	}
 	switch sqliteCode(err) {
 	case sqliteFull:
-		return fmt.Errorf("%w: %w", unix.ENOSPC, err)
+		return fmt.Errorf("%w: %w", syscall.ENOSPC, err)
 	case sqliteIOErr, sqliteCantOpen, sqliteReadOnly:
 	default:
 		return err
 	}
-	var st unix.Statfs_t
-	if unix.Statfs(dir, &st) != nil {
-		return err
-	}
-	switch {
-	case st.Flags&unix.ST_RDONLY != 0:
-		return fmt.Errorf("%w: %w", unix.EROFS, err)
-	case st.Bavail == 0:
-		return fmt.Errorf("%w: %w", unix.ENOSPC, err)
+	switch readOnly, full := fsState(dir); {
+	case readOnly:
+		return fmt.Errorf("%w: %w", syscall.EROFS, err)
+	case full:
+		return fmt.Errorf("%w: %w", syscall.ENOSPC, err)
 	}
 	return err
 }
@@ -62,7 +58,7 @@ func storageError(dir string, err error) error {
 // cannotWrite reports whether err (from storageError) means that the cache
 // cannot be written, though it may still be read.
 func cannotWrite(err error) bool {
-	for _, e := range []error{unix.ENOSPC, unix.EROFS, unix.EDQUOT, unix.EACCES, unix.EPERM} {
+	for _, e := range []error{syscall.ENOSPC, syscall.EROFS, syscall.EDQUOT, syscall.EACCES, syscall.EPERM} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -1,0 +1,14 @@
+package localcache
+
+import "golang.org/x/sys/unix"
+
+// fsState asks the file system holding dir whether it is mounted
+// read-only or has no block left for an unprivileged writer; both false
+// when it cannot tell.
+func fsState(dir string) (readOnly, full bool) {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return false, false
+	}
+	return st.Flags&unix.ST_RDONLY != 0, st.Bavail == 0
+}
