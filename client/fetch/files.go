@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // uniqueName gives two attachments of one message with the same name
@@ -54,7 +53,7 @@ func createFileIn(dir, name string, force bool) (*pendingFile, error) {
 			target = filepath.Join(dir, fmt.Sprintf(".%s.duomail-%d.tmp", name, os.Getpid()))
 		}
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("%s already exists (use --force to overwrite)", path)
 	}

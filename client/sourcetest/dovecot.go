@@ -7,10 +7,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -49,6 +49,9 @@ type DovecotOptions struct {
 // (CI=true), where a missing Dovecot fails the test: CI must test for real.
 func RequireDovecot(t testing.TB) string {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("Dovecot does not run on Windows; the Dovecot tests run on Linux in CI")
+	}
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/dovecot", "/usr/local/sbin/dovecot"} {
@@ -213,7 +216,7 @@ namespace inbox {
 
 	cmd := exec.Command(bin, "-c", confFile)
 	if os.Geteuid() == 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(d.uid), Gid: uint32(d.gid)}}
+		runAs(cmd, d.uid, d.gid)
 	}
 	// The daemon keeps its stdout and stderr: they must be a file, not a
 	// pipe the test would wait on forever.
@@ -236,32 +239,6 @@ namespace inbox {
 		}
 	}
 	return d
-}
-
-// stop ends the whole Dovecot process group: after SIGTERM the master can
-// wait for seconds on its children, which a test run need not pay for.
-func (d *Dovecot) stop() {
-	data, err := os.ReadFile(filepath.Join(d.Dir, "run", "master.pid"))
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 20; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	// The master leads its own process group (it daemonizes with setsid).
-	if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
-		syscall.Kill(-pgid, syscall.SIGKILL)
-	} else {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
 }
 
 func (d *Dovecot) chownAll(t testing.TB) {
