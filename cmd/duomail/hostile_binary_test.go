@@ -519,7 +519,11 @@ func TestBinaryHostileWatch(t *testing.T) {
 				var stdout *outputCheck
 				onStart := func(pid int) {
 					go func() {
-						defer syscall.Kill(pid, syscall.SIGTERM)
+						defer func() {
+							if p, err := os.FindProcess(pid); err == nil {
+								p.Signal(syscall.SIGTERM)
+							}
+						}()
 						deadline := time.Now().Add(20 * time.Second)
 						for !ready() && time.Now().Before(deadline) {
 							time.Sleep(20 * time.Millisecond)
