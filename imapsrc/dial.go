@@ -91,13 +91,13 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 		// Read before imapclient does, to recognise a server of another
 		// protocol (a wrong port) instead of failing on its syntax.
 		op := "greeting from " + addr
-		probe := client.ProbeTLSLater(ctx, acct)
+		probe := wire.ProbeTLSLater(ctx, acct)
 		first, err := s.wire.firstLine()
 		if err != nil && len(first) == 0 && isTimeout(err) {
 			return fail("connect "+addr, probe.NoGreeting(op, s.translate(op, err)))
 		}
 		probe.Stop()
-		if werr := client.WrongGreeting(op, acct, first); werr != nil {
+		if werr := wire.WrongGreeting(op, acct, first); werr != nil {
 			return fail("connect "+addr, werr)
 		}
 		if err != nil {
@@ -251,13 +251,13 @@ func startTLS(ctx context.Context, conn net.Conn, acct *client.Account, opts cli
 		}
 	}
 
-	probe := client.ProbeTLSLater(ctx, acct)
+	probe := wire.ProbeTLSLater(ctx, acct)
 	greeting, err := readLine()
 	if err != nil && br.Buffered() == 0 && isTimeout(readErr) {
 		return nil, probe.NoGreeting("greeting from "+addr, err)
 	}
 	probe.Stop()
-	if werr := client.WrongGreeting("greeting from "+addr, acct, []byte(greeting)); werr != nil {
+	if werr := wire.WrongGreeting("greeting from "+addr, acct, []byte(greeting)); werr != nil {
 		return nil, werr
 	}
 	if err != nil {

@@ -160,7 +160,7 @@ func (c *conn) status(op string) (string, error) {
 // the server is not one of another protocol (a wrong port), and, when it
 // says nothing at all, whether it waits for a TLS handshake.
 func (c *conn) greeting(ctx context.Context, op string, acct *client.Account) (string, error) {
-	probe := client.ProbeTLSLater(ctx, acct)
+	probe := wire.ProbeTLSLater(ctx, acct)
 	raw, rerr := c.br.ReadSlice('\n')
 	var ne net.Error
 	if len(raw) == 0 && errors.As(rerr, &ne) && ne.Timeout() && c.ctx.Err() == nil {
@@ -170,7 +170,7 @@ func (c *conn) greeting(ctx context.Context, op string, acct *client.Account) (s
 		return "", err
 	}
 	probe.Stop()
-	if werr := client.WrongGreeting(op, acct, raw); werr != nil {
+	if werr := wire.WrongGreeting(op, acct, raw); werr != nil {
 		if c.debug != nil {
 			fmt.Fprintf(c.debug, "S: %s\n", bytes.TrimRight(raw, "\r\n"))
 		}

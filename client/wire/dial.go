@@ -116,7 +116,7 @@ func StartTLS(ctx context.Context, conn net.Conn, acct *client.Account) (*tls.Co
 	if err := tc.HandshakeContext(hctx); err != nil {
 		var rec tls.RecordHeaderError
 		if errors.As(err, &rec) && acct.TLS == client.TLSImplicit {
-			if perr := client.PlainAnswer("TLS handshake with "+acct.Address(), acct, rec.RecordHeader[:]); perr != nil {
+			if perr := PlainAnswer("TLS handshake with "+acct.Address(), acct, rec.RecordHeader[:]); perr != nil {
 				return nil, perr
 			}
 		}

@@ -1,4 +1,4 @@
-package client
+package wire
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/duomail/duomail/client"
 )
 
 // What a server's first bytes say about it. A greeting in the wrong
@@ -38,15 +40,15 @@ func greetsLike(b []byte) string {
 	return ""
 }
 
-func protocolName(acct *Account) string { return strings.ToUpper(acct.Protocol) }
+func protocolName(acct *client.Account) string { return strings.ToUpper(acct.Protocol) }
 
 // usualPort says which port acct's protocol and tls mode normally use.
-func usualPort(acct *Account) string {
+func usualPort(acct *client.Account) string {
 	article := "a"
-	if acct.Protocol == IMAP {
+	if acct.Protocol == client.IMAP {
 		article = "an"
 	}
-	return fmt.Sprintf("%s %s account with tls = %q usually uses port %d", article, protocolName(acct), acct.TLS, DefaultPort(acct.Protocol, acct.TLS))
+	return fmt.Sprintf("%s %s account with tls = %q usually uses port %d", article, protocolName(acct), acct.TLS, client.DefaultPort(acct.Protocol, acct.TLS))
 }
 
 // quoteGreeting shows a server's first line in an error, shortened.
@@ -61,32 +63,32 @@ func quoteGreeting(b []byte) string {
 
 // WrongGreeting returns nil when first, what the server sent before
 // anything was asked, can be a greeting of acct's protocol (or is not
-// recognised), and otherwise an error wrapping ErrNetwork (ErrTLS for a
+// recognised), and otherwise an error wrapping client.ErrNetwork (client.ErrTLS for a
 // TLS record) that says what the server looks like.
-func WrongGreeting(op string, acct *Account, first []byte) error {
+func WrongGreeting(op string, acct *client.Account, first []byte) error {
 	proto := greetsLike(first)
 	switch proto {
 	case "", protocolName(acct):
 		return nil
 	case "TLS":
-		return fmt.Errorf("%s: %w: this server speaks TLS: use tls = %q?", op, ErrTLS, TLSImplicit)
+		return fmt.Errorf("%s: %w: this server speaks TLS: use tls = %q?", op, client.ErrTLS, client.TLSImplicit)
 	}
-	return fmt.Errorf("%s: %w: this server greets like %s (%s): wrong port? (%s)", op, ErrNetwork, proto, quoteGreeting(first), usualPort(acct))
+	return fmt.Errorf("%s: %w: this server greets like %s (%s): wrong port? (%s)", op, client.ErrNetwork, proto, quoteGreeting(first), usualPort(acct))
 }
 
 // PlainAnswer explains a TLS handshake (tls = "implicit") that got
 // plaintext back: header is the start of what the server sent. It returns
 // nil when the bytes do not look like any greeting.
-func PlainAnswer(op string, acct *Account, header []byte) error {
+func PlainAnswer(op string, acct *client.Account, header []byte) error {
 	switch proto := greetsLike(header); proto {
 	case "", "TLS":
 		return nil
 	case protocolName(acct):
 		return fmt.Errorf("%s: %w: this server answered in plain text, not TLS (it greets like %s): use tls = %q (or %q on a trusted network)?",
-			op, ErrTLS, proto, TLSStartTLS, TLSNone)
+			op, client.ErrTLS, proto, client.TLSStartTLS, client.TLSNone)
 	default:
 		return fmt.Errorf("%s: %w: this server answered in plain text, not TLS, and greets like %s: wrong port? (%s)",
-			op, ErrTLS, proto, usualPort(acct))
+			op, client.ErrTLS, proto, usualPort(acct))
 	}
 }
 
@@ -104,8 +106,8 @@ type TLSProbe struct {
 // timeout has passed without a greeting (a server that greets never sees
 // it) and gives up when the wait for the greeting does. It returns nil for
 // tls = "implicit", where the question does not arise.
-func ProbeTLSLater(ctx context.Context, acct *Account) *TLSProbe {
-	if acct.TLS == TLSImplicit {
+func ProbeTLSLater(ctx context.Context, acct *client.Account) *TLSProbe {
+	if acct.TLS == client.TLSImplicit {
 		return nil
 	}
 	wait := acct.EffectiveTimeout()
@@ -144,13 +146,13 @@ func (p *TLSProbe) NoGreeting(op string, err error) error {
 	if !p.tls {
 		return err
 	}
-	return fmt.Errorf("%s: %w: no greeting, but this server speaks TLS: use tls = %q?", op, ErrTLS, TLSImplicit)
+	return fmt.Errorf("%s: %w: no greeting, but this server speaks TLS: use tls = %q?", op, client.ErrTLS, client.TLSImplicit)
 }
 
 // speaksTLS reports whether the server at acct's address completes a TLS
 // handshake. The certificate is not checked: nothing but the handshake is
 // sent, and the answer only chooses an error message.
-func speaksTLS(ctx context.Context, acct *Account) bool {
+func speaksTLS(ctx context.Context, acct *client.Account) bool {
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", acct.Address())
 	if err != nil {
