@@ -202,7 +202,24 @@ type ListOptions struct {
 	Limit  int      // 0 = all
 	Unseen bool     // only messages without \Seen
 	IDs    []string // only these (then Limit and order are ignored)
+	// Offset skips that many messages of the sorted listing before Limit.
+	Offset int
+	// Sort orders the listing; the zero value is newest first by date
+	// (each engine's natural newest-first order). Reverse turns it round.
+	Sort    SortKey
+	Reverse bool
 }
+
+// SortKey is what list and search order by.
+type SortKey string
+
+const (
+	SortDate    SortKey = "date"    // the Date header (arrival when none), newest first
+	SortArrival SortKey = "arrival" // IMAP INTERNALDATE / POP3 download order, newest first
+	SortFrom    SortKey = "from"    // sender, A to Z
+	SortSubject SortKey = "subject" // subject without Re:/Fwd:, A to Z
+	SortSize    SortKey = "size"    // largest first
+)
 
 // DeleteOptions says how Delete removes mail.
 type DeleteOptions struct {
