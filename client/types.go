@@ -164,6 +164,11 @@ func (e Envelope) MarshalJSON() ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// JSONSchemaAlias names the type MarshalJSON writes, for a JSON Schema
+// reflected from the Go types (duomail schema): Envelope's own fields are
+// not what is printed.
+func (Envelope) JSONSchemaAlias() any { return EnvelopeJSON{} }
+
 // Item is one message in a folder inventory: enough to decide what a sync must
 // fetch, without any header or body.
 type Item struct {

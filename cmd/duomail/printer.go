@@ -283,6 +283,10 @@ type watchLineJSON struct {
 	client.EnvelopeJSON
 }
 
+func newWatchLine(account string, e client.Envelope) *watchLineJSON {
+	return &watchLineJSON{Account: account, EnvelopeJSON: e.JSON()}
+}
+
 // statsJSON is the "stats" object of --json output with --stats.
 type statsJSON struct {
 	Account  string `json:"account,omitempty"`
@@ -337,7 +341,7 @@ func (p *printer) finish(stats *statsJSON) error {
 // once.
 func (p *printer) envelopeLine(account string, e client.Envelope) error {
 	if p.json {
-		return writeJSON(p.out, watchLineJSON{Account: account, EnvelopeJSON: e.JSON()}, false)
+		return writeJSON(p.out, newWatchLine(account, e), false)
 	}
 	f := p.format()
 	fields := []string{f.text(e.ID), f.date(e.ListDate()), f.text(e.From), f.text(e.Subject), f.size(e.Size), f.flags(e.Flags, e.HasAttachments)}

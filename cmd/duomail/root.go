@@ -64,6 +64,7 @@ against built-in test servers.`,
 		newCheckCmd(a, nil),
 		newWatchCmd(a, nil),
 		newDemoCmd(a, nil),
+		newSchemaCmd(a, nil),
 	)
 	return root
 }
