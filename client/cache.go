@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/duomail/duomail/client/query"
 )
 
 // Cache is the local store of one account: a Maildir per folder for message
@@ -61,6 +63,17 @@ type Cache interface {
 	// List calls fn with envelopes newest first (see PutEnvelopes); with
 	// IDs, in the order given, skipping unknown ones (Unseen still applies).
 	List(ctx context.Context, folder string, opts ListOptions, fn func(Envelope) error) error
+
+	// Search calls fn with the envelopes of the folder's messages that q
+	// matches, ordered, offset and limited as opts says (opts.IDs and
+	// opts.Unseen are ignored: the query says what it wants). Header
+	// fields match as substrings, text by words and word prefixes; a
+	// message whose body is not cached is matched on its headers only
+	// (SearchCoverage tells how many).
+	Search(ctx context.Context, folder string, q query.Node, opts ListOptions, fn func(Envelope) error) error
+
+	// SearchCoverage says how much of a folder Search sees in full.
+	SearchCoverage(ctx context.Context, folder string) (SearchCoverage, error)
 
 	// Open returns a stored body, byte-exact; ErrNotFound when only the
 	// envelope (or nothing) is cached.
@@ -138,3 +151,14 @@ type Entry struct {
 	// duomail) while the server no longer has the message.
 	Lost bool
 }
+
+// SearchCoverage is how much of a folder the local index can search: every
+// message by its headers, and those whose body is cached by their text too.
+type SearchCoverage struct {
+	Messages int // messages the cache knows in the folder
+	WithText int // of them, those whose text is indexed
+}
+
+// HeadersOnly reports whether some messages can be matched on their
+// headers only (an IMAP folder synced without --bodies).
+func (c SearchCoverage) HeadersOnly() bool { return c.WithText < c.Messages }

@@ -109,6 +109,14 @@ type Envelope struct {
 	HasAttachments bool      `json:"has_attachments"`
 	MessageID      string    `json:"message_id,omitempty"`
 	UIDValidity    uint32    `json:"uidvalidity,omitempty"`
+
+	// Cc, InReplyTo and References serve search (cc:) and threading;
+	// they are not part of the documented listing JSON. InReplyTo and
+	// References are Message-IDs without angle brackets; IMAP's ENVELOPE
+	// carries In-Reply-To but no References, a stored body both.
+	Cc         []string `json:"-"`
+	InReplyTo  string   `json:"-"`
+	References []string `json:"-"`
 }
 
 // ListDate is the date a listing shows: the Date header, or for a message

@@ -30,7 +30,11 @@ func envelopeFrom(buf *imapclient.FetchMessageBuffer, folder string, uidValidity
 		if to := formatAddresses(e.To); len(to) > 0 {
 			env.To = to
 		}
+		env.Cc = formatAddresses(e.Cc)
 		env.MessageID = e.MessageID
+		if n := len(e.InReplyTo); n > 0 {
+			env.InReplyTo = e.InReplyTo[n-1]
+		}
 	}
 	// Date stays the header's (zero when missing, like POP3's); arrival
 	// is its own field.

@@ -49,6 +49,7 @@ type pendingMessage struct {
 	// second open (opens wait on the journal while other files sync).
 	file   *os.File
 	env    client.Envelope
+	text   string        // the readable text, for the search index
 	origin client.Origin // ServerSize -1: none given
 }
 
@@ -120,7 +121,7 @@ func (b *Batch) add(ctx context.Context, id string, uidValidity uint32, flags []
 	}
 	w := b.w
 	tee := &iocount.Writer{W: w}
-	m.env, _, err = mimepart.ParseMessage(io.TeeReader(ctxReader{ctx, r}, tee))
+	m.env, _, m.text, err = mimepart.ParseMessageText(io.TeeReader(ctxReader{ctx, r}, tee), maxIndexText)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -215,12 +216,13 @@ func hook(stage string) error {
 }
 
 const commitSQL = `
-INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded, received)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15, ?16)
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded, received, cc, in_reply_to, refs)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15, ?16, ?17, ?18, ?19)
 ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	received = CASE WHEN excluded.received != 0 AND (received = 0 OR excluded.uidvalidity != 0) THEN excluded.received ELSE received END,
 	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
 	subject = excluded.subject, message_id = excluded.message_id,
+	cc = excluded.cc, in_reply_to = excluded.in_reply_to, refs = excluded.refs,
 	size = excluded.size, has_attachments = excluded.has_attachments,
 	flags = excluded.flags, seen = excluded.seen, on_server = 1, lost = 0,
 	downloaded = CASE WHEN body_path != '' AND downloaded != 0 THEN downloaded ELSE excluded.downloaded END,
@@ -346,6 +348,11 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		return nil, err
 	}
 	defer origin.Close()
+	text, err := prepareText(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	defer text.Close()
 	now := time.Now().UnixNano()
 	envs := make([]client.Envelope, len(b.items))
 	for i, m := range b.items {
@@ -353,6 +360,9 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		env.ID, env.Folder, env.UIDValidity, env.Flags = m.id, b.folder, m.uidValidity, m.flags
 		if err := execEnvelope(ctx, stmt, f.id, m.fileRef, env, m.flags, now); err != nil {
 			return nil, fmt.Errorf("id %s: %w", m.id, err)
+		}
+		if err := text.put(ctx, f.id, m.fileRef, m.text); err != nil {
+			return nil, fmt.Errorf("id %s: index text: %w", m.id, err)
 		}
 		if o := m.origin; o.ServerSize >= 0 {
 			if _, err := origin.ExecContext(ctx, f.id, int64(m.uidValidity), m.id, o.ServerID, o.ServerSize, o.HeaderDigest); err != nil {

@@ -74,6 +74,10 @@ type Options struct {
 	// LockWaiting, when set, is called once if Lock has waited a second,
 	// with what the holder wrote into the lock file.
 	LockWaiting func(LockHolder)
+	// IndexProgress, when set, is told how the search index's one-time
+	// filling from cached bodies advances (see IndexText), which Search
+	// runs first when it has anything to do.
+	IndexProgress func(done, total int)
 }
 
 // Cache is one account's local store. It is safe for concurrent use by
@@ -681,12 +685,14 @@ func numericUID(uidValidity uint32, id string) int64 {
 }
 
 const upsertEnvelopeSQL = `
-INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, received)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?15)
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, received, cc, in_reply_to, refs)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?15, ?16, ?17, ?18)
 ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	received = CASE WHEN excluded.received != 0 THEN excluded.received ELSE received END,
 	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
-	subject = excluded.subject, message_id = excluded.message_id,
+	subject = excluded.subject, message_id = excluded.message_id, cc = excluded.cc,
+	in_reply_to = CASE WHEN excluded.in_reply_to != '' THEN excluded.in_reply_to ELSE in_reply_to END,
+	refs = CASE WHEN excluded.refs != '' THEN excluded.refs ELSE refs END,
 	size = CASE WHEN body_path != '' THEN size ELSE excluded.size END,
 	has_attachments = CASE WHEN body_path != '' THEN has_attachments ELSE excluded.has_attachments END,
 	flags = CASE WHEN ?14 THEN excluded.flags ELSE flags END,
@@ -725,10 +731,14 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 			if err != nil {
 				return err
 			}
+			cc, err := marshalTo(env.Cc)
+			if err != nil {
+				return err
+			}
 			if _, err := stmt.ExecContext(ctx, f.id, int64(v), env.ID, numericUID(v, env.ID),
 				formatDate(env.Date), env.From, to, env.Subject, env.MessageID,
 				env.Size, env.HasAttachments, formatFlags(env.Flags), client.HasFlag(env.Flags, client.FlagSeen),
-				env.Flags != nil, nanos(env.Received)); err != nil {
+				env.Flags != nil, nanos(env.Received), cc, env.InReplyTo, strings.Join(env.References, " ")); err != nil {
 				return fmt.Errorf("id %s: %w", env.ID, err)
 			}
 		}
@@ -740,16 +750,22 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 	return nil
 }
 
-const envelopeColumns = `id, uidvalidity, date, sender, recipients, subject, message_id, size, has_attachments, flags, received`
+const envelopeColumns = `id, uidvalidity, date, sender, recipients, subject, message_id, size, has_attachments, flags, received, cc, in_reply_to, refs`
 
 func scanEnvelope(rows interface{ Scan(...any) error }, folder string) (client.Envelope, error) {
 	var env client.Envelope
 	var v int64
-	var date, to, flags string
+	var date, to, flags, cc, refs string
 	var received int64
-	if err := rows.Scan(&env.ID, &v, &date, &env.From, &to, &env.Subject, &env.MessageID, &env.Size, &env.HasAttachments, &flags, &received); err != nil {
+	if err := rows.Scan(&env.ID, &v, &date, &env.From, &to, &env.Subject, &env.MessageID, &env.Size, &env.HasAttachments, &flags, &received, &cc, &env.InReplyTo, &refs); err != nil {
 		return env, err
 	}
+	if cc != "" {
+		if err := json.Unmarshal([]byte(cc), &env.Cc); err != nil {
+			return env, fmt.Errorf("id %s: cc: %w", env.ID, err)
+		}
+	}
+	env.References = strings.Fields(refs)
 	if received != 0 {
 		env.Received = time.Unix(0, received)
 	}
@@ -786,51 +802,33 @@ func (c *Cache) List(ctx context.Context, folder string, opts client.ListOptions
 	if opts.Unseen && len(outside) == 0 {
 		filter += " AND seen = 0"
 	}
-	limit := opts.Limit
-	fn = applyOutside(outside, opts.Unseen, &limit, fn)
+	limit, offset := opts.Limit, opts.Offset
+	fn = applyOutside(outside, opts.Unseen, &limit, &offset, fn)
 	if len(opts.IDs) > 0 {
 		return c.listIDs(ctx, f, opts.IDs, filter, fn)
 	}
-	query := `SELECT ` + envelopeColumns + ` FROM messages WHERE folder_id = ? AND uidvalidity = ?` + filter + ` ORDER BY uid DESC, seq DESC`
-	args := []any{f.id, int64(f.uidValidity)}
-	if limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := c.db.QueryContext(ctx, query, args...)
+	order, err := orderBy(opts)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", folder, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		env, err := scanEnvelope(rows, folder)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", folder, err)
-		}
-		if err := fn(env); err == errListDone {
-			break
-		} else if err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list %s: %w", folder, err)
-	}
-	return nil
+	query, args := limitOffset(`SELECT `+envelopeColumns+` FROM messages WHERE folder_id = ? AND uidvalidity = ?`+filter+` `+order,
+		[]any{f.id, int64(f.uidValidity)}, limit, offset)
+	return c.each(ctx, "list", folder, query, args, fn)
 }
 
 // errListDone ends a listing early without an error.
 var errListDone = errors.New("listing done")
 
 // applyOutside wraps a List callback so that it sees the flags and losses
-// that outsideChanges found, applying --unseen and the limit itself when
-// there are any (it then sets *limit to 0 for the query).
-func applyOutside(outside map[string]outsideChange, unseen bool, limit *int, fn func(client.Envelope) error) func(client.Envelope) error {
+// that outsideChanges found, applying --unseen, the offset and the limit
+// itself when there are any (it then sets *limit and *offset to 0 for the
+// query).
+func applyOutside(outside map[string]outsideChange, unseen bool, limit, offset *int, fn func(client.Envelope) error) func(client.Envelope) error {
 	if len(outside) == 0 {
 		return fn
 	}
-	max, n := *limit, 0
-	*limit = 0
+	max, n, skip := *limit, 0, *offset
+	*limit, *offset = 0, 0
 	return func(env client.Envelope) error {
 		if ch, ok := outside[env.ID]; ok {
 			if ch.lost {
@@ -839,6 +837,10 @@ func applyOutside(outside map[string]outsideChange, unseen bool, limit *int, fn 
 			env.Flags = ch.flags
 		}
 		if unseen && client.HasFlag(env.Flags, client.FlagSeen) {
+			return nil
+		}
+		if skip > 0 {
+			skip--
 			return nil
 		}
 		if err := fn(env); err != nil {

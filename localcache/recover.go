@@ -449,8 +449,13 @@ func execEnvelope(ctx context.Context, stmt *sql.Stmt, folderID int64, r fileRef
 	if err != nil {
 		return err
 	}
+	cc, err := marshalTo(env.Cc)
+	if err != nil {
+		return err
+	}
 	_, err = stmt.ExecContext(ctx, folderID, int64(r.uidValidity), r.id, numericUID(r.uidValidity, r.id),
 		formatDate(env.Date), env.From, to, env.Subject, env.MessageID, env.Size, env.HasAttachments,
-		formatFlags(flags), client.HasFlag(flags, client.FlagSeen), r.path, downloaded, receivedAt(env, r.uidValidity, downloaded))
+		formatFlags(flags), client.HasFlag(flags, client.FlagSeen), r.path, downloaded, receivedAt(env, r.uidValidity, downloaded),
+		cc, env.InReplyTo, strings.Join(env.References, " "))
 	return err
 }

@@ -15,6 +15,7 @@ var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 	migrateOrigin,
 	migrateMaildirWatch,
 	migrateReceived,
+	migrateSearch,
 }
 
 // migrateCreate is the first schema.
@@ -101,6 +102,72 @@ ALTER TABLE messages ADD COLUMN received INTEGER NOT NULL DEFAULT 0;
 UPDATE messages SET received = downloaded WHERE uidvalidity = 0;
 `)
 	return err
+}
+
+// migrateSearch adds what search and threads need.
+//
+// messages.cc is stored like recipients (a JSON array); in_reply_to is one
+// Message-ID and refs the References, space-separated, all without angle
+// brackets. sort_date is the Date header (arrival when there is none) in
+// Unix seconds, for date ranges and sorting; unixepoch() reads the stored
+// RFC 3339 text whatever zone it keeps.
+//
+// header_index is a trigram index of sender, recipients, cc and subject:
+// a trigram index answers any substring of three or more characters,
+// which is what IMAP SEARCH FROM/TO/CC/SUBJECT mean, and costs little as
+// headers are short. text_index indexes the decoded text of cached bodies
+// by words (unicode61, diacritics folded); trigrams of whole bodies would
+// cost several times the text. Both are contentless (the index's rowid is
+// messages.seq), so no text is stored twice; triggers keep header_index in
+// step with every write of a row and drop index rows with their message.
+// text_indexed says whether a row's body text is in text_index: rows
+// cached before this migration have 0 and are indexed by IndexText, which
+// reads their files (that is the slow part, done outside this transaction
+// with progress reported).
+func migrateSearch(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+ALTER TABLE messages ADD COLUMN cc TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN in_reply_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN refs TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN sort_date INTEGER GENERATED ALWAYS AS
+	(CASE WHEN date != '' THEN unixepoch(date) ELSE received / 1000000000 END) VIRTUAL;
+CREATE INDEX messages_date ON messages (folder_id, uidvalidity, sort_date);
+CREATE INDEX messages_unindexed ON messages (text_indexed) WHERE text_indexed = 0 AND body_path != '';
+CREATE VIRTUAL TABLE header_index USING fts5(sender, recipients, cc, subject,
+	content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
+CREATE VIRTUAL TABLE text_index USING fts5(body,
+	content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER messages_header_insert AFTER INSERT ON messages BEGIN
+	INSERT INTO header_index (rowid, sender, recipients, cc, subject)
+	VALUES (new.seq, new.sender, `+addressText("new.recipients")+`, `+addressText("new.cc")+`, new.subject);
+END;
+CREATE TRIGGER messages_header_update AFTER UPDATE OF sender, recipients, cc, subject ON messages
+WHEN old.sender IS NOT new.sender OR old.recipients IS NOT new.recipients OR old.cc IS NOT new.cc OR old.subject IS NOT new.subject BEGIN
+	DELETE FROM header_index WHERE rowid = old.seq;
+	INSERT INTO header_index (rowid, sender, recipients, cc, subject)
+	VALUES (new.seq, new.sender, `+addressText("new.recipients")+`, `+addressText("new.cc")+`, new.subject);
+END;
+CREATE TRIGGER messages_index_delete AFTER DELETE ON messages BEGIN
+	DELETE FROM header_index WHERE rowid = old.seq;
+	DELETE FROM text_index WHERE rowid = old.seq;
+END;
+CREATE TRIGGER messages_text_drop AFTER UPDATE OF body_path ON messages
+WHEN new.body_path = '' AND old.text_indexed != 0 BEGIN
+	DELETE FROM text_index WHERE rowid = old.seq;
+	UPDATE messages SET text_indexed = 0 WHERE seq = old.seq;
+END;
+INSERT INTO header_index (rowid, sender, recipients, cc, subject)
+	SELECT seq, sender, `+addressText("recipients")+`, '', subject FROM messages;
+`)
+	return err
+}
+
+// addressText is SQL that turns a stored address list (a JSON array, or
+// "") into the text the header index sees: "Ann <a@x>, Bob <b@y>" rather
+// than JSON with its escapes (json.Marshal writes < as \u003c).
+func addressText(col string) string {
+	return `CASE WHEN json_valid(` + col + `) THEN (SELECT group_concat(value, ', ') FROM json_each(` + col + `)) ELSE ` + col + ` END`
 }
 
 // migrate brings the index to the newest schema in one transaction, so a

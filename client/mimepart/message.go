@@ -312,11 +312,20 @@ func EnvelopeFromHeader(h textproto.Header) client.Envelope {
 		env.From = from[0]
 	}
 	env.To = formatAddresses(mh, "To")
+	env.Cc = formatAddresses(mh, "Cc")
 	if d, err := mh.Date(); err == nil {
 		env.Date = d
 	}
 	if id, err := mh.MessageID(); err == nil {
 		env.MessageID = id
+	}
+	if ids, err := mh.MsgIDList("In-Reply-To"); err == nil && len(ids) > 0 {
+		// A reply names one parent; a few mailers list its ancestors
+		// too, the parent last.
+		env.InReplyTo = ids[len(ids)-1]
+	}
+	if ids, err := mh.MsgIDList("References"); err == nil && len(ids) > 0 {
+		env.References = ids
 	}
 	return env
 }

@@ -1,0 +1,537 @@
+package localcache
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
+
+	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/mimepart"
+	"github.com/duomail/duomail/client/query"
+)
+
+// maxIndexText bounds the text indexed per message. A Batch holds the
+// text of every message added until Commit, so this also bounds its
+// memory: 256 KiB of text is a long book chapter.
+const maxIndexText = 256 << 10
+
+// The sort keys of --sort from and --sort subject, computed where they
+// are needed rather than stored, so that they can change without a
+// migration. Registered on the driver: every connection has them.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("duomail_sort_from", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		s, _ := args[0].(string)
+		return client.SortFromKey(s), nil
+	})
+	sqlite.MustRegisterDeterministicScalarFunction("duomail_base_subject", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		s, _ := args[0].(string)
+		return client.BaseSubject(s), nil
+	})
+}
+
+// textWriter puts message text into text_index inside a write transaction.
+type textWriter struct {
+	seq, insert, mark *sql.Stmt
+}
+
+func prepareText(ctx context.Context, tx *sql.Tx) (*textWriter, error) {
+	var w textWriter
+	var err error
+	if w.seq, err = tx.PrepareContext(ctx, `SELECT seq FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`); err != nil {
+		return nil, err
+	}
+	if w.insert, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO text_index (rowid, body) VALUES (?, ?)`); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if w.mark, err = tx.PrepareContext(ctx, `UPDATE messages SET text_indexed = 1 WHERE seq = ?`); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &w, nil
+}
+
+func (w *textWriter) Close() {
+	for _, s := range []*sql.Stmt{w.seq, w.insert, w.mark} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// put indexes the text of a message whose row exists.
+func (w *textWriter) put(ctx context.Context, folderID int64, r fileRef, text string) error {
+	var seq int64
+	if err := w.seq.QueryRowContext(ctx, folderID, int64(r.uidValidity), r.id).Scan(&seq); err != nil {
+		return err
+	}
+	return w.putSeq(ctx, seq, text)
+}
+
+func (w *textWriter) putSeq(ctx context.Context, seq int64, text string) error {
+	if _, err := w.insert.ExecContext(ctx, seq, text); err != nil {
+		return err
+	}
+	_, err := w.mark.ExecContext(ctx, seq)
+	return err
+}
+
+// indexChunk is how many messages IndexText reads before writing them in
+// one transaction: few enough that a sync waiting for the write lock
+// hardly notices, many enough that the commits cost little.
+const indexChunk = 200
+
+// UnindexedText counts the messages whose body is cached but whose text is
+// not yet in the search index (bodies cached by a duomail from before the
+// index, or adopted by recovery).
+func (c *Cache) UnindexedText(ctx context.Context) (int, error) {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE text_indexed = 0 AND body_path != ''`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unindexed messages: %w", err)
+	}
+	return n, nil
+}
+
+// IndexText puts the text of every cached body not yet indexed into the
+// search index, reading the message files; progress, when set, is told how
+// many of how many are done after each chunk. It also records Cc,
+// In-Reply-To and References, which rows from before the index lack. It
+// is the one-time filling of the index for an existing cache, and repairs
+// whatever recovery adopted since; an interrupted run resumes where it
+// stopped. A cache that cannot be written is left as it is.
+func (c *Cache) IndexText(ctx context.Context, progress func(done, total int)) error {
+	if c.readOnly != nil {
+		return nil
+	}
+	total, err := c.UnindexedText(ctx)
+	if err != nil || total == 0 {
+		return err
+	}
+	if progress != nil {
+		progress(0, total)
+	}
+	done := 0
+	var after int64
+	type parsed struct {
+		seq  int64
+		env  client.Envelope
+		text string
+	}
+	for {
+		rows, err := c.db.QueryContext(ctx, `SELECT m.seq, f.name, m.uidvalidity, m.id, m.body_path FROM messages m JOIN folders f ON f.id = m.folder_id
+			WHERE m.text_indexed = 0 AND m.body_path != '' AND m.seq > ? ORDER BY m.seq LIMIT ?`, after, indexChunk)
+		if err != nil {
+			return fmt.Errorf("index text: %w", err)
+		}
+		type todo struct {
+			seq    int64
+			folder string
+			ref    fileRef
+		}
+		var chunk []todo
+		for rows.Next() {
+			var t todo
+			var v int64
+			if err := rows.Scan(&t.seq, &t.folder, &v, &t.ref.id, &t.ref.path); err != nil {
+				rows.Close()
+				return fmt.Errorf("index text: %w", err)
+			}
+			t.ref.uidValidity = uint32(v)
+			chunk = append(chunk, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("index text: %w", err)
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		after = chunk[len(chunk)-1].seq
+		var out []parsed
+		for _, t := range chunk {
+			mdir, err := c.maildir(t.folder)
+			if err != nil {
+				continue
+			}
+			p, err := locate(mdir, t.ref)
+			if err != nil || p == "" {
+				// A vanished file is recovery's business; this row
+				// stays unindexed until then.
+				continue
+			}
+			env, text, err := parseFileText(filepath.Join(mdir, p))
+			if err != nil {
+				continue
+			}
+			out = append(out, parsed{t.seq, env, text})
+		}
+		err = c.write(ctx, func(tx *sql.Tx) error {
+			w, err := prepareText(ctx, tx)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			hdr, err := tx.PrepareContext(ctx, `UPDATE messages SET cc = ?, in_reply_to = ?, refs = ? WHERE seq = ? AND body_path != ''`)
+			if err != nil {
+				return err
+			}
+			defer hdr.Close()
+			for _, p := range out {
+				cc, err := marshalTo(p.env.Cc)
+				if err != nil {
+					return err
+				}
+				res, err := hdr.ExecContext(ctx, cc, p.env.InReplyTo, strings.Join(p.env.References, " "), p.seq)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					continue // removed meanwhile
+				}
+				if err := w.putSeq(ctx, p.seq, p.text); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("index text: %w", err)
+		}
+		done += len(chunk)
+		if progress != nil {
+			progress(min(done, total), total)
+		}
+	}
+	return nil
+}
+
+func parseFileText(path string) (client.Envelope, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return client.Envelope{}, "", err
+	}
+	defer f.Close()
+	env, _, text, err := mimepart.ParseMessageText(f, maxIndexText)
+	return env, text, err
+}
+
+// SearchCoverage implements client.Cache.
+func (c *Cache) SearchCoverage(ctx context.Context, folder string) (client.SearchCoverage, error) {
+	var cov client.SearchCoverage
+	f, ok, err := c.lookupFolder(ctx, c.db, folder)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("search coverage of %q: %w", folder, err)
+		}
+		return cov, err
+	}
+	err = c.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(text_indexed != 0), 0) FROM messages WHERE folder_id = ? AND uidvalidity = ? AND lost = 0`,
+		f.id, int64(f.uidValidity)).Scan(&cov.Messages, &cov.WithText)
+	if err != nil {
+		return cov, fmt.Errorf("search coverage of %s: %w", folder, err)
+	}
+	return cov, nil
+}
+
+// Search implements client.Cache. Bodies cached but not yet indexed are
+// indexed first (Options.IndexProgress is told how that goes), so a search
+// never silently misses a message whose body the cache has.
+func (c *Cache) Search(ctx context.Context, folder string, q query.Node, opts client.ListOptions, fn func(client.Envelope) error) error {
+	where, args, err := compileQuery(q)
+	if err != nil {
+		return fmt.Errorf("search %s: %w", folder, err)
+	}
+	order, err := orderBy(opts)
+	if err != nil {
+		return fmt.Errorf("search %s: %w", folder, err)
+	}
+	if err := c.IndexText(ctx, c.lockOpts.IndexProgress); err != nil {
+		return fmt.Errorf("search %s: %w", folder, err)
+	}
+	f, ok, err := c.lookupFolder(ctx, c.db, folder)
+	if err != nil {
+		return fmt.Errorf("search %q: %w", folder, err)
+	}
+	if !ok {
+		return nil
+	}
+	outside, err := c.outsideChanges(ctx, f)
+	if err != nil {
+		return fmt.Errorf("search %s: %w", folder, err)
+	}
+	// Flags another program set in file names show in the results; the
+	// query itself matches the flags the index holds.
+	limit, offset := opts.Limit, opts.Offset
+	fn = applyOutside(outside, false, &limit, &offset, fn)
+	stmt := `SELECT ` + envelopeColumns + ` FROM messages m WHERE m.folder_id = ? AND m.uidvalidity = ? AND m.lost = 0 AND (` + where + `) ` + order
+	all := append([]any{f.id, int64(f.uidValidity)}, args...)
+	stmt, all = limitOffset(stmt, all, limit, offset)
+	return c.each(ctx, "search", folder, stmt, all, fn)
+}
+
+// each runs a listing query and calls fn with every envelope. Its own
+// errors are wrapped with op; fn's are returned as they are.
+func (c *Cache) each(ctx context.Context, op, folder, stmt string, args []any, fn func(client.Envelope) error) error {
+	rows, err := c.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", op, folder, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		env, err := scanEnvelope(rows, folder)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", op, folder, err)
+		}
+		if err := fn(env); err == errListDone {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, folder, err)
+	}
+	return nil
+}
+
+func limitOffset(stmt string, args []any, limit, offset int) (string, []any) {
+	if limit <= 0 && offset <= 0 {
+		return stmt, args
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	return stmt + ` LIMIT ? OFFSET ?`, append(args, limit, max(offset, 0))
+}
+
+// orderBy is the ORDER BY of a listing. Ties keep the natural newest-first
+// order (descending UID, then the order of arrival in the cache), so that
+// paging through equal keys neither repeats nor skips a message.
+func orderBy(opts client.ListOptions) (string, error) {
+	desc, asc := "DESC", "ASC"
+	if opts.Reverse {
+		desc, asc = asc, desc
+	}
+	var key string
+	switch opts.Sort {
+	case "":
+	case client.SortDate:
+		key = "sort_date " + desc + ", "
+	case client.SortArrival:
+		key = "received " + desc + ", "
+	case client.SortFrom:
+		key = "duomail_sort_from(sender) " + asc + ", "
+	case client.SortSubject:
+		key = "duomail_base_subject(subject) " + asc + ", "
+	case client.SortSize:
+		key = "size " + desc + ", "
+	default:
+		return "", fmt.Errorf("%w: unknown sort %q (want date, arrival, from, subject or size)", client.ErrUsage, opts.Sort)
+	}
+	return "ORDER BY " + key + "uid " + desc + ", seq " + desc, nil
+}
+
+// compileQuery turns a query tree into an SQL condition on messages m.
+//
+// Header terms (from:, to:, cc:, subject:, and the header side of a bare
+// word) match as substrings, case- and diacritic-insensitively, through
+// the trigram index; a term shorter than three characters, which trigrams
+// cannot look up, is matched with LIKE (ASCII case folding only). Text
+// terms match words of the decoded body that begin with the term (a phrase:
+// those words in that order, the last one as a prefix).
+func compileQuery(n query.Node) (string, []any, error) {
+	var b strings.Builder
+	var args []any
+	var walk func(n query.Node) error
+	join := func(terms []query.Node, op, empty string) error {
+		if len(terms) == 0 {
+			b.WriteString(empty)
+			return nil
+		}
+		b.WriteByte('(')
+		for i, t := range terms {
+			if i > 0 {
+				b.WriteString(op)
+			}
+			if err := walk(t); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(')')
+		return nil
+	}
+	walk = func(n query.Node) error {
+		switch n := n.(type) {
+		case nil:
+			b.WriteString("1")
+		case query.And:
+			return join(n.Terms, " AND ", "1")
+		case *query.And:
+			return join(n.Terms, " AND ", "1")
+		case query.Or:
+			return join(n.Terms, " OR ", "0")
+		case *query.Or:
+			return join(n.Terms, " OR ", "0")
+		case query.Not:
+			b.WriteString("NOT ")
+			return walk(n.Term)
+		case *query.Not:
+			b.WriteString("NOT ")
+			return walk(n.Term)
+		case query.Text:
+			return textTerm(&b, &args, n)
+		case *query.Text:
+			return textTerm(&b, &args, *n)
+		case query.Flag:
+			flagTerm(&b, &args, n)
+		case *query.Flag:
+			flagTerm(&b, &args, *n)
+		case query.HasAttachment, *query.HasAttachment:
+			b.WriteString("m.has_attachments != 0")
+		case query.Date:
+			dateTerm(&b, &args, n)
+		case *query.Date:
+			dateTerm(&b, &args, *n)
+		case query.Size:
+			sizeTerm(&b, &args, n)
+		case *query.Size:
+			sizeTerm(&b, &args, *n)
+		default:
+			return fmt.Errorf("query term %T: not supported by the local index", n)
+		}
+		return nil
+	}
+	if err := walk(n); err != nil {
+		return "", nil, err
+	}
+	return b.String(), args, nil
+}
+
+// headerColumns are the header_index columns (and the messages columns of
+// the same content) each field searches.
+var headerColumns = map[query.Field][]string{
+	query.From:     {"sender"},
+	query.To:       {"recipients"},
+	query.Cc:       {"cc"},
+	query.Subject:  {"subject"},
+	query.Anywhere: {"sender", "recipients", "cc", "subject"},
+}
+
+func textTerm(b *strings.Builder, args *[]any, t query.Text) error {
+	value := strings.Join(strings.Fields(t.Value), " ")
+	if value == "" {
+		b.WriteString("1")
+		return nil
+	}
+	switch t.Field {
+	case query.Body:
+		bodyTerm(b, args, value)
+	case query.Anywhere:
+		b.WriteByte('(')
+		headerTerm(b, args, headerColumns[query.Anywhere], value)
+		b.WriteString(" OR ")
+		bodyTerm(b, args, value)
+		b.WriteByte(')')
+	default:
+		cols, ok := headerColumns[t.Field]
+		if !ok {
+			return fmt.Errorf("query field %q: not supported by the local index", t.Field)
+		}
+		headerTerm(b, args, cols, value)
+	}
+	return nil
+}
+
+func headerTerm(b *strings.Builder, args *[]any, cols []string, value string) {
+	if utf8.RuneCountInString(value) >= 3 {
+		b.WriteString("m.seq IN (SELECT rowid FROM header_index WHERE header_index MATCH ?)")
+		match := ftsString(value)
+		if len(cols) < 4 {
+			match = "{" + strings.Join(cols, " ") + "} : " + match
+		}
+		*args = append(*args, match)
+		return
+	}
+	pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(value) + "%"
+	b.WriteByte('(')
+	for i, col := range cols {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(b, `m.%s LIKE ? ESCAPE '\'`, col)
+		*args = append(*args, pattern)
+	}
+	b.WriteByte(')')
+}
+
+func bodyTerm(b *strings.Builder, args *[]any, value string) {
+	// A term without a letter or digit is no word: the word index
+	// cannot find it.
+	if !strings.ContainsFunc(value, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+		b.WriteString("0")
+		return
+	}
+	b.WriteString("m.seq IN (SELECT rowid FROM text_index WHERE text_index MATCH ?)")
+	*args = append(*args, ftsString(value)+" *")
+}
+
+// ftsString quotes s as one FTS5 string (a phrase of its tokens).
+func ftsString(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+func flagTerm(b *strings.Builder, args *[]any, f query.Flag) {
+	not := ""
+	if !f.Set {
+		not = "NOT "
+	}
+	if client.Flag(f.Name) == client.FlagSeen {
+		fmt.Fprintf(b, "%s(m.seen != 0)", not)
+		return
+	}
+	fmt.Fprintf(b, "%s(instr(' ' || m.flags || ' ', ?) > 0)", not)
+	*args = append(*args, " "+f.Name+" ")
+}
+
+func dateTerm(b *strings.Builder, args *[]any, d query.Date) {
+	var parts []string
+	if !d.Since.IsZero() {
+		parts = append(parts, "m.sort_date >= ?")
+		*args = append(*args, d.Since.Unix())
+	}
+	if !d.Before.IsZero() {
+		parts = append(parts, "m.sort_date < ?")
+		*args = append(*args, d.Before.Unix())
+	}
+	if len(parts) == 0 {
+		b.WriteString("1")
+		return
+	}
+	b.WriteString("(" + strings.Join(parts, " AND ") + ")")
+}
+
+func sizeTerm(b *strings.Builder, args *[]any, s query.Size) {
+	var parts []string
+	if s.Larger > 0 {
+		parts = append(parts, "m.size > ?")
+		*args = append(*args, s.Larger)
+	}
+	if s.Smaller > 0 {
+		parts = append(parts, "m.size < ?")
+		*args = append(*args, s.Smaller)
+	}
+	if len(parts) == 0 {
+		b.WriteString("1")
+		return
+	}
+	b.WriteString("(" + strings.Join(parts, " AND ") + ")")
+}
