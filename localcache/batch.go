@@ -216,17 +216,18 @@ func hook(stage string) error {
 }
 
 const commitSQL = `
-INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded, received, cc, in_reply_to, refs)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15, ?16, ?17, ?18, ?19)
+INSERT INTO messages (folder_id, uidvalidity, id, uid, date, sender, recipients, subject, message_id, size, has_attachments, flags, seen, on_server, body_path, downloaded, received, cc, in_reply_to, refs, text_indexed)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
 ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	received = CASE WHEN excluded.received != 0 AND (received = 0 OR excluded.uidvalidity != 0) THEN excluded.received ELSE received END,
 	date = excluded.date, sender = excluded.sender, recipients = excluded.recipients,
 	subject = excluded.subject, message_id = excluded.message_id,
-	cc = excluded.cc, in_reply_to = excluded.in_reply_to, refs = excluded.refs,
+	cc = excluded.cc, in_reply_to = excluded.in_reply_to, refs = excluded.refs, text_indexed = excluded.text_indexed,
 	size = excluded.size, has_attachments = excluded.has_attachments,
 	flags = excluded.flags, seen = excluded.seen, on_server = 1, lost = 0,
 	downloaded = CASE WHEN body_path != '' AND downloaded != 0 THEN downloaded ELSE excluded.downloaded END,
-	body_path = excluded.body_path`
+	body_path = excluded.body_path
+RETURNING seq`
 
 // originSQL records a message's origin, when one was given.
 const originSQL = `UPDATE messages SET server_id = ?4, server_size = ?5, header_digest = ?6 WHERE folder_id = ?1 AND uidvalidity = ?2 AND id = ?3`
@@ -348,21 +349,22 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		return nil, err
 	}
 	defer origin.Close()
-	text, err := prepareText(ctx, tx)
+	index, err := prepareIndex(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	defer text.Close()
+	defer index.Close()
 	now := time.Now().UnixNano()
 	envs := make([]client.Envelope, len(b.items))
 	for i, m := range b.items {
 		env := m.env
 		env.ID, env.Folder, env.UIDValidity, env.Flags = m.id, b.folder, m.uidValidity, m.flags
-		if err := execEnvelope(ctx, stmt, f.id, m.fileRef, env, m.flags, now); err != nil {
+		seq, err := execEnvelope(ctx, stmt, f.id, m.fileRef, env, m.flags, now, true)
+		if err != nil {
 			return nil, fmt.Errorf("id %s: %w", m.id, err)
 		}
-		if err := text.put(ctx, f.id, m.fileRef, m.text); err != nil {
-			return nil, fmt.Errorf("id %s: index text: %w", m.id, err)
+		if err := index.message(ctx, seq, env, &m.text); err != nil {
+			return nil, fmt.Errorf("id %s: index: %w", m.id, err)
 		}
 		if o := m.origin; o.ServerSize >= 0 {
 			if _, err := origin.ExecContext(ctx, f.id, int64(m.uidValidity), m.id, o.ServerID, o.ServerSize, o.HeaderDigest); err != nil {

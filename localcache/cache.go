@@ -697,7 +697,8 @@ ON CONFLICT (folder_id, uidvalidity, id) DO UPDATE SET
 	has_attachments = CASE WHEN body_path != '' THEN has_attachments ELSE excluded.has_attachments END,
 	flags = CASE WHEN ?14 THEN excluded.flags ELSE flags END,
 	seen = CASE WHEN ?14 THEN excluded.seen ELSE seen END,
-	on_server = 1, lost = 0`
+	on_server = 1, lost = 0
+RETURNING seq`
 
 // PutEnvelopes implements client.Cache. An envelope with nil Flags keeps
 // the stored flags (POP3 envelopes carry none; local flags survive), a
@@ -719,6 +720,11 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 			return err
 		}
 		defer stmt.Close()
+		index, err := prepareIndex(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer index.Close()
 		for _, env := range envs {
 			if err := checkID(env.ID); err != nil {
 				return err
@@ -735,11 +741,15 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 			if err != nil {
 				return err
 			}
-			if _, err := stmt.ExecContext(ctx, f.id, int64(v), env.ID, numericUID(v, env.ID),
+			var seq int64
+			if err := stmt.QueryRowContext(ctx, f.id, int64(v), env.ID, numericUID(v, env.ID),
 				formatDate(env.Date), env.From, to, env.Subject, env.MessageID,
 				env.Size, env.HasAttachments, formatFlags(env.Flags), client.HasFlag(env.Flags, client.FlagSeen),
-				env.Flags != nil, nanos(env.Received), cc, env.InReplyTo, strings.Join(env.References, " ")); err != nil {
+				env.Flags != nil, nanos(env.Received), cc, env.InReplyTo, strings.Join(env.References, " ")).Scan(&seq); err != nil {
 				return fmt.Errorf("id %s: %w", env.ID, err)
+			}
+			if err := index.message(ctx, seq, env, nil); err != nil {
+				return fmt.Errorf("id %s: index: %w", env.ID, err)
 			}
 		}
 		return nil

@@ -367,6 +367,11 @@ func (c *Cache) adopt(ctx context.Context, tx *sql.Tx, f folderRow, byKey map[st
 		return err
 	}
 	defer stmt.Close()
+	index, err := prepareIndex(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer index.Close()
 	for _, a := range orphans {
 		switch {
 		case a.uidValidity == f.uidValidity:
@@ -386,8 +391,13 @@ func (c *Cache) adopt(ctx context.Context, tx *sql.Tx, f folderRow, byKey map[st
 		if a.row != nil {
 			flags = parseFlags(a.row.flags)
 		}
-		if err := execEnvelope(ctx, stmt, f.id, a.fileRef, env, flags, a.mtime); err != nil {
+		// The text is left to IndexText: recovery should be quick.
+		seq, err := execEnvelope(ctx, stmt, f.id, a.fileRef, env, flags, a.mtime, false)
+		if err != nil {
 			return fmt.Errorf("adopt %s: %w", a.path, err)
+		}
+		if err := index.message(ctx, seq, env, nil); err != nil {
+			return fmt.Errorf("adopt %s: index: %w", a.path, err)
 		}
 	}
 	return nil
@@ -430,7 +440,6 @@ func modTime(path string) (int64, error) {
 	return fi.ModTime().UnixNano(), nil
 }
 
-// execEnvelope runs commitSQL for a message file.
 // receivedAt is when a message reached the mailbox: the server's word
 // (IMAP INTERNALDATE) when the envelope has it; for POP3, which has no such
 // date, when it was downloaded; else unknown (0).
@@ -444,18 +453,19 @@ func receivedAt(env client.Envelope, uidValidity uint32, downloaded int64) int64
 	return 0
 }
 
-func execEnvelope(ctx context.Context, stmt *sql.Stmt, folderID int64, r fileRef, env client.Envelope, flags []client.Flag, downloaded int64) error {
+// execEnvelope runs commitSQL for a message file and returns its row.
+func execEnvelope(ctx context.Context, stmt *sql.Stmt, folderID int64, r fileRef, env client.Envelope, flags []client.Flag, downloaded int64, textIndexed bool) (seq int64, err error) {
 	to, err := marshalTo(env.To)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cc, err := marshalTo(env.Cc)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = stmt.ExecContext(ctx, folderID, int64(r.uidValidity), r.id, numericUID(r.uidValidity, r.id),
+	err = stmt.QueryRowContext(ctx, folderID, int64(r.uidValidity), r.id, numericUID(r.uidValidity, r.id),
 		formatDate(env.Date), env.From, to, env.Subject, env.MessageID, env.Size, env.HasAttachments,
 		formatFlags(flags), client.HasFlag(flags, client.FlagSeen), r.path, downloaded, receivedAt(env, r.uidValidity, downloaded),
-		cc, env.InReplyTo, strings.Join(env.References, " "))
-	return err
+		cc, env.InReplyTo, strings.Join(env.References, " "), textIndexed).Scan(&seq)
+	return seq, err
 }

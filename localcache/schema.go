@@ -118,8 +118,10 @@ UPDATE messages SET received = downloaded WHERE uidvalidity = 0;
 // headers are short. text_index indexes the decoded text of cached bodies
 // by words (unicode61, diacritics folded); trigrams of whole bodies would
 // cost several times the text. Both are contentless (the index's rowid is
-// messages.seq), so no text is stored twice; triggers keep header_index in
-// step with every write of a row and drop index rows with their message.
+// messages.seq), so no text is stored twice. The code that writes a row
+// writes its index rows after it (an FTS5 table written from a trigger
+// flushes a segment per row); triggers only drop index rows with their
+// message or its body, whoever deletes them.
 // text_indexed says whether a row's body text is in text_index: rows
 // cached before this migration have 0 and are indexed by IndexText, which
 // reads their files (that is the slow part, done outside this transaction
@@ -138,16 +140,6 @@ CREATE VIRTUAL TABLE header_index USING fts5(sender, recipients, cc, subject,
 	content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
 CREATE VIRTUAL TABLE text_index USING fts5(body,
 	content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
-CREATE TRIGGER messages_header_insert AFTER INSERT ON messages BEGIN
-	INSERT INTO header_index (rowid, sender, recipients, cc, subject)
-	VALUES (new.seq, new.sender, `+addressText("new.recipients")+`, `+addressText("new.cc")+`, new.subject);
-END;
-CREATE TRIGGER messages_header_update AFTER UPDATE OF sender, recipients, cc, subject ON messages
-WHEN old.sender IS NOT new.sender OR old.recipients IS NOT new.recipients OR old.cc IS NOT new.cc OR old.subject IS NOT new.subject BEGIN
-	DELETE FROM header_index WHERE rowid = old.seq;
-	INSERT INTO header_index (rowid, sender, recipients, cc, subject)
-	VALUES (new.seq, new.sender, `+addressText("new.recipients")+`, `+addressText("new.cc")+`, new.subject);
-END;
 CREATE TRIGGER messages_index_delete AFTER DELETE ON messages BEGIN
 	DELETE FROM header_index WHERE rowid = old.seq;
 	DELETE FROM text_index WHERE rowid = old.seq;

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,50 +39,61 @@ func init() {
 	})
 }
 
-// textWriter puts message text into text_index inside a write transaction.
-type textWriter struct {
-	seq, insert, mark *sql.Stmt
+// indexWriter writes a message's rows of the search index inside the
+// write transaction that wrote its messages row. Index rows are replaced
+// by a delete and an insert: FTS5 has no update that keeps a row.
+type indexWriter struct {
+	delHeader, putHeader, delText, putText *sql.Stmt
 }
 
-func prepareText(ctx context.Context, tx *sql.Tx) (*textWriter, error) {
-	var w textWriter
-	var err error
-	if w.seq, err = tx.PrepareContext(ctx, `SELECT seq FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`); err != nil {
-		return nil, err
-	}
-	if w.insert, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO text_index (rowid, body) VALUES (?, ?)`); err != nil {
-		w.Close()
-		return nil, err
-	}
-	if w.mark, err = tx.PrepareContext(ctx, `UPDATE messages SET text_indexed = 1 WHERE seq = ?`); err != nil {
-		w.Close()
-		return nil, err
+func prepareIndex(ctx context.Context, tx *sql.Tx) (*indexWriter, error) {
+	var w indexWriter
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&w.delHeader, `DELETE FROM header_index WHERE rowid = ?`},
+		{&w.putHeader, `INSERT INTO header_index (rowid, sender, recipients, cc, subject) VALUES (?, ?, ?, ?, ?)`},
+		{&w.delText, `DELETE FROM text_index WHERE rowid = ?`},
+		{&w.putText, `INSERT INTO text_index (rowid, body) VALUES (?, ?)`},
+	} {
+		stmt, err := tx.PrepareContext(ctx, p.sql)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		*p.stmt = stmt
 	}
 	return &w, nil
 }
 
-func (w *textWriter) Close() {
-	for _, s := range []*sql.Stmt{w.seq, w.insert, w.mark} {
+func (w *indexWriter) Close() {
+	for _, s := range []*sql.Stmt{w.delHeader, w.putHeader, w.delText, w.putText} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
 
-// put indexes the text of a message whose row exists.
-func (w *textWriter) put(ctx context.Context, folderID int64, r fileRef, text string) error {
-	var seq int64
-	if err := w.seq.QueryRowContext(ctx, folderID, int64(r.uidValidity), r.id).Scan(&seq); err != nil {
+// message indexes the header fields of row seq as env has them and, when
+// text is not nil, its text.
+func (w *indexWriter) message(ctx context.Context, seq int64, env client.Envelope, text *string) error {
+	if _, err := w.delHeader.ExecContext(ctx, seq); err != nil {
 		return err
 	}
-	return w.putSeq(ctx, seq, text)
-}
-
-func (w *textWriter) putSeq(ctx context.Context, seq int64, text string) error {
-	if _, err := w.insert.ExecContext(ctx, seq, text); err != nil {
+	if _, err := w.putHeader.ExecContext(ctx, seq, env.From, strings.Join(env.To, ", "), strings.Join(env.Cc, ", "), env.Subject); err != nil {
 		return err
 	}
-	_, err := w.mark.ExecContext(ctx, seq)
+	if text == nil {
+		return nil
+	}
+	if _, err := w.delText.ExecContext(ctx, seq); err != nil {
+		return err
+	}
+	if *text == "" {
+		return nil
+	}
+	_, err := w.putText.ExecContext(ctx, seq, *text)
 	return err
 }
 
@@ -175,29 +188,39 @@ func (c *Cache) IndexText(ctx context.Context, progress func(done, total int)) e
 			out = append(out, parsed{t.seq, env, text})
 		}
 		err = c.write(ctx, func(tx *sql.Tx) error {
-			w, err := prepareText(ctx, tx)
+			w, err := prepareIndex(ctx, tx)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			hdr, err := tx.PrepareContext(ctx, `UPDATE messages SET cc = ?, in_reply_to = ?, refs = ? WHERE seq = ? AND body_path != ''`)
+			upd, err := tx.PrepareContext(ctx, `UPDATE messages SET cc = ?, in_reply_to = ?, refs = ?, text_indexed = 1
+				WHERE seq = ? AND body_path != '' RETURNING sender, recipients, subject`)
 			if err != nil {
 				return err
 			}
-			defer hdr.Close()
+			defer upd.Close()
 			for _, p := range out {
 				cc, err := marshalTo(p.env.Cc)
 				if err != nil {
 					return err
 				}
-				res, err := hdr.ExecContext(ctx, cc, p.env.InReplyTo, strings.Join(p.env.References, " "), p.seq)
+				// The row keeps its own sender, recipients and subject
+				// (an IMAP row's come from the server's ENVELOPE).
+				row := client.Envelope{Cc: p.env.Cc}
+				var to string
+				err = upd.QueryRowContext(ctx, cc, p.env.InReplyTo, strings.Join(p.env.References, " "), p.seq).Scan(&row.From, &to, &row.Subject)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // removed meanwhile
+				}
 				if err != nil {
 					return err
 				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					continue // removed meanwhile
+				if to != "" {
+					if err := json.Unmarshal([]byte(to), &row.To); err != nil {
+						return fmt.Errorf("recipients of row %d: %w", p.seq, err)
+					}
 				}
-				if err := w.putSeq(ctx, p.seq, p.text); err != nil {
+				if err := w.message(ctx, p.seq, row, &p.text); err != nil {
 					return err
 				}
 			}
