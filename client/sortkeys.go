@@ -21,8 +21,9 @@ func SortFromKey(from string) string {
 }
 
 // BaseSubject is what --sort subject orders by: the subject without the
-// "Re:", "Fwd:", "Fw:" and "[list]" prefixes and "(fwd)" suffixes replies
-// and forwards add, lower case (a simplified RFC 5256 base subject).
+// "Re:", "Fwd:", "Fw:" (and German "Aw:", "Wg:") and "[list]" prefixes and
+// "(fwd)" suffixes replies and forwards add, lower case (a simplified
+// RFC 5256 base subject).
 func BaseSubject(s string) string {
 	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
 	for {
@@ -35,7 +36,7 @@ func BaseSubject(s string) string {
 				s = strings.TrimSpace(s[i+1:])
 			}
 		}
-		for _, p := range []string{"re:", "fwd:", "fw:", "re :", "fwd :", "fw :"} {
+		for _, p := range []string{"re:", "fwd:", "fw:", "aw:", "wg:", "re :", "fwd :", "fw :"} {
 			if strings.HasPrefix(s, p) {
 				s = strings.TrimSpace(s[len(p):])
 			}
