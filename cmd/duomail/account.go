@@ -48,16 +48,23 @@ func (a *app) accountConfig() (*AccountConfig, *Config, error) {
 	case cfg.Default != "":
 		ac = cfg.Accounts[cfg.Default]
 	case len(cfg.Accounts) == 0:
-		where := defaultPaths(a.getenv).ConfigFile
-		if cfg.File != "" {
-			where = cfg.File
-		}
-		return nil, nil, usageErrorf("no account configured: add one to %s, or give --url imaps://user@host", where)
+		return nil, nil, usageErrorf("%s, or give --url imaps://user@host", noAccountHint(a, cfg))
 	default:
 		return nil, nil, usageErrorf("several accounts are configured: choose one with -a%s, or set default in %s", accountsHint(cfg), cfg.File)
 	}
 	a.account = ac
 	return ac, cfg, nil
+}
+
+// noAccountHint says there is no account and how to set one up: with
+// config init, which writes the file where every command looks for it.
+// Nothing is asked: a command that finds no account never turns into a
+// conversation.
+func noAccountHint(a *app, cfg *Config) string {
+	if cfg.File == "" {
+		return fmt.Sprintf("no account configured: run \"duomail config init\" to set one up (it writes %s)", a.configFilePath())
+	}
+	return fmt.Sprintf("no account configured in %s: add one with \"duomail config init --append\"", cfg.File)
 }
 
 func accountsHint(cfg *Config) string {

@@ -141,11 +141,7 @@ func (a *app) checkTargets(all bool) ([]*AccountConfig, *Config, error) {
 		return nil, nil, err
 	}
 	if len(cfg.Accounts) == 0 {
-		where := defaultPaths(a.getenv).ConfigFile
-		if cfg.File != "" {
-			where = cfg.File
-		}
-		return nil, nil, usageErrorf("no account configured: add one to %s", where)
+		return nil, nil, usageErrorf("%s", noAccountHint(a, cfg))
 	}
 	var out []*AccountConfig
 	for _, name := range cfg.Names() {

@@ -65,6 +65,7 @@ against built-in test servers.`,
 		newWatchCmd(a, nil),
 		newDemoCmd(a, nil),
 		newSchemaCmd(a, nil),
+		newConfigCmd(a),
 	)
 	return root
 }

@@ -49,7 +49,8 @@ var jsonOutputs = []jsonOutput{
 // withoutJSONOutput are the commands that accept the global --json but
 // print no JSON, and why.
 var withoutJSONOutput = map[string]string{
-	"demo": "a tour for people: its steps show tables and sentences",
+	"demo":        "a tour for people: its steps show tables and sentences",
+	"config init": "a conversation that writes the configuration file",
 }
 
 // empty returns a new, empty result of the output's type; false for an
