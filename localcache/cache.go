@@ -445,8 +445,8 @@ func (c *Cache) State(ctx context.Context, folder string) (client.SyncState, err
 		return st, fmt.Errorf("read state of %q: %w", folder, err)
 	}
 	var v, next, modseq, lastSync int64
-	err := c.db.QueryRowContext(ctx, `SELECT uidvalidity, uidnext, highestmodseq, messages, last_sync FROM folders WHERE name = ?`, folder).
-		Scan(&v, &next, &modseq, &st.Messages, &lastSync)
+	err := c.db.QueryRowContext(ctx, `SELECT uidvalidity, uidnext, highestmodseq, messages, last_sync, bodies FROM folders WHERE name = ?`, folder).
+		Scan(&v, &next, &modseq, &st.Messages, &lastSync, &st.Bodies)
 	if errors.Is(err, sql.ErrNoRows) {
 		return client.SyncState{}, nil
 	}
@@ -475,8 +475,8 @@ func (c *Cache) SetState(ctx context.Context, folder string, st client.SyncState
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE folders SET uidnext = ?, highestmodseq = ?, messages = ?, last_sync = ? WHERE id = ?`,
-			int64(st.UIDNext), int64(st.HighestModSeq), st.Messages, toNanos(st.LastSync), f.id)
+		_, err = tx.ExecContext(ctx, `UPDATE folders SET uidnext = ?, highestmodseq = ?, messages = ?, last_sync = ?, bodies = ? WHERE id = ?`,
+			int64(st.UIDNext), int64(st.HighestModSeq), st.Messages, toNanos(st.LastSync), st.Bodies, f.id)
 		return err
 	})
 	if err != nil {
@@ -525,7 +525,7 @@ func (c *Cache) Reset(ctx context.Context, folder string, uidValidity uint32) er
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE folder_id = ? AND uidvalidity != ?`, f.id, int64(uidValidity)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = 0, highestmodseq = 0, messages = 0, last_sync = 0 WHERE id = ?`, int64(uidValidity), f.id)
+		_, err = tx.ExecContext(ctx, `UPDATE folders SET uidvalidity = ?, uidnext = 0, highestmodseq = 0, messages = 0, last_sync = 0, bodies = 0 WHERE id = ?`, int64(uidValidity), f.id)
 		return err
 	})
 	if err != nil {

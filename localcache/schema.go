@@ -16,6 +16,7 @@ var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 	migrateMaildirWatch,
 	migrateReceived,
 	migrateSearch,
+	migrateRolesAndBodies,
 }
 
 // migrateCreate is the first schema.
@@ -151,6 +152,31 @@ WHEN new.body_path = '' AND old.text_indexed != 0 BEGIN
 END;
 INSERT INTO header_index (rowid, sender, recipients, cc, subject)
 	SELECT seq, sender, `+addressText("recipients")+`, '', subject FROM messages;
+`)
+	return err
+}
+
+// migrateRolesAndBodies remembers the account's special-use folders
+// (client.RoleStore): folder_roles maps a role to the server's folder, and
+// roles_known has one row once they were looked up (none found is then an
+// answer too). folders.bodies records that the last sync stored every
+// message whole, so that an unchanged folder needs no sync --bodies either;
+// triggers clear it whenever a row without body appears or a body is
+// forgotten (recovery, another tool deleting a file), whoever does it.
+func migrateRolesAndBodies(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+CREATE TABLE folder_roles (
+	role   TEXT PRIMARY KEY,
+	folder TEXT NOT NULL
+);
+CREATE TABLE roles_known (looked_up INTEGER NOT NULL);
+ALTER TABLE folders ADD COLUMN bodies INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER bodies_incomplete_insert AFTER INSERT ON messages WHEN new.body_path = '' BEGIN
+	UPDATE folders SET bodies = 0 WHERE id = new.folder_id AND bodies != 0;
+END;
+CREATE TRIGGER bodies_incomplete_update AFTER UPDATE OF body_path ON messages WHEN new.body_path = '' BEGIN
+	UPDATE folders SET bodies = 0 WHERE id = new.folder_id AND bodies != 0;
+END;
 `)
 	return err
 }
