@@ -85,6 +85,9 @@ type DialOptions struct {
 	Stats *WireStats
 	// Warn receives warnings meant for the user (plaintext login, no UIDL).
 	Warn func(msg string)
+	// Roles, when set, remembers special-use folders between sessions
+	// (Mailbox sets it to the account's cache).
+	Roles RoleStore
 }
 
 // Warnf formats a warning and sends it if there is somewhere to send it.

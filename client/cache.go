@@ -88,6 +88,9 @@ type Cache interface {
 	// skipped.
 	SetOrigins(ctx context.Context, folder string, origins map[string]Origin) error
 
+	// RoleStore remembers the account's special-use folders.
+	RoleStore
+
 	// Lock takes the account's sync lock, so two processes never download
 	// the same messages at once. It waits until ctx ends.
 	Lock(ctx context.Context) (unlock func(), err error)
@@ -135,6 +138,9 @@ type SyncState struct {
 	HighestModSeq uint64
 	Messages      int
 	LastSync      time.Time
+	// Bodies: that sync stored the whole of every message on the server,
+	// so an unchanged folder needs no download either.
+	Bodies bool
 }
 
 // Entry is what the index knows of one message.

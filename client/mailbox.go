@@ -69,7 +69,11 @@ func (m *Mailbox) Source(ctx context.Context) (Source, error) {
 	if m.Driver.Dial == nil {
 		return nil, fmt.Errorf("account %s: no driver for protocol %q", m.Account.Name, m.Account.Protocol)
 	}
-	src, err := m.Driver.Dial(ctx, m.Account, m.Opts)
+	opts := m.Opts
+	if opts.Roles == nil && m.Cache != nil {
+		opts.Roles = m.Cache
+	}
+	src, err := m.Driver.Dial(ctx, m.Account, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +99,23 @@ func (m *Mailbox) require(ctx context.Context, op string, f Feature) error {
 func (m *Mailbox) Capabilities(ctx context.Context) (Capabilities, error) {
 	if _, err := m.Source(ctx); err != nil {
 		return Capabilities{}, err
+	}
+	return m.caps, nil
+}
+
+// FullCapabilities is Capabilities with the folder roles looked up, which
+// other operations do only when they need them: the Trash is described
+// exactly, at the cost of a folder listing.
+func (m *Mailbox) FullCapabilities(ctx context.Context) (Capabilities, error) {
+	src, err := m.Source(ctx)
+	if err != nil {
+		return Capabilities{}, err
+	}
+	if r, ok := src.(RoleResolver); ok {
+		if err := r.ResolveRoles(ctx); err != nil {
+			return Capabilities{}, err
+		}
+		m.caps = src.Capabilities()
 	}
 	return m.caps, nil
 }
@@ -367,7 +388,11 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 	if err != nil {
 		return rep, err
 	}
-	st, err := src.Status(ctx, folder)
+	status := src.Status
+	if ex, ok := src.(Examiner); ok {
+		status = ex.Examine // a sync needs the markers, not the unseen count
+	}
+	st, err := status(ctx, folder)
 	if err != nil {
 		return rep, fmt.Errorf("sync %s: %w", folder, err)
 	}
@@ -380,11 +405,15 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 	ref := FolderRef{Name: folder, UIDValidity: st.UIDValidity}
 
 	// With change tracking the status alone can prove nothing changed.
-	if mirror && !opts.Bodies && m.caps.Has(FeatureChangeTracking) && !prev.LastSync.IsZero() &&
+	if mirror && (!opts.Bodies || prev.Bodies) && m.caps.Has(FeatureChangeTracking) && !prev.LastSync.IsZero() &&
 		st.HighestModSeq != 0 && st.HighestModSeq == prev.HighestModSeq &&
 		st.UIDNext == prev.UIDNext && st.Messages == prev.Messages {
 		rep.OnServer, rep.Unchanged = st.Messages, true
 		return rep, nil
+	}
+	if cr, ok := src.(ChangeReader); ok && mirror && m.caps.Has(FeatureChangeTracking) && !prev.LastSync.IsZero() &&
+		st.HighestModSeq != 0 && prev.HighestModSeq != 0 && prev.UIDNext != 0 {
+		return m.syncChanges(ctx, src, cr, ref, prev, st, opts)
 	}
 	var invOpts InventoryOptions
 	if m.caps.Has(FeatureChangeTracking) && !prev.LastSync.IsZero() {
@@ -466,11 +495,17 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 		}
 	}
 
+	// Every message whole in the cache: what lets the next sync --bodies
+	// of an unchanged folder stop at the status.
+	next.Bodies = opts.Bodies || prev.Bodies && len(newIDs) == 0
 	if len(needBody) > 0 {
 		n, b, err := m.downloadInto(ctx, src, ref, needBody, flags, needBytes, opts.Progress, nil)
 		rep.Downloaded, rep.Bytes = n, b
 		if err != nil {
 			return rep, fmt.Errorf("sync %s: %w", folder, err)
+		}
+		if n < len(needBody) {
+			next.Bodies = false // some arrived short and were skipped
 		}
 	}
 
@@ -495,6 +530,122 @@ func (m *Mailbox) sync(ctx context.Context, folder string, opts SyncOptions) (Sy
 		return rep, err
 	}
 	return rep, nil
+}
+
+// syncChanges is sync of a mirrored folder whose server tracks changes:
+// it asks only for what changed since prev (new UIDs, flags changed since
+// the HIGHESTMODSEQ, all UIDs only when something vanished) and reads the
+// cache's whole index only when it must compare against it (mail vanished,
+// or bodies are wanted and some were missing before).
+func (m *Mailbox) syncChanges(ctx context.Context, src Source, cr ChangeReader, ref FolderRef, prev SyncState, st FolderStatus, opts SyncOptions) (SyncReport, error) {
+	folder := ref.Name
+	rep := SyncReport{Folder: folder}
+	ch, err := cr.Changes(ctx, ref, prev, st)
+	if err != nil {
+		return rep, fmt.Errorf("sync %s: %w", folder, err)
+	}
+	onServer := st.Messages
+	var entries map[string]Entry
+	if ch.All != nil || opts.Bodies && !prev.Bodies {
+		if entries, err = m.Cache.Entries(ctx, folder); err != nil {
+			return rep, err
+		}
+	}
+	if ch.All != nil {
+		present := make(map[string]bool, len(ch.All))
+		for _, id := range ch.All {
+			present[id] = true
+		}
+		var gone []string
+		for id, e := range entries {
+			if e.OnServer && !present[id] {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) > 0 {
+			// A mirror forgets what the server no longer has.
+			if err := m.Cache.Remove(ctx, folder, gone); err != nil {
+				return rep, err
+			}
+			rep.Vanished = len(gone)
+			for _, id := range gone {
+				delete(entries, id)
+			}
+		}
+		onServer = len(ch.All)
+	}
+	rep.OnServer = onServer
+
+	flags := make(map[string][]Flag, len(ch.New))
+	var newIDs, needBody []string
+	var needBytes int64
+	for _, it := range ch.New {
+		newIDs = append(newIDs, it.ID)
+		flags[it.ID] = it.Flags
+		if opts.Bodies {
+			needBody = append(needBody, it.ID)
+			needBytes += it.Size
+		}
+	}
+	rep.New = len(newIDs)
+	if opts.Bodies && !prev.Bodies {
+		isNew := make(map[string]bool, len(newIDs))
+		for _, id := range newIDs {
+			isNew[id] = true
+		}
+		for id, e := range entries {
+			if e.OnServer && !e.HasBody && !isNew[id] {
+				needBody = append(needBody, id)
+				needBytes += e.Size
+				flags[id] = e.Flags
+			}
+		}
+		slices.SortFunc(needBody, compareIDs)
+	}
+	if len(ch.Flags) > 0 {
+		changed := make(map[string][]Flag, len(ch.Flags))
+		for _, it := range ch.Flags {
+			changed[it.ID] = it.Flags
+			if _, ok := flags[it.ID]; ok {
+				flags[it.ID] = it.Flags
+			}
+		}
+		if err := m.Cache.SetFlags(ctx, folder, changed); err != nil {
+			return rep, err
+		}
+		rep.FlagChanges = len(changed)
+	}
+	if !opts.Bodies && len(newIDs) > 0 {
+		if err := m.fetchEnvelopes(ctx, src, ref, newIDs); err != nil {
+			return rep, err
+		}
+	}
+	next := SyncState{UIDValidity: st.UIDValidity, UIDNext: st.UIDNext, HighestModSeq: st.HighestModSeq, Messages: onServer,
+		Bodies: opts.Bodies || prev.Bodies && len(newIDs) == 0}
+	if len(needBody) > 0 {
+		n, b, err := m.downloadInto(ctx, src, ref, needBody, flags, needBytes, opts.Progress, nil)
+		rep.Downloaded, rep.Bytes = n, b
+		if err != nil {
+			return rep, fmt.Errorf("sync %s: %w", folder, err)
+		}
+		if n < len(needBody) {
+			next.Bodies = false // some arrived short and were skipped
+		}
+	}
+	next.LastSync = nowFunc()
+	if err := m.Cache.SetState(ctx, folder, next); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// compareIDs orders IMAP UIDs numerically (shorter decimal first), the
+// order a server delivers them in.
+func compareIDs(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
 }
 
 // fetchEnvelopes lists the envelopes of the given messages and records them.

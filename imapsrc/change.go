@@ -2,6 +2,7 @@ package imapsrc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -23,17 +24,39 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 	if err != nil || len(uids) == 0 {
 		return client.DeleteResult{}, err
 	}
-	if !opts.Expunge && s.trash != "" && !sameFolder(ref.Name, s.trash) {
+	if !opts.Expunge {
+		if err := s.ResolveRoles(ctx); err != nil {
+			return client.DeleteResult{}, err
+		}
+	}
+	for retried := false; !opts.Expunge && s.trash != "" && !sameFolder(ref.Name, s.trash); retried = true {
 		res := client.DeleteResult{MovedTo: s.trash}
 		err := s.run(ctx, op, func() error {
 			var err error
 			_, res.OthersExpunged, err = s.move(op, ref, uids, s.trash, opts.ExpungeOthers)
 			return err
 		})
-		if err != nil {
+		if err == nil {
+			return res, nil
+		}
+		var (
+			missing *client.MissingError
+			refused *client.ServerError
+		)
+		if retried || !errors.As(err, &refused) || errors.As(err, &missing) || s.broken != nil {
 			return client.DeleteResult{}, err
 		}
-		return res, nil
+		// The server refused the move: the remembered Trash may be gone
+		// (renamed, deleted). Look again, and try once more if the
+		// server has another one.
+		gone := s.trash
+		s.forgetRoles()
+		if rerr := s.ResolveRoles(ctx); rerr != nil {
+			return client.DeleteResult{}, errors.Join(err, rerr)
+		}
+		if s.trash == "" || s.trash == gone {
+			return client.DeleteResult{}, err
+		}
 	}
 	res := client.DeleteResult{Expunged: true}
 	err = s.run(ctx, op, func() error {

@@ -2,7 +2,10 @@ package imapsrc
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"io"
 	"regexp"
 	"slices"
@@ -28,6 +31,7 @@ func init() {
 		{"Move", testMove},
 		{"SetFlagsVisibleElsewhere", testSetFlags},
 		{"StaleUIDValidity", testStaleUIDValidity},
+		{"TrashLookedUpWhenNeeded", testTrashLookedUpWhenNeeded},
 	}...)
 }
 
@@ -506,4 +510,71 @@ func testMoveFallback(t *testing.T, b *backend) {
 	if left := inventoryIDs(t, s, b.box); len(left) != 0 {
 		t.Errorf("left after delete %v", left)
 	}
+}
+
+// memRoles is a client.RoleStore in memory, standing in for the cache.
+type memRoles struct {
+	roles map[string]string
+	known bool
+	sets  int
+}
+
+func (m *memRoles) Roles(context.Context) (map[string]string, bool, error) {
+	return maps.Clone(m.roles), m.known, nil
+}
+
+func (m *memRoles) SetRoles(_ context.Context, roles map[string]string) error {
+	m.roles, m.known = maps.Clone(roles), roles != nil
+	m.sets++
+	return nil
+}
+
+func listCount(trace string) int {
+	n := 0
+	for _, c := range commandLines(trace) {
+		if strings.HasPrefix(strings.ToUpper(c), "LIST ") {
+			n++
+		}
+	}
+	return n
+}
+
+// The Trash is looked up when a delete first needs it, remembered, and
+// looked up again when the remembered folder is gone; no session lists
+// folders just because it connected.
+func testTrashLookedUpWhenNeeded(t *testing.T, b *backend) {
+	store := &memRoles{}
+	deleteOne := func(wantLists int) {
+		t.Helper()
+		id := fmt.Sprintf("roles-%d-%s@example.org", store.sets, b.box)
+		b.deliver(t, "alice", b.box, []byte("Message-ID: <"+id+">\r\nSubject: roles\r\n\r\nbye\r\n"))
+		var trace syncBuffer
+		s := b.dial(t, "alice", client.DialOptions{Debug: &trace, Roles: store})
+		if n := listCount(trace.String()); n != 0 {
+			t.Fatalf("connecting listed folders %d times:\n%s", n, trace.String())
+		}
+		st, err := s.Status(bg, b.box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := findByMessageID(t, s, b.box, id)
+		trace.Reset()
+		res, err := s.Delete(bg, client.FolderRef{Name: b.box, UIDValidity: st.UIDValidity}, []string{victim}, client.DeleteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.MovedTo != "Trash" || findByMessageID(t, s, "Trash", id) == "" {
+			t.Errorf("result %+v; not in Trash", res)
+		}
+		if n := listCount(trace.String()); n != wantLists {
+			t.Errorf("delete sent %d LIST, want %d:\n%s", n, wantLists, trace.String())
+		}
+		if store.roles[client.RoleTrash] != "Trash" || !store.known {
+			t.Errorf("remembered roles %v (known %v)", store.roles, store.known)
+		}
+	}
+	deleteOne(1) // never looked up: one listing
+	deleteOne(0) // remembered
+	store.roles = map[string]string{client.RoleTrash: "Gone-" + b.box}
+	deleteOne(1) // the remembered folder is gone: looked up again
 }

@@ -130,11 +130,15 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 	if caps == nil {
 		return fail("capability", s.translate("capabilities of "+addr, s.lostErr()))
 	}
-	s.caps = caps
-	if err := s.findTrash(); err != nil {
-		return fail("list", s.translate("list folders", err))
+	s.caps, s.preCaps = caps, preCaps
+	if opts.Roles != nil {
+		// A failure to read what was remembered only means a listing
+		// when a role is needed.
+		if roles, known, err := opts.Roles.Roles(ctx); err == nil && known {
+			s.trash, s.rolesKnown = roles[client.RoleTrash], true
+		}
 	}
-	s.capabilities = buildCapabilities(preCaps, caps, s.tlsDesc, s.trash)
+	s.capabilities = buildCapabilities(preCaps, caps, s.tlsDesc, s.trash, s.rolesKnown)
 	s.wire.disarm()
 	return s, nil
 }

@@ -41,7 +41,9 @@ func (s *Source) Folders(ctx context.Context) ([]client.Folder, error) {
 			}
 			usable = append(usable, l)
 		}
-		s.trash = pickTrash(list)
+		if opts != nil && opts.ReturnSpecialUse || !s.caps.Has(imap.CapSpecialUse) {
+			s.learnRoles(list)
+		}
 
 		// Without LIST-STATUS (or where the server left a folder out),
 		// ask with STATUS, all commands in flight at once.
@@ -189,6 +191,7 @@ func (s *Source) Status(ctx context.Context, folder string) (client.FolderStatus
 			return s.translate("status "+folder, selErr)
 		}
 		s.sel = selection{name: folder, readOnly: readOnly, status: statusFromSelect(folder, data)}
+		s.freshAt = s.ops
 		if searchErr != nil {
 			return s.translate("status "+folder+": search unseen", searchErr)
 		}
@@ -203,6 +206,27 @@ func (s *Source) Status(ctx context.Context, folder string) (client.FolderStatus
 	return st, err
 }
 
+// Examine implements client.Examiner: a fresh selection (EXAMINE, or
+// SELECT when the folder is selected for writing) and nothing more.
+func (s *Source) Examine(ctx context.Context, folder string) (client.FolderStatus, error) {
+	var st client.FolderStatus
+	err := s.run(ctx, "status "+folder, func() error {
+		if err := s.reselect(folder, !(s.sel.name == folder && !s.sel.readOnly)); err != nil {
+			return err
+		}
+		s.freshAt = s.ops
+		st = s.sel.status
+		return nil
+	})
+	return st, err
+}
+
+// fresh reports whether the previous operation just selected folder
+// (Status, Examine), so its counts and markers are still current.
+func (s *Source) fresh(folder string) bool {
+	return s.freshAt == s.ops-1 && s.sel.name == folder && s.c.Mailbox() != nil
+}
+
 // Inventory lists every message with size and flags: UID FETCH 1:* (UID
 // FLAGS RFC822.SIZE), or with CONDSTORE and FlagsChangedSince the full UID
 // list from UID SEARCH plus only the changed flags.
@@ -214,9 +238,11 @@ func (s *Source) Inventory(ctx context.Context, ref client.FolderRef, opts clien
 	op := "inventory " + ref.Name
 	err := s.run(ctx, op, func() error {
 		// A fresh selection, so counts and markers are current.
-		readOnly := !(s.sel.name == ref.Name && !s.sel.readOnly)
-		if err := s.reselect(ref.Name, readOnly); err != nil {
-			return err
+		if !s.fresh(ref.Name) {
+			readOnly := !(s.sel.name == ref.Name && !s.sel.readOnly)
+			if err := s.reselect(ref.Name, readOnly); err != nil {
+				return err
+			}
 		}
 		if err := s.useRef(op, ref, false); err != nil {
 			return err

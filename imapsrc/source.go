@@ -32,9 +32,20 @@ type Source struct {
 	// login never sends a password in the clear by mistake.
 	encrypted bool
 
+	preCaps      imap.CapSet // before login, for the auth mechanisms
 	caps         imap.CapSet // after login
 	capabilities client.Capabilities
 	trash        string // the Trash folder, "" when there is none
+	// rolesKnown: trash was looked up (this session or an earlier one,
+	// remembered in opts.Roles). Until then no folder is listed: a LIST
+	// makes Dovecot rescan the next folder opened, seconds at 50,000
+	// messages, so it is sent only when an operation needs a role.
+	rolesKnown bool
+
+	// ops counts operations; freshAt is the operation whose selection is
+	// still current (a Status or Examine just made), so the next operation
+	// on that folder need not select it again.
+	ops, freshAt int
 
 	sel selection
 
@@ -98,6 +109,7 @@ func (s *Source) run(ctx context.Context, op string, f func() error) error {
 	if err := ctx.Err(); err != nil {
 		return wire.NetError(op, err)
 	}
+	s.ops++
 	s.wire.arm(s.timeout)
 	defer s.wire.disarm()
 	stop := context.AfterFunc(ctx, func() { s.base.Close() })
@@ -235,7 +247,7 @@ func (s *Source) closeClient() {
 
 // buildCapabilities describes, feature by feature, how this server is used
 // or why it cannot be.
-func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capabilities {
+func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, rolesKnown bool) client.Capabilities {
 	var announced []string
 	for c := range caps {
 		announced = append(announced, string(c))
@@ -270,6 +282,8 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 	out.Set(client.FeatureDeleteNoDownload, true, remove+", or a move to Trash")
 	out.Set(client.FeatureExpunge, true, remove)
 	switch {
+	case !rolesKnown:
+		out.Set(client.FeatureTrash, true, "moves to the folder with the \\Trash role or named Trash (looked up at the first delete), else "+remove)
 	case trash == "":
 		out.Set(client.FeatureTrash, false, "no folder with the \\Trash role or named Trash")
 	case move:
@@ -286,7 +300,8 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string) client.Capa
 }
 
 // findTrash learns which folder deletions go to: the one with the \Trash
-// special use, else one named Trash.
+// special use, else one named Trash, and remembers every role for later
+// sessions.
 func (s *Source) findTrash() error {
 	var opts *imap.ListOptions
 	if s.caps.Has(imap.CapSpecialUse) && (s.caps.Has(imap.CapListExtended) || s.caps.Has(imap.CapListStatus)) {
@@ -296,8 +311,56 @@ func (s *Source) findTrash() error {
 	if err != nil {
 		return err
 	}
-	s.trash = pickTrash(list)
+	s.learnRoles(list)
 	return nil
+}
+
+// learnRoles takes the roles from a folder listing, describes the Trash
+// in the capabilities accordingly and remembers the roles in opts.Roles.
+// Failing to remember costs only a listing next time: not an error.
+func (s *Source) learnRoles(list []*imap.ListData) {
+	s.trash = pickTrash(list)
+	s.rolesKnown = true
+	s.capabilities = buildCapabilities(s.preCaps, s.caps, s.tlsDesc, s.trash, true)
+	if s.opts.Roles == nil {
+		return
+	}
+	roles := map[string]string{}
+	for _, l := range list {
+		if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
+			continue
+		}
+		if r := roleOf(l); r != "" && r != client.RoleInbox && roles[r] == "" {
+			roles[r] = l.Mailbox
+		}
+	}
+	if s.trash != "" {
+		roles[client.RoleTrash] = s.trash
+	}
+	_ = s.opts.Roles.SetRoles(context.Background(), roles)
+}
+
+// ResolveRoles implements client.RoleResolver: it looks the folder roles
+// up unless this session already knows them.
+func (s *Source) ResolveRoles(ctx context.Context) error {
+	if s.rolesKnown {
+		return nil
+	}
+	return s.run(ctx, "list folders", func() error {
+		if err := s.findTrash(); err != nil {
+			return s.translate("list folders", err)
+		}
+		return nil
+	})
+}
+
+// forgetRoles drops what is known of the roles, after the server said a
+// remembered folder is gone, so that they are looked up again.
+func (s *Source) forgetRoles() {
+	s.rolesKnown, s.trash = false, ""
+	if s.opts.Roles != nil {
+		_ = s.opts.Roles.SetRoles(context.Background(), nil)
+	}
 }
 
 func pickTrash(list []*imap.ListData) string {

@@ -39,7 +39,7 @@ func runCapabilities(ctx context.Context, opts *capabilitiesOptions) error {
 		return err
 	}
 	end := mb.Opts.Stats.Begin("capabilities")
-	caps, err := mb.Capabilities(ctx)
+	caps, err := mb.FullCapabilities(ctx)
 	end()
 	if err != nil {
 		return err

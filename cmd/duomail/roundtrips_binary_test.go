@@ -1,0 +1,114 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// sentCommands returns the IMAP commands of a --debug trace, each as its
+// first word or two ("UID FETCH"), without tag or arguments.
+func sentCommands(stderr string) []string {
+	var out []string
+	for _, line := range strings.Split(stderr, "\n") {
+		rest, ok := strings.CutPrefix(line, "C: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			continue
+		}
+		cmd := strings.ToUpper(f[1])
+		if cmd == "UID" && len(f) > 2 {
+			cmd += " " + strings.ToUpper(f[2])
+		}
+		out = append(out, cmd)
+	}
+	return out
+}
+
+var statsCommandsRE = regexp.MustCompile(`IMAP: (\d+) commands?`)
+
+// Each command on one folder costs authentication, one SELECT or EXAMINE,
+// its own work and LOGOUT: no folder listing on connect (the Trash is
+// looked up at the first delete and remembered), no second selection, and
+// a sync of an unchanged folder stops at the EXAMINE, with or without
+// --bodies. --stats counts exactly these commands.
+func TestBinaryCommandsSendOnlyWhatTheyNeedDovecot(t *testing.T) {
+	t.Parallel()
+	m := dovecotBothProtocols(t)
+	c := m.c
+	pinned := func(want []string, args ...string) runResult {
+		t.Helper()
+		r := c.run(append([]string{"-a", "imap", "--debug", "--stats", "-q"}, args...)...)
+		if r.code != 0 && r.code != 1 { // check exits 1 for "no new mail"
+			t.Fatalf("want exit 0: %v", r)
+		}
+		got := sentCommands(r.stderr)
+		if !slices.Equal(got, want) {
+			t.Errorf("duomail %s sent %q, want %q", strings.Join(args, " "), got, want)
+		}
+		sm := statsCommandsRE.FindStringSubmatch(r.stderr)
+		if sm == nil || sm[1] != strconv.Itoa(len(got)) {
+			t.Errorf("duomail %s: --stats says %q, the trace shows %d commands", strings.Join(args, " "), sm, len(got))
+		}
+		return r
+	}
+	const auth, examine, sel, logout = "AUTHENTICATE", "EXAMINE", "SELECT", "LOGOUT"
+
+	pinned([]string{auth, examine, "SEARCH", logout}, "check")
+	rows := tsv(pinned([]string{auth, examine, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2").stdout)
+	if len(rows) != 2 {
+		t.Fatalf("list rows %q", rows)
+	}
+	newest, older := rows[0][0], rows[1][0]
+	pinned([]string{auth, examine, "UID FETCH", "UID FETCH", logout}, "fetch", "--peek", newest)
+	pinned([]string{auth, sel, "UID SEARCH", "UID STORE", logout}, "flag", "--add", "flagged", newest)
+	// The first sync fetches flags and then the envelopes it lacks; the
+	// next ones find the folder unchanged.
+	pinned([]string{auth, examine, "UID FETCH", "UID FETCH", logout}, "sync")
+	pinned([]string{auth, examine, logout}, "sync")
+	// Bodies of the messages whose envelopes are cached: nothing changed
+	// on the server, so nothing is asked of it but the bodies.
+	pinned([]string{auth, examine, "UID FETCH", logout}, "sync", "--bodies")
+	pinned([]string{auth, examine, logout}, "sync", "--bodies")
+	pinned([]string{auth, examine, logout}, "sync")
+	// The Trash is looked up once, when the first delete needs it.
+	pinned([]string{auth, "LIST", sel, "UID SEARCH", "UID MOVE", logout}, "delete", newest)
+	pinned([]string{auth, sel, "UID SEARCH", "UID MOVE", logout}, "delete", older)
+	pinned([]string{auth, examine, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2")
+
+	// Mail gone since the last sync: flags changed since its
+	// HIGHESTMODSEQ, and the UIDs once, as the count no longer agrees.
+	pinned([]string{auth, examine, "UID FETCH", "UID SEARCH", logout}, "sync", "--bodies")
+	// New mail: its UID range, the changed flags, and its body.
+	m.d.Deliver(t, m.user, "INBOX", []byte("Message-ID: <late@example.org>\r\nSubject: late arrival\r\n\r\nhello\r\n"))
+	r := pinned([]string{auth, examine, "UID FETCH", "UID FETCH", "UID FETCH", logout}, "sync", "--bodies", "--json")
+	rep := jsonOf[struct {
+		Synced []struct{ New, Downloaded, Vanished int }
+	}](t, r)
+	if len(rep.Synced) != 1 || rep.Synced[0].New != 1 || rep.Synced[0].Downloaded != 1 || rep.Synced[0].Vanished != 0 {
+		t.Errorf("sync report %+v", rep)
+	}
+	pinned([]string{auth, examine, logout}, "sync", "--bodies")
+	// A message removed by another client is forgotten.
+	files := m.d.Files(m.user, "INBOX")
+	if err := os.Remove(files[0]); err != nil {
+		t.Fatal(err)
+	}
+	rep = jsonOf[struct {
+		Synced []struct{ New, Downloaded, Vanished int }
+	}](t, c.ok("-a", "imap", "sync", "--bodies", "--json"))
+	if len(rep.Synced) != 1 || rep.Synced[0].Vanished != 1 || rep.Synced[0].New != 0 {
+		t.Errorf("sync report after a removal elsewhere %+v", rep)
+	}
+	online := tsv(c.ok("-a", "imap", "list", "--limit", "0").stdout)
+	offline := tsv(c.ok("-a", "imap", "list", "--offline", "--limit", "0").stdout)
+	if len(online) != len(m.idx.inFolder("INBOX"))-2+1-1 || !slices.EqualFunc(online, offline, func(a, b []string) bool { return a[0] == b[0] }) {
+		t.Errorf("online %q\noffline %q", online, offline)
+	}
+}
