@@ -99,8 +99,12 @@ const busyTimeoutMillis = 30000
 const (
 	indexName = "index.sqlite"
 	lockName  = "lock"
-	dirPerm   = 0o700
-	filePerm  = 0o600
+	// uncleanName exists while a process holds the sync lock: found by
+	// the next holder, it says that one stopped without unlocking
+	// (killed, crashed, power lost), so everything is compared.
+	uncleanName = "unclean"
+	dirPerm     = 0o700
+	filePerm    = 0o600
 )
 
 // Open opens (creating if needed) the cache rooted at dir: dir/index.sqlite

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -540,5 +541,85 @@ func TestRecoveryFailure(t *testing.T) {
 	}
 	if _, err := c.Lock(context.Background()); err == nil {
 		t.Error("Lock succeeded although recovery cannot read a file")
+	}
+}
+
+// A lock holder that stops without unlocking (killed) leaves a marker, and
+// only then does the next Lock, or the next Open, compare every Maildir
+// with the index; a clean start trusts the directories' recorded times.
+func TestFullRecoveryOnlyAfterUncleanStop(t *testing.T) {
+	for _, via := range []string{"lock", "open"} {
+		t.Run(via, func(t *testing.T) {
+			dir := t.TempDir()
+			c := openCache(t, dir)
+			ctx := context.Background()
+			store(t, c, client.Inbox, 7, nil, []string{"1", "2"}, func(id string) []byte { return testMessage(id, 1500) })
+			inbox := filepath.Join(dir, "INBOX")
+			files := maildirFiles(t, c, client.Inbox)
+			// A body removed behind the index's back, its directories
+			// made to look as already compared: only a full comparison
+			// notices.
+			if err := os.Remove(filepath.Join(inbox, files[0])); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Hour)
+			for _, sub := range []string{"cur", "new"} {
+				if err := os.Chtimes(filepath.Join(inbox, sub), old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := readStamp(inbox)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.db.Exec(`UPDATE folders SET cur_mtime = ?, new_mtime = ? WHERE name = ?`, st.cur, st.new, client.Inbox); err != nil {
+				t.Fatal(err)
+			}
+			withBody := func() int {
+				n := 0
+				for _, e := range entries(t, c, client.Inbox) {
+					if e.HasBody {
+						n++
+					}
+				}
+				return n
+			}
+			marker := filepath.Join(dir, uncleanName)
+			unlock, err := c.Lock(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(marker); err != nil {
+				t.Errorf("no marker while the lock is held: %v", err)
+			}
+			unlock()
+			if _, err := os.Stat(marker); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("marker left after unlock: %v", err)
+			}
+			if n := withBody(); n != 2 {
+				t.Fatalf("a clean Lock compared the whole folder (%d bodies left)", n)
+			}
+			// As a killed holder leaves it.
+			if err := os.WriteFile(marker, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			switch via {
+			case "lock":
+				unlock, err := c.Lock(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				unlock()
+			case "open":
+				c.Close()
+				c = openCache(t, dir)
+			}
+			if n := withBody(); n != 1 {
+				t.Errorf("after an unclean stop, %s did not repair (%d bodies, want 1)", via, n)
+			}
+			if _, err := os.Stat(marker); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("marker left after the repair: %v", err)
+			}
+		})
 	}
 }

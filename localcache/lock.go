@@ -2,7 +2,9 @@ package localcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,12 +52,30 @@ func (c *Cache) Lock(ctx context.Context) (unlock func(), err error) {
 		return nil, err
 	}
 	var once sync.Once
-	unlock = func() { once.Do(func() { f.Close() }) } // closing the descriptor releases the flock
-	if err := c.recover(ctx, true); err != nil {
-		unlock()
+	marker := filepath.Join(c.dir, uncleanName)
+	// closing the descriptor releases the flock; the marker goes first,
+	// so a holder that dies leaves it behind
+	unlock = func() { once.Do(func() { os.Remove(marker); f.Close() }) }
+	// A full comparison of every Maildir with the index costs a walk over
+	// every message (BenchmarkRecovery): only after a holder stopped
+	// uncleanly. Otherwise the signs an interrupted write or another
+	// program leaves (files in tmp/, changed cur/ and new/) decide.
+	if err := c.recover(ctx, unclean(marker), true); err != nil {
+		once.Do(func() { f.Close() }) // still unclean: keep the marker
+		return nil, fmt.Errorf("lock cache: %w", err)
+	}
+	if err := os.WriteFile(marker, nil, filePerm); err != nil {
+		once.Do(func() { f.Close() })
 		return nil, fmt.Errorf("lock cache: %w", err)
 	}
 	return unlock, nil
+}
+
+// unclean reports whether the marker of a lock holder is there; one that
+// cannot be checked counts as there.
+func unclean(marker string) bool {
+	_, err := os.Lstat(marker)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // tryLock takes the sync lock, waiting for it until ctx ends or the lock
@@ -143,5 +163,12 @@ func (c *Cache) recoverIfUnlocked(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	return c.recover(ctx, false)
+	marker := filepath.Join(c.dir, uncleanName)
+	if !unclean(marker) {
+		return c.recover(ctx, false, false)
+	}
+	if err := c.recover(ctx, true, false); err != nil {
+		return err
+	}
+	return os.Remove(marker)
 }

@@ -49,9 +49,12 @@ import (
 // interrupted write or of another program's work are compared: duomail
 // files in tmp/ (an unfinished Batch, or the marker that Commit keeps
 // there while it renames), a Maildir without a folder row (a lost index),
-// or cur/ or new/ changed since the last comparison. Lock, which precedes
-// every sync, compares all.
-func (c *Cache) recover(ctx context.Context, full bool) error {
+// or cur/ or new/ changed since the last comparison. After a lock holder
+// stopped uncleanly (see uncleanName), everything is compared.
+//
+// wait says whether to wait for another connection's write; a reading
+// command must not stall behind another process's write.
+func (c *Cache) recover(ctx context.Context, full, wait bool) error {
 	needs := func(f folderRow) bool {
 		if full || f.discovered {
 			return true
@@ -74,9 +77,7 @@ func (c *Cache) recover(ctx context.Context, full bool) error {
 		}
 	}
 	write := c.write
-	if !full {
-		// Open repairs only when it need not wait: a reading command must
-		// not stall behind another process's write (Lock repairs anyway).
+	if !wait {
 		write = c.writeNoWait
 	}
 	err := write(ctx, func(tx *sql.Tx) error {
