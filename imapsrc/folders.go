@@ -224,7 +224,8 @@ func (s *Source) Examine(ctx context.Context, folder string) (client.FolderStatu
 // fresh reports whether the previous operation just selected folder
 // (Status, Examine), so its counts and markers are still current.
 func (s *Source) fresh(folder string) bool {
-	return s.freshAt == s.ops-1 && s.sel.name == folder && s.c.Mailbox() != nil
+	// Not s.c.Mailbox(): imapclient sets it only after Wait has returned.
+	return s.freshAt == s.ops-1 && s.sel.name == folder
 }
 
 // Inventory lists every message with size and flags: UID FETCH 1:* (UID
