@@ -230,71 +230,145 @@ type ListRequest struct {
 // List returns envelopes newest first. On a server that lists headers
 // first (IMAP) they come from the server and are written to the cache; on
 // one that downloads whole messages (POP3) new mail is synced into the cache
-// first and the list comes from the cache.
+// first and the list comes from the cache. ListEach is the same without
+// holding the listing in memory.
 func (m *Mailbox) List(ctx context.Context, req ListRequest) ([]Envelope, error) {
+	var out []Envelope
+	err := m.ListEach(ctx, req, func(e Envelope) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListEach calls fn with each envelope of List as soon as it is known, so
+// that memory stays flat however large the folder. An error from fn stops
+// the listing and is returned.
+func (m *Mailbox) ListEach(ctx context.Context, req ListRequest, fn func(Envelope) error) error {
 	folder := FolderName(req.Folder)
 	opts := ListOptions{Limit: req.Limit, Unseen: req.Unseen}
 	if req.Offline {
-		return m.listCache(ctx, folder, opts)
+		return m.listCache(ctx, folder, opts, fn)
 	}
 	end := m.Opts.Stats.Begin("list")
 	defer end()
 	src, err := m.Source(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case m.caps.Has(FeatureHeadersFirst):
-		return m.listServer(ctx, src, folder, opts)
+		return m.listServer(ctx, src, folder, opts, fn)
 	case req.HeadersOnly:
 		if err := m.caps.Require("list --headers-only", FeatureHeadersOnly); err != nil {
-			return nil, err
+			return err
 		}
 		if req.Unseen {
-			return nil, Unsupported("list --headers-only --unseen", m.caps.Features[FeatureServerFlags].How)
+			return Unsupported("list --headers-only --unseen", m.caps.Features[FeatureServerFlags].How)
 		}
-		return m.listServer(ctx, src, folder, opts)
+		return m.listServer(ctx, src, folder, opts, fn)
 	}
 	if _, err := m.sync(ctx, folder, SyncOptions{Progress: req.Progress}); err != nil {
-		return nil, err
+		return err
 	}
-	return m.listCache(ctx, folder, opts)
+	return m.listCache(ctx, folder, opts, fn)
 }
 
-func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions) ([]Envelope, error) {
-	var out []Envelope
+func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions, fn func(Envelope) error) error {
+	var fnErr error
 	err := m.Cache.List(ctx, folder, opts, func(e Envelope) error {
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			fnErr = err
+			return err
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s from cache: %w", folder, err)
+	if fnErr != nil {
+		return fnErr
 	}
-	return out, nil
+	if err != nil {
+		return fmt.Errorf("list %s from cache: %w", folder, err)
+	}
+	return nil
 }
 
-func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions) ([]Envelope, error) {
-	var out []Envelope
+// writeThroughBatch is how many listed envelopes are recorded in the cache
+// at once: few transactions, bounded memory.
+const writeThroughBatch = 2000
+
+func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions, fn func(Envelope) error) error {
+	var (
+		batch   []Envelope // IMAP: recorded in batches, in any order
+		ordered []Envelope // POP3: kept to be recorded oldest first
+		adopted bool
+		fnErr   error
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if !adopted {
+			if err := m.adoptValidity(ctx, folder, batch[0].UIDValidity); err != nil {
+				return err
+			}
+			adopted = true
+		}
+		if err := m.Cache.PutEnvelopes(ctx, folder, batch); err != nil {
+			return fmt.Errorf("list %s: record in cache: %w", folder, err)
+		}
+		batch = batch[:0]
+		return nil
+	}
 	st, err := src.List(ctx, FolderRef{Name: folder}, opts, func(e Envelope) error {
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			fnErr = err
+			return err
+		}
+		if e.UIDValidity == 0 {
+			// Without UIDs the cache orders by insertion: keep them to
+			// record oldest first (POP3 TOP, bounded by the server anyway).
+			ordered = append(ordered, e)
+			return nil
+		}
+		batch = append(batch, e)
+		if len(batch) >= writeThroughBatch {
+			if err := flush(); err != nil {
+				fnErr = err
+				return err
+			}
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", folder, err)
+	if fnErr != nil {
+		return fnErr
 	}
-	if err := m.adoptValidity(ctx, folder, st.UIDValidity); err != nil {
-		return nil, err
+	if err != nil {
+		return fmt.Errorf("list %s: %w", folder, err)
+	}
+	if !adopted {
+		if err := m.adoptValidity(ctx, folder, st.UIDValidity); err != nil {
+			return err
+		}
+		adopted = true
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if len(ordered) == 0 {
+		return nil
 	}
 	// Write-through, oldest first, so a POP3 folder keeps arrival order.
-	rev := make([]Envelope, len(out))
-	for i, e := range out {
-		e.UIDValidity = st.UIDValidity
-		rev[len(out)-1-i] = e
+	slices.Reverse(ordered)
+	for i := range ordered {
+		ordered[i].UIDValidity = st.UIDValidity
 	}
-	if err := m.Cache.PutEnvelopes(ctx, folder, rev); err != nil {
-		return nil, fmt.Errorf("list %s: record in cache: %w", folder, err)
+	if err := m.Cache.PutEnvelopes(ctx, folder, ordered); err != nil {
+		return fmt.Errorf("list %s: record in cache: %w", folder, err)
 	}
-	return out, nil
+	return nil
 }
 
 // Progress reports how a sync advances, for a progress bar.

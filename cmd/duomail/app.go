@@ -151,6 +151,8 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 		if ferr := a.out.finish(stats); ferr != nil {
 			err, status = ferr, nil
 		}
+	} else if a.out != nil {
+		a.out.abandon()
 	}
 	if stats != nil {
 		for _, line := range a.statsLines() {

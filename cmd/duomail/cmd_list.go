@@ -58,20 +58,28 @@ func runList(ctx context.Context, opts *listOptions) error {
 		return err
 	}
 	bar := opts.app.newProgress()
-	msgs, err := mb.List(ctx, client.ListRequest{
+	res := &listResult{Folder: client.FolderName(opts.Folder)}
+	out := opts.app.out.envelopeStream(res)
+	err = mb.ListEach(ctx, client.ListRequest{
 		Folder:      opts.Folder,
 		Limit:       opts.Limit,
 		Unseen:      opts.Unseen,
 		Offline:     opts.Offline,
 		HeadersOnly: opts.HeadersOnly,
 		Progress:    bar.callback(),
+	}, func(e client.Envelope) error {
+		bar.done() // rows are coming: no bar under them
+		return out.add(e)
 	})
 	bar.done()
 	if err != nil {
+		if out.open {
+			// Close the half-written document's array; abandon closes it.
+			out.end()
+		}
 		return err
 	}
-	res := &listResult{Folder: client.FolderName(opts.Folder), Messages: msgs}
-	if opts.Offline && len(msgs) == 0 {
+	if opts.Offline && out.n == 0 {
 		if never, err := neverSynced(ctx, mb, res.Folder); err != nil {
 			return err
 		} else if never {
@@ -80,7 +88,7 @@ func runList(ctx context.Context, opts *listOptions) error {
 			opts.app.notice(fmt.Sprintf("the local cache holds nothing for %s yet (never synced); fill it with: %s", res.Folder, syncHint(opts.app, res.Folder)))
 		}
 	}
-	return opts.app.out.print(res)
+	return out.end()
 }
 
 // neverSynced says whether the cache knows nothing of folder: no sync

@@ -324,6 +324,10 @@ func (p *printer) finish(stats *statsJSON) error {
 	if !p.json || p.pending == nil {
 		return nil
 	}
+	if t, ok := p.pending.(*jsonTail); ok {
+		p.pending = nil
+		return t.close(p, stats)
+	}
 	v := p.pending.jsonObject()
 	if stats != nil {
 		h, ok := v.(statsHolder)
@@ -333,6 +337,16 @@ func (p *printer) finish(stats *statsJSON) error {
 		h.setStats(stats)
 	}
 	return writeJSON(p.out, v, p.tty)
+}
+
+// abandon ends the output of a command that failed: a JSON document
+// already streamed in part is closed, so stdout still holds one valid
+// document (the error is on stderr and in the exit status).
+func (p *printer) abandon() {
+	if t, ok := p.pending.(*jsonTail); ok {
+		p.pending = nil
+		t.close(p, nil)
+	}
 }
 
 // envelopeLine shows one message as soon as it is known (watch): a line
