@@ -17,20 +17,19 @@ import (
 	"sync"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/htmltext"
 	"github.com/duomail/duomail/client/iocount"
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // header words and bodies in every charset go-message knows
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
-	"github.com/k3a/html2text"
 )
 
 // Limits that keep hostile mail from exhausting memory. Beyond them the
 // excess is skipped, not an error: the readable rest still shows.
 const (
-	MaxHeaderBytes = 1 << 20  // per entity; the rest of a longer header is skipped
-	MaxMIMEDepth   = 64       // deeper multiparts are treated as opaque parts
-	MaxHTMLBytes   = 32 << 20 // HTML rendered to text is read whole, up to this
+	MaxHeaderBytes = 1 << 20 // per entity; the rest of a longer header is skipped
+	MaxMIMEDepth   = 64      // deeper multiparts are treated as opaque parts
 )
 
 // ParseMessage reads a whole message from r, streaming with bounded memory,
@@ -380,15 +379,25 @@ func DecodePart(p *client.Part, body io.Reader) (r io.Reader, warning error) {
 	return e.Body, err
 }
 
+// HTMLRenderer turns an HTML document, decoded to UTF-8, into text.
+type HTMLRenderer func(html io.Reader, w io.Writer) error
+
 // WriteText writes the readable text of p (decoded; HTML rendered to plain
-// text) to w. warning is set when a charset or encoding was not understood;
-// the text is still written.
+// text by htmltext at its default width) to w. warning is set when a
+// charset or encoding was not understood; the text is still written.
 //
 // A transfer encoding that breaks off (corrupt base64) is the sender's
 // mistake, like an unknown charset: the text decoded up to that point is
 // written and the rest reported in warning. Only failures of body or w are
 // errors.
 func WriteText(p *client.Part, body io.Reader, w io.Writer) (warning, err error) {
+	return WriteTextWith(p, body, w, nil)
+}
+
+// WriteTextWith is WriteText with HTML rendered by render (nil: htmltext
+// at its default width). A failure of render itself, such as an external
+// filter that exits non-zero, is an error, unlike a body that breaks off.
+func WriteTextWith(p *client.Part, body io.Reader, w io.Writer, render HTMLRenderer) (warning, err error) {
 	src := &iocount.Reader{R: body}
 	dst := &iocount.Writer{W: w}
 	r, warning := DecodePart(p, src)
@@ -411,15 +420,20 @@ func WriteText(p *client.Part, body io.Reader, w io.Writer) (warning, err error)
 		_, err = io.Copy(dst, r)
 		return warning, corrupt(err)
 	}
-	html, err := io.ReadAll(io.LimitReader(r, MaxHTMLBytes))
+	if render == nil {
+		render = func(html io.Reader, w io.Writer) error {
+			return htmltext.Render(html, w, htmltext.Options{})
+		}
+	}
+	decoded := &iocount.Reader{R: r}
+	err = render(decoded, dst)
+	if err != nil && decoded.Err == nil && src.Err == nil && dst.Err == nil {
+		return warning, err // the renderer's own failure
+	}
 	if err = corrupt(err); err != nil {
 		return warning, err
 	}
-	text := html2text.HTML2TextWithOptions(string(html), html2text.WithUnixLineBreaks(), html2text.WithLinksInnerText(), html2text.WithListSupport())
-	if _, err := io.WriteString(w, strings.TrimSpace(text)+"\n"); err != nil {
-		return warning, err
-	}
-	// Drain what exceeded the limit so callers reading a stream stay aligned.
+	// Drain what the renderer left so callers reading a stream stay aligned.
 	_, err = io.Copy(io.Discard, r)
 	return warning, corrupt(err)
 }
