@@ -247,6 +247,9 @@ func (f *flow) emitLine(text string) {
 		f.simple = false
 	}
 	f.blankOwd = false
+	// A no-break space kept words together on this line; copied from the
+	// terminal it should be a plain one.
+	text = strings.ReplaceAll(text, "\u00a0", " ")
 	f.sink(strings.TrimRight(f.prefix(true)+text, " "))
 	f.started = true
 }

@@ -104,10 +104,12 @@ type renderer struct {
 	// rawOpen names the raw-text element (script, style, textarea...)
 	// whose content the tokenizer is reading, so a restart can resume it;
 	// swallow drops the start tag a restart replays.
-	rawOpen     string
-	swallow     bool
-	commentCut  bool // the last comment ended without its "-->"
-	commentOpen bool // ...and began with "<!--"
+	rawOpen       string
+	swallow       bool
+	carry         string // the end of a cut text that may start a tag
+	commentCut    bool   // the last comment ended without its "-->"
+	commentOpen   bool   // ...and began with "<!--"
+	commentDashes int
 
 	link      *openLink
 	links     []string
@@ -169,7 +171,15 @@ func (r *renderer) run() error {
 			}
 			return err
 		case html.TextToken:
-			r.onText(r.z.Text())
+			cut := len(r.z.Raw()) >= maxTokenBytes
+			text := r.z.Text()
+			if cut {
+				// What may start a tag goes to the tokenizer that follows.
+				n := r.tagStart(text)
+				r.carry = string(text[len(text)-n:])
+				text = text[:len(text)-n]
+			}
+			r.onText(text)
 		case html.StartTagToken, html.SelfClosingTagToken:
 			r.onStart(tt == html.SelfClosingTagToken)
 		case html.EndTagToken:
@@ -181,6 +191,8 @@ func (r *renderer) run() error {
 			raw := r.z.Raw()
 			r.commentOpen = bytes.HasPrefix(raw, []byte("<!--"))
 			r.commentCut = !bytes.HasSuffix(raw, []byte(">"))
+			// A cut comment may end inside its "-->".
+			r.commentDashes = len(raw) - len(bytes.TrimRight(raw, "-"))
 		case html.DoctypeToken:
 			r.rawOpen = ""
 			r.commentOpen = false
@@ -207,13 +219,30 @@ func (r *renderer) restart() {
 	case len(partial) > 0 && partial[0] == '<':
 		src = &skipPast{r: src, end: ">"}
 	case r.commentCut && r.commentOpen:
-		src = &skipPast{r: src, end: "-->"}
+		src = &skipPast{r: src, end: "-->", matched: min(r.commentDashes, 2)}
 	case r.commentCut:
 		src = &skipPast{r: src, end: ">"}
 	}
 	r.commentCut, r.commentOpen = false, false
 	r.src = src
-	r.z = newTokenizer(io.MultiReader(strings.NewReader(prime), src))
+	r.z = newTokenizer(io.MultiReader(strings.NewReader(prime+r.carry), src))
+	r.carry = ""
+}
+
+// tagStart is how many bytes at the end of a text cut by the bound may be
+// the start of a tag: "<" or "</" in text, a prefix of the end tag in a
+// raw-text element.
+func (r *renderer) tagStart(text []byte) int {
+	end := "</"
+	if r.rawOpen != "" {
+		end += r.rawOpen
+	}
+	for k := min(len(end), len(text)); k > 0; k-- {
+		if strings.EqualFold(string(text[len(text)-k:]), end[:k]) {
+			return k
+		}
+	}
+	return 0
 }
 
 // skipPast drops what it reads up to and including end.
