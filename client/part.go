@@ -112,6 +112,23 @@ func (p *Part) TextPart() *Part {
 	return html
 }
 
+// HTMLPart is the first text/html part that is not an attachment (nor
+// inside a forwarded message), or nil: what "fetch --html" shows where a
+// message has both a plain and an HTML part.
+func (p *Part) HTMLPart() *Part {
+	var html *Part
+	p.Walk(func(q *Part) bool {
+		if html != nil || q.IsAttachment() || q.Type == "message/rfc822" {
+			return false
+		}
+		if q.Type == "text/html" {
+			html = q
+		}
+		return html == nil
+	})
+	return html
+}
+
 // ParsePartPath checks a user-supplied section path such as "1.2" and
 // returns its numbers.
 func ParsePartPath(s string) ([]int, bool) {

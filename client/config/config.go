@@ -48,7 +48,11 @@ type Config struct {
 	File     string // the file read; "" when there is none
 	Default  string // the account used without -a; "" when there is no single choice
 	CacheDir string // root of every account's cache
-	Accounts map[string]*Account
+	// HTMLFilter is the command that renders HTML parts as text for
+	// every account that does not name its own; "" for the built-in
+	// renderer.
+	HTMLFilter string
+	Accounts   map[string]*Account
 }
 
 // Account is one checked account: from an [accounts.NAME] table (with its
@@ -69,6 +73,23 @@ type Account struct {
 	Timeout      time.Duration
 	KeepOnServer bool
 	KeepDays     int
+	// HTMLFilter is the account's html_filter, when HTMLFilterSet; an
+	// empty one means the built-in renderer even where a global
+	// html_filter is set. See Config.HTMLFilterFor.
+	HTMLFilter    string
+	HTMLFilterSet bool
+}
+
+// HTMLFilterFor is the html_filter that applies to ac: its own, else the
+// global one; "" for the built-in renderer.
+func (c *Config) HTMLFilterFor(ac *Account) string {
+	if ac != nil && ac.HTMLFilterSet {
+		return ac.HTMLFilter
+	}
+	if c == nil {
+		return ""
+	}
+	return c.HTMLFilter
 }
 
 // Names returns the account names, sorted.
@@ -154,6 +175,9 @@ func Load(opts Options, getenv Getenv) (*Config, error) {
 		if s, ok := getenv.lookup(envName("cache_dir")); ok {
 			cfg.CacheDir = expandHome(s, getenv)
 		}
+		if s, ok := getenv.lookup(envName("html_filter")); ok {
+			cfg.HTMLFilter = strings.TrimSpace(s)
+		}
 		return cfg, nil
 	}
 	if err != nil {
@@ -171,6 +195,13 @@ func Load(opts Options, getenv Getenv) (*Config, error) {
 			return nil, err
 		}
 		cfg.CacheDir = l.resolveDir(s, v)
+	}
+	if v, ok := l.get("html_filter"); ok {
+		s, err := v.str("html_filter")
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTMLFilter = strings.TrimSpace(s)
 	}
 	passwordInFile := false
 	for _, name := range l.accountNames() {

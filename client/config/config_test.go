@@ -153,6 +153,9 @@ func TestConfigErrors(t *testing.T) {
 		{"bad account name characters", "[accounts.\"my work\"]\nprotocol = \"imap\"\n", []string{"account names use"}},
 		{"string type", base + "ca_file = 3\n", []string{"accounts.work.ca_file: want a string"}},
 		{"cache_dir type", "cache_dir = 3\n" + base, []string{"cache_dir: want a string, got 3"}},
+		{"html_filter type", "html_filter = true\n" + base, []string{"html_filter: want a string, got true"}},
+		{"account html_filter type", base + "html_filter = [\"w3m\"]\n", []string{"accounts.work.html_filter: want a string"}},
+		{"misspelt html_filter", base + "html_filer = \"w3m\"\n", []string{"accounts.work.html_filer: unknown key", `"html_filter"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -414,5 +417,42 @@ func TestCacheDirResolution(t *testing.T) {
 	cfg, err = Load(Options{}, envMap(map[string]string{"XDG_CONFIG_HOME": dir, "DUOMAIL_CACHE_DIR": "env-cache"}))
 	if err != nil || cfg.File != "" || cfg.CacheDir != "env-cache" {
 		t.Errorf("no file: %+v, %v", cfg, err)
+	}
+}
+
+// html_filter: a global command, replaced by an account's own, where ""
+// means the built-in renderer; the environment overrides both.
+func TestConfigHTMLFilter(t *testing.T) {
+	content := `html_filter = "w3m -T text/html -dump"
+[accounts.a]
+protocol = "imap"
+host = "h"
+username = "u"
+[accounts.b]
+protocol = "imap"
+host = "h"
+username = "u"
+html_filter = "lynx -stdin -dump"
+[accounts.c]
+protocol = "imap"
+host = "h"
+username = "u"
+html_filter = ""
+`
+	cfg, _, err := load(t, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"a": "w3m -T text/html -dump", "b": "lynx -stdin -dump", "c": ""} {
+		if got := cfg.HTMLFilterFor(cfg.Accounts[name]); got != want {
+			t.Errorf("account %s: html_filter %q, want %q", name, got, want)
+		}
+	}
+	cfg, _, _, err = loadEnv(t, content, map[string]string{"DUOMAIL_HTML_FILTER": "cat", "DUOMAIL_ACCOUNTS_B_HTML_FILTER": "sed s/x/y/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := cfg.HTMLFilterFor(cfg.Accounts["a"]), cfg.HTMLFilterFor(cfg.Accounts["b"]); a != "cat" || b != "sed s/x/y/" {
+		t.Errorf("environment not applied: a %q, b %q", a, b)
 	}
 }

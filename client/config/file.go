@@ -15,11 +15,11 @@ import (
 // Keys allowed in the file. Anything else is an error, so a misspelt
 // "pasword_cmd" is caught instead of silently ignored.
 var (
-	topLevelKeys = []string{"default", "cache_dir", "accounts"}
+	topLevelKeys = []string{"default", "cache_dir", "html_filter", "accounts"}
 	accountKeys  = []string{
 		"protocol", "host", "port", "tls", "username",
 		"password", "password_cmd", "password_env", "ca_file", "timeout",
-		"keep_on_server", "keep_days",
+		"keep_on_server", "keep_days", "html_filter",
 	}
 	accountNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 )
@@ -56,7 +56,7 @@ func newLayers(path string, data []byte, getenv Getenv) (*layers, error) {
 	}
 	// The environment overrides only what the file could say: the
 	// top-level settings and the keys of the accounts it defines.
-	keys := []string{"cache_dir", "default"}
+	keys := []string{"cache_dir", "default", "html_filter"}
 	for _, name := range l.accountNames() {
 		for _, f := range accountKeys {
 			keys = append(keys, "accounts."+name+"."+f)

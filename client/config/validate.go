@@ -93,6 +93,13 @@ func validate(name string, f fields, getenv Getenv) (*Account, error) {
 		}
 	}
 	ac.Protocol = strings.ToLower(ac.Protocol)
+	if v, ok := f.vals["html_filter"]; ok {
+		s, err := v.str("html_filter")
+		if err != nil {
+			return nil, err
+		}
+		ac.HTMLFilter, ac.HTMLFilterSet = strings.TrimSpace(s), true
+	}
 	var tlsMode, timeout string
 	if v, ok := f.vals["tls"]; ok {
 		s, err := v.str("tls")

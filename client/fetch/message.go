@@ -32,6 +32,13 @@ type Message struct {
 	lost  bool // the cache had the whole message, but its file is gone
 	env   *client.Envelope
 	tree  *client.Part
+
+	// RenderHTML renders an HTML part (decoded to UTF-8) as text for
+	// WriteText; nil for htmltext at its default width.
+	RenderHTML func(ctx context.Context, html io.Reader, w io.Writer) error
+	// PreferHTML makes WriteText show the HTML part of a message that
+	// has a plain one too.
+	PreferHTML bool
 }
 
 // Open prepares to read one message. It checks the cache first, so a
@@ -289,19 +296,27 @@ func (msg *Message) streamPart(ctx context.Context, path string, consume func(io
 }
 
 // WriteText writes the readable text: the plain part, or the HTML part
-// rendered to text when there is no plain one. Only that part is fetched
-// where the server allows. Warnings name what could not be decoded.
+// rendered to text when there is no plain one (or PreferHTML is set).
+// Only that part is fetched where the server allows. Warnings name what
+// could not be decoded.
 func (msg *Message) WriteText(ctx context.Context, w io.Writer) (warnings []string, err error) {
 	_, tree, err := msg.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
 	p := tree.TextPart()
+	if h := tree.HTMLPart(); msg.PreferHTML && h != nil {
+		p = h
+	}
 	if p == nil {
 		return []string{"message has no text part; see its parts with --json or save attachments with --save-attachments"}, nil
 	}
+	var render mimepart.HTMLRenderer
+	if msg.RenderHTML != nil {
+		render = func(html io.Reader, w io.Writer) error { return msg.RenderHTML(ctx, html, w) }
+	}
 	err = msg.streamPart(ctx, p.Path, func(r io.Reader) error {
-		warn, err := mimepart.WriteText(p, r, w)
+		warn, err := mimepart.WriteTextWith(p, r, w, render)
 		if warn != nil {
 			warnings = append(warnings, warn.Error())
 		}

@@ -25,6 +25,7 @@ type fetchOptions struct {
 	SaveDir string
 	Force   bool
 	Peek    bool
+	HTML    bool // --html: the HTML part where there is a plain one too
 	JSON    bool // --json: the result as one JSON object
 }
 
@@ -49,7 +50,12 @@ bytes exactly as stored instead. Reading marks the message seen unless
   --part 1.2             one MIME part, decoded (numbering as IMAP; see the
                          "parts" tree of --json)
   --save-attachments DIR write every attachment into DIR (existing files are
-                         kept unless --force)`,
+                         kept unless --force)
+  --html                 show the HTML part even where there is a plain one
+
+HTML is rendered by the built-in renderer (tables as columns, links as
+numbered references), or by the command html_filter names in the config
+(e.g. "w3m -T text/html -dump"), fed the HTML on stdin.`,
 		Args: exactArgs(1, "the message ID (from duomail list)"),
 		RunE: a.runE(func(ctx context.Context, args []string) error {
 			opts.ID, opts.JSON = args[0], a.flags.json
@@ -71,6 +77,8 @@ bytes exactly as stored instead. Reading marks the message seen unless
 				return usageErrorf("--raw does not apply to --save-attachments (files are always written as decoded bytes)")
 			case opts.JSON && opts.Raw:
 				return usageErrorf("--raw writes bytes; it cannot be combined with --json")
+			case opts.HTML && (modes > 0 || opts.Raw):
+				return usageErrorf("--html chooses the text shown; it does not go with --headers, --part, --save-attachments or --raw")
 			case opts.JSON && opts.Part != "":
 				return usageErrorf("--part writes the part itself; it cannot be combined with --json (see \"parts\" for the tree)")
 			}
@@ -93,6 +101,7 @@ bytes exactly as stored instead. Reading marks the message seen unless
 	f.StringVar(&opts.SaveDir, "save-attachments", "", "save the attachments into `DIR`")
 	f.BoolVar(&opts.Force, "force", false, "with --save-attachments: overwrite existing files")
 	f.BoolVar(&opts.Peek, "peek", false, "do not mark the message seen")
+	f.BoolVar(&opts.HTML, "html", false, "show the HTML part where the message also has a plain one")
 	return cmd
 }
 
@@ -141,6 +150,10 @@ func fetchText(ctx context.Context, opts *fetchOptions, msg *fetch.Message) ([]s
 	if err != nil {
 		return nil, err
 	}
+	if msg.RenderHTML, err = a.htmlRenderer(); err != nil {
+		return nil, err
+	}
+	msg.PreferHTML = opts.HTML
 	if opts.JSON {
 		buf := &cappedBuffer{max: maxJSONText}
 		warnings, err := msg.WriteText(ctx, buf)
