@@ -128,3 +128,23 @@ func BenchmarkRenderTenMegabytes(b *testing.B) {
 		}
 	}
 }
+
+// One row of a million cells does not hold a million cells.
+func TestEndlessRowStreams(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		fmt.Fprint(pw, "<table><tr>")
+		for i := 0; i < 1000000; i++ {
+			fmt.Fprint(pw, "<td>x")
+		}
+		fmt.Fprint(pw, "</table>end")
+		pw.Close()
+	}()
+	var out strings.Builder
+	if err := Render(pr, &out, Options{Width: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "x\n"); n != 1000000 || !strings.HasSuffix(out.String(), "\nend\n") {
+		t.Errorf("%d cells shown, end %q", n, out.String()[max(0, out.Len()-20):])
+	}
+}

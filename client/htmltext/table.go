@@ -99,10 +99,11 @@ func (r *renderer) openCell(name string, span int) {
 	if !r.push(&elem{name: name, f: c.f, cell: c}) {
 		return
 	}
-	t.row.cells = append(t.row.cells, c)
 	r.flows = append(r.flows, c.f)
 	t.open = c
 	if !t.streaming {
+		// A streaming table keeps no cells: they go out as they come.
+		t.row.cells = append(t.row.cells, c)
 		t.cells++
 		r.heldCells++
 		if r.heldCells > maxTableCells {
