@@ -71,10 +71,9 @@ func (w *watchedReader) Read(p []byte) (int, error) {
 }
 
 type firstWrite struct {
-	src   *watchedReader
-	at    int
-	lines []string
-	buf   strings.Builder
+	src *watchedReader
+	at  int
+	buf strings.Builder
 }
 
 func (f *firstWrite) Write(p []byte) (int, error) {
@@ -87,13 +86,13 @@ func (f *firstWrite) Write(p []byte) (int, error) {
 // A table too big to hold is shown row by row while it is read, each
 // value after its header, instead of being held to its end.
 func TestBigTableStreamsRowByRow(t *testing.T) {
-	const rows = 100000 // some 5 MB of HTML
+	const rows = 60000 // some 3.5 MB of HTML
 	src := &watchedReader{r: genTable(rows)}
 	w := &firstWrite{src: src}
 	if err := Render(src, w, Options{Width: 80}); err != nil {
 		t.Fatal(err)
 	}
-	if w.at == 0 || w.at > 4*maxTableBytes {
+	if w.at == 0 || w.at > 2*maxTableBytes || w.at > src.n/2 {
 		t.Errorf("first output after %d of %d bytes read: the table was held", w.at, src.n)
 	}
 	out := w.buf.String()
@@ -129,12 +128,13 @@ func BenchmarkRenderTenMegabytes(b *testing.B) {
 	}
 }
 
-// One row of a million cells does not hold a million cells.
+// One row of 200,000 cells is shown, not held: it is ten times the cells a
+// table may hold.
 func TestEndlessRowStreams(t *testing.T) {
 	pr, pw := io.Pipe()
 	go func() {
 		fmt.Fprint(pw, "<table><tr>")
-		for i := 0; i < 1000000; i++ {
+		for i := 0; i < 200000; i++ {
 			fmt.Fprint(pw, "<td>x")
 		}
 		fmt.Fprint(pw, "</table>end")
@@ -144,7 +144,7 @@ func TestEndlessRowStreams(t *testing.T) {
 	if err := Render(pr, &out, Options{Width: 80}); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(out.String(), "x\n"); n != 1000000 || !strings.HasSuffix(out.String(), "\nend\n") {
+	if n := strings.Count(out.String(), "x\n"); n != 200000 || !strings.HasSuffix(out.String(), "\nend\n") {
 		t.Errorf("%d cells shown, end %q", n, out.String()[max(0, out.Len()-20):])
 	}
 }
