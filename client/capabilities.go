@@ -15,6 +15,7 @@ const (
 	FeatureServerFlags      Feature = "server_flags"       // flags stored on the server, seen by every device
 	FeatureServerMove       Feature = "server_move"        // move between folders without downloading
 	FeatureServerSearch     Feature = "server_search"      // search evaluated by the server
+	FeatureServerSort       Feature = "server_sort"        // listings and searches ordered by the server (SORT)
 	FeaturePush             Feature = "push"               // new mail announced by the server (IDLE)
 	FeatureMailOnServer     Feature = "mail_on_server"     // the server is the store of record; the cache is a copy
 	FeatureDeleteNoDownload Feature = "delete_no_download" // delete without fetching the message
@@ -27,7 +28,7 @@ const (
 // AllFeatures lists the features in the order capabilities and compare show them.
 var AllFeatures = []Feature{
 	FeatureFolders, FeatureHeadersFirst, FeatureHeadersOnly, FeaturePartialFetch,
-	FeatureServerFlags, FeatureServerMove, FeatureServerSearch, FeaturePush,
+	FeatureServerFlags, FeatureServerMove, FeatureServerSearch, FeatureServerSort, FeaturePush,
 	FeatureMailOnServer, FeatureDeleteNoDownload, FeatureExpunge, FeatureTrash,
 	FeatureChangeTracking, FeaturePipelining,
 }

@@ -225,6 +225,11 @@ type ListRequest struct {
 	HeadersOnly bool
 	// Progress, when set, is told how a sync that list runs first advances.
 	Progress func(Progress)
+	// Offset skips that many of the ordered messages; Sort and Reverse
+	// order them (zero: newest first).
+	Offset  int
+	Sort    SortKey
+	Reverse bool
 }
 
 // List returns envelopes newest first. On a server that lists headers
@@ -248,8 +253,16 @@ func (m *Mailbox) List(ctx context.Context, req ListRequest) ([]Envelope, error)
 // that memory stays flat however large the folder. An error from fn stops
 // the listing and is returned.
 func (m *Mailbox) ListEach(ctx context.Context, req ListRequest, fn func(Envelope) error) error {
+	_, err := m.ListCounted(ctx, req, fn)
+	return err
+}
+
+// ListCounted is ListEach that also returns how many messages the listing
+// has without Offset and Limit (-1 when that is not known without asking
+// again), so a user can be told how much a limit cut off.
+func (m *Mailbox) ListCounted(ctx context.Context, req ListRequest, fn func(Envelope) error) (int, error) {
 	folder := FolderName(req.Folder)
-	opts := ListOptions{Limit: req.Limit, Unseen: req.Unseen}
+	opts := ListOptions{Limit: req.Limit, Unseen: req.Unseen, Offset: req.Offset, Sort: req.Sort, Reverse: req.Reverse}
 	if req.Offline {
 		return m.listCache(ctx, folder, opts, fn)
 	}
@@ -257,29 +270,36 @@ func (m *Mailbox) ListEach(ctx context.Context, req ListRequest, fn func(Envelop
 	defer end()
 	src, err := m.Source(ctx)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	switch {
 	case m.caps.Has(FeatureHeadersFirst):
 		return m.listServer(ctx, src, folder, opts, fn)
 	case req.HeadersOnly:
 		if err := m.caps.Require("list --headers-only", FeatureHeadersOnly); err != nil {
-			return err
+			return -1, err
 		}
 		if req.Unseen {
-			return Unsupported("list --headers-only --unseen", m.caps.Features[FeatureServerFlags].How)
+			return -1, Unsupported("list --headers-only --unseen", m.caps.Features[FeatureServerFlags].How)
 		}
 		return m.listServer(ctx, src, folder, opts, fn)
 	}
 	if _, err := m.sync(ctx, folder, SyncOptions{Progress: req.Progress}); err != nil {
-		return err
+		return -1, err
 	}
 	return m.listCache(ctx, folder, opts, fn)
 }
 
-func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions, fn func(Envelope) error) error {
+// cacheCounts counts a folder's cached messages without listing them.
+type cacheCounts interface {
+	Counts(ctx context.Context, folder string) (total, unseen int, err error)
+}
+
+func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions, fn func(Envelope) error) (int, error) {
 	var fnErr error
+	n := 0
 	err := m.Cache.List(ctx, folder, opts, func(e Envelope) error {
+		n++
 		if err := fn(e); err != nil {
 			fnErr = err
 			return err
@@ -287,19 +307,35 @@ func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions
 		return nil
 	})
 	if fnErr != nil {
-		return fnErr
+		return -1, fnErr
 	}
 	if err != nil {
-		return fmt.Errorf("list %s from cache: %w", folder, err)
+		return -1, fmt.Errorf("list %s from cache: %w", folder, err)
 	}
-	return nil
+	if opts.Offset == 0 && (opts.Limit == 0 || n < opts.Limit) {
+		return n, nil
+	}
+	cc, ok := m.Cache.(cacheCounts)
+	if !ok {
+		return -1, nil
+	}
+	total, unseen, err := cc.Counts(ctx, folder)
+	if err != nil {
+		return -1, fmt.Errorf("list %s from cache: %w", folder, err)
+	}
+	if opts.Unseen {
+		return unseen, nil
+	}
+	return total, nil
 }
 
 // writeThroughBatch is how many listed envelopes are recorded in the cache
 // at once: few transactions, bounded memory.
 const writeThroughBatch = 2000
 
-func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions, fn func(Envelope) error) error {
+// listServer lists from the server; the total is the folder's count when
+// every message is listed (not --unseen).
+func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions, fn func(Envelope) error) (int, error) {
 	var (
 		batch   []Envelope // IMAP: recorded in batches, in any order
 		ordered []Envelope // POP3: kept to be recorded oldest first
@@ -343,22 +379,26 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 		return nil
 	})
 	if fnErr != nil {
-		return fnErr
+		return -1, fnErr
 	}
 	if err != nil {
-		return fmt.Errorf("list %s: %w", folder, err)
+		return -1, fmt.Errorf("list %s: %w", folder, err)
+	}
+	total := st.Messages
+	if opts.Unseen {
+		total = -1
 	}
 	if !adopted {
 		if err := m.adoptValidity(ctx, folder, st.UIDValidity); err != nil {
-			return err
+			return -1, err
 		}
 		adopted = true
 	}
 	if err := flush(); err != nil {
-		return err
+		return -1, err
 	}
 	if len(ordered) == 0 {
-		return nil
+		return total, nil
 	}
 	// Write-through, oldest first, so a POP3 folder keeps arrival order.
 	slices.Reverse(ordered)
@@ -366,9 +406,9 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 		ordered[i].UIDValidity = st.UIDValidity
 	}
 	if err := m.Cache.PutEnvelopes(ctx, folder, ordered); err != nil {
-		return fmt.Errorf("list %s: record in cache: %w", folder, err)
+		return -1, fmt.Errorf("list %s: record in cache: %w", folder, err)
 	}
-	return nil
+	return total, nil
 }
 
 // Progress reports how a sync advances, for a progress bar.

@@ -13,7 +13,7 @@ func Baseline() client.Capabilities {
 	caps.Set(client.FeatureHeadersOnly, true, "ENVELOPE, BODY.PEEK[HEADER]")
 	caps.Set(client.FeaturePartialFetch, true, "BODY.PEEK[section]")
 	caps.Set(client.FeatureServerFlags, true, "UID STORE +FLAGS.SILENT / -FLAGS.SILENT")
-	caps.Set(client.FeatureServerSearch, true, "UID SEARCH")
+	caps.Set(client.FeatureServerSearch, true, "one UID SEARCH (CHARSET UTF-8 for non-ASCII text; ESEARCH RETURN (ALL COUNT) where offered), then envelopes of the hits")
 	caps.Set(client.FeatureMailOnServer, true, "IMAP keeps mail on the server; the cache is a copy")
 	caps.Set(client.FeaturePipelining, true, "one UID FETCH for many messages; several tagged commands in flight")
 	return caps

@@ -29,7 +29,8 @@ var envelopeItems = &imap.FetchOptions{
 }
 
 // List calls fn with envelopes newest first (descending UID), fetched in
-// chunks from the newest end without a single body byte.
+// chunks from the newest end without a single body byte; another order or
+// an offset goes through the search's ordering (see Search).
 func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.ListOptions, fn func(client.Envelope) error) (client.FolderStatus, error) {
 	op := "list " + ref.Name
 	var st client.FolderStatus
@@ -52,6 +53,18 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 		case len(opts.IDs) > 0:
 		case st.Messages == 0:
 			return nil
+		case opts.Sort != "" || opts.Reverse || opts.Offset > 0:
+			// An order other than newest UID first, or a page further on:
+			// the search's ordering (SORT where offered) does it.
+			crit := &imap.SearchCriteria{}
+			if opts.Unseen {
+				crit.NotFlag = []imap.Flag{imap.FlagSeen}
+			}
+			useSort := opts.Sort != "" && s.caps.Has(imap.CapSort)
+			if uids, _, err = s.runSearch(op, crit, nil, opts, useSort); err != nil {
+				return err
+			}
+			return s.deliverPage(op, ref.Name, uids, useSort, nil, opts, fn)
 		case opts.Unseen:
 			uids, err = s.searchUIDs(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}})
 		default:

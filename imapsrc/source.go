@@ -291,6 +291,11 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, rolesKnown 
 	default:
 		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + "+remove)
 	}
+	if caps.Has(imap.CapSort) {
+		out.Set(client.FeatureServerSort, true, "UID SORT")
+	} else {
+		out.Set(client.FeatureServerSort, false, "server lacks SORT: --sort other than arrival fetches the envelopes of every hit and sorts them locally")
+	}
 	if caps.Has(imap.CapCondStore) {
 		out.Set(client.FeatureChangeTracking, true, "CONDSTORE (HIGHESTMODSEQ, FETCH CHANGEDSINCE)")
 	} else {

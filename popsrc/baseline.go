@@ -11,7 +11,7 @@ func Baseline() client.Capabilities {
 	caps.Protocol = client.POP3
 	for _, f := range []client.Feature{
 		client.FeatureFolders, client.FeatureHeadersFirst, client.FeaturePartialFetch,
-		client.FeatureServerFlags, client.FeatureServerMove, client.FeatureServerSearch,
+		client.FeatureServerFlags, client.FeatureServerMove, client.FeatureServerSearch, client.FeatureServerSort,
 		client.FeaturePush, client.FeatureMailOnServer, client.FeatureTrash, client.FeatureChangeTracking,
 	} {
 		caps.Set(f, false, protocolLimits[f])
@@ -27,6 +27,7 @@ var protocolLimits = map[client.Feature]string{
 	client.FeatureServerFlags:    "POP3 keeps no flags on the server",
 	client.FeatureServerMove:     "POP3 has no folders",
 	client.FeatureServerSearch:   "POP3 has no search; duomail searches its local cache",
+	client.FeatureServerSort:     "POP3 has no sort; duomail sorts its local cache",
 	client.FeaturePush:           "POP3 has no push; duomail polls with UIDL",
 	client.FeatureMailOnServer:   "POP3 is download-and-store; the local cache is the store of record",
 	client.FeatureTrash:          "POP3 has no folders, so no Trash",

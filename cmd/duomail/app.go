@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,7 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 		}
 	}()
 	root := newRootCmd(a)
-	root.SetArgs(args)
+	root.SetArgs(searchNegations(root, args))
 	err := root.ExecuteContext(ctx)
 	if err != nil && !a.running && !errors.Is(err, client.ErrUsage) {
 		err = &usageError{err}
@@ -166,6 +167,13 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 			msg = sig.Error()
 		}
 		fmt.Fprintf(a.io.err, "duomail: %s\n", msg)
+		var qe *queryError
+		if errors.As(err, &qe) {
+			// The query and a caret under the place, each line sanitised.
+			for _, l := range strings.Split(qe.caret, "\n") {
+				fmt.Fprintf(a.io.err, "  %s\n", termtext.Field(l))
+			}
+		}
 		var ue *usageError
 		if errors.As(err, &ue) && !a.running {
 			path := root.CommandPath()

@@ -15,11 +15,16 @@ type listOptions struct {
 	Unseen      bool
 	Offline     bool
 	HeadersOnly bool
+	Offset      int
+	Sort        string
+	Reverse     bool
+	limitSet    bool
 }
 
 func newListCmd(a *app, runF func(context.Context, *listOptions) error) *cobra.Command {
 	opts := &listOptions{app: a}
-	cmd := &cobra.Command{
+	var cmd *cobra.Command
+	cmd = &cobra.Command{
 		Use:   "list",
 		Short: "List messages, newest first",
 		Long: `List messages of a folder, newest first.
@@ -28,7 +33,13 @@ From an IMAP server the envelopes come straight from the server (and are
 remembered for --offline). A POP3 server can only hand out whole messages,
 so list first downloads new mail into the local cache (a sync) and lists
 from there; --headers-only lists from headers alone (POP3 TOP) instead.
---offline answers from the cache without any network.`,
+--offline answers from the cache without any network.
+
+--sort orders by date (the default), arrival, from, subject or size;
+--reverse turns the order round and --offset N skips the first N. An IMAP
+server with SORT orders on the server; without SORT, arrival is UID order
+and any other key fetches the envelopes of the whole folder to sort them
+(see "duomail capabilities": sort on the server).`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
 			if opts.Limit < 0 {
@@ -37,6 +48,13 @@ from there; --headers-only lists from headers alone (POP3 TOP) instead.
 			if opts.Offline && opts.HeadersOnly {
 				return usageErrorf("--offline and --headers-only exclude each other")
 			}
+			if opts.Offset < 0 {
+				return usageErrorf("--offset must be 0 or more")
+			}
+			if err := checkSort(opts.Sort); err != nil {
+				return err
+			}
+			opts.limitSet = cmd.Flags().Changed("limit")
 			if runF != nil {
 				return runF(ctx, opts)
 			}
@@ -49,6 +67,9 @@ from there; --headers-only lists from headers alone (POP3 TOP) instead.
 	f.BoolVar(&opts.Unseen, "unseen", false, "only messages not yet seen")
 	f.BoolVar(&opts.Offline, "offline", false, "list from the local cache, without connecting")
 	f.BoolVar(&opts.HeadersOnly, "headers-only", false, "POP3: list from headers (TOP) without downloading messages")
+	f.IntVar(&opts.Offset, "offset", 0, "skip the first `N` messages")
+	f.StringVar(&opts.Sort, "sort", "", "order by `KEY`: date (default: newest first), arrival, from, subject or size")
+	f.BoolVar(&opts.Reverse, "reverse", false, "reverse the order")
 	return cmd
 }
 
@@ -60,13 +81,16 @@ func runList(ctx context.Context, opts *listOptions) error {
 	bar := opts.app.newProgress()
 	res := &listResult{Folder: client.FolderName(opts.Folder)}
 	out := opts.app.out.envelopeStream(res)
-	err = mb.ListEach(ctx, client.ListRequest{
+	total, err := mb.ListCounted(ctx, client.ListRequest{
 		Folder:      opts.Folder,
 		Limit:       opts.Limit,
 		Unseen:      opts.Unseen,
 		Offline:     opts.Offline,
 		HeadersOnly: opts.HeadersOnly,
 		Progress:    bar.callback(),
+		Offset:      opts.Offset,
+		Sort:        client.SortKey(opts.Sort),
+		Reverse:     opts.Reverse,
 	}, func(e client.Envelope) error {
 		bar.done() // rows are coming: no bar under them
 		return out.add(e)
@@ -79,6 +103,7 @@ func runList(ctx context.Context, opts *listOptions) error {
 		}
 		return err
 	}
+	opts.app.cutNotice(out.n, total, opts.Offset, opts.limitSet, opts.Limit)
 	if opts.Offline && out.n == 0 {
 		if never, err := neverSynced(ctx, mb, res.Folder); err != nil {
 			return err

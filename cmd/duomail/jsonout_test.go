@@ -99,6 +99,7 @@ func TestEveryResultTakesStats(t *testing.T) {
 		"accounts":     &accountsResult{},
 		"folders":      &foldersResult{},
 		"list":         &listResult{Folder: "INBOX"},
+		"search":       &searchResult{Query: "x", Folder: "INBOX"},
 		"fetch":        &fetchResult{EnvelopeJSON: carol.JSON(), Text: &text},
 		"saved":        &savedResult{},
 		"delete":       &deleteResult{Folder: "INBOX"},

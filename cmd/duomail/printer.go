@@ -147,6 +147,17 @@ func numCell(n int) cell        { return func(*format) string { return fmt.Sprin
 func sizeCell(n int64) cell     { return func(f *format) string { return f.size(n) } }
 func dateCell(t time.Time) cell { return func(f *format) string { return f.date(t) } }
 func boolCell(b bool) cell      { return func(f *format) string { return f.yes(b) } }
+
+// subjectCell shows a missing subject to a person as "(no subject)"; piped
+// output keeps it empty, as the message has none.
+func subjectCell(s string) cell {
+	return func(f *format) string {
+		if f.tty && strings.TrimSpace(s) == "" {
+			return "(no subject)"
+		}
+		return f.text(s)
+	}
+}
 func flagsCell(fl []client.Flag, att bool) cell {
 	return func(f *format) string { return f.flags(fl, att) }
 }

@@ -34,6 +34,7 @@ var jsonOutputs = []jsonOutput{
 	{command: "accounts", value: &accountsResult{}, about: "the configured accounts"},
 	{command: "folders", value: &foldersResult{}, about: "the account's folders with their counts"},
 	{command: "list", value: &listResult{}, about: "the envelopes of a folder's messages"},
+	{command: "search", value: &searchResult{}, about: "the envelopes of the messages a query matched, each with its folder"},
 	{command: "fetch", value: &fetchResult{}, about: "one message: its envelope, MIME tree, and text, header or saved attachments"},
 	{command: "delete", value: &deleteResult{}, about: "what was deleted, and how"},
 	{command: "move", value: &moveResult{}, about: "what was moved"},

@@ -169,6 +169,8 @@ func TestBinaryJSONOutputsMatchSchemas(t *testing.T) {
 			t.Errorf("%s: the message without Date has date %v", p.protocol, undated.Date)
 		}
 		s.run(p.protocol, 0, append(acct, "--stats", "list", "--limit", "3")...)
+		s.run(p.protocol, 0, append(acct, "search", "subject:invoice OR has:attachment")...)
+		s.run(p.protocol, 0, append(acct, "--stats", "search", "--all-folders", "nothing-matches-this")...)
 		for _, args := range [][]string{
 			{"fetch", undated.ID},
 			{"fetch", "--headers", list.id(t, "Release notes")},

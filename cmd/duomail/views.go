@@ -117,21 +117,35 @@ func (r *listResult) jsonObject() any {
 }
 
 func (r *listResult) table() table {
+	empty := "no messages in " + r.Folder
+	switch r.empty {
+	case "-":
+		empty = ""
+	case "":
+	default:
+		empty = r.empty
+	}
+	return envelopeTable(r.Messages, false, empty)
+}
+
+// envelopeTable is the one table of messages list and search print; with
+// folders, a FOLDER column says where each one is.
+func envelopeTable(envs []client.Envelope, folders bool, empty string) table {
 	t := table{
 		cols: []column{{title: "ID"}, {title: "DATE"}, {title: "FROM", flex: true}, {title: "SUBJECT", flex: true},
 			{title: "SIZE"}, {title: "FLAGS"}},
-		empty: "no messages in " + r.Folder,
+		empty: empty,
 	}
-	switch r.empty {
-	case "-":
-		t.empty = ""
-	case "":
-	default:
-		t.empty = r.empty
+	if folders {
+		t.cols = append([]column{{title: "FOLDER"}}, t.cols...)
 	}
-	for _, e := range r.Messages {
-		t.rows = append(t.rows, []cell{textCell(e.ID), dateCell(e.ListDate()), textCell(e.From), textCell(e.Subject),
-			sizeCell(e.Size), flagsCell(e.Flags, e.HasAttachments)})
+	for _, e := range envs {
+		row := []cell{textCell(e.ID), dateCell(e.ListDate()), textCell(e.From), subjectCell(e.Subject),
+			sizeCell(e.Size), flagsCell(e.Flags, e.HasAttachments)}
+		if folders {
+			row = append([]cell{textCell(e.Folder)}, row...)
+		}
+		t.rows = append(t.rows, row)
 	}
 	return t
 }
@@ -311,6 +325,7 @@ var featureNames = map[client.Feature]string{
 	client.FeatureServerFlags:      "flags kept on the server",
 	client.FeatureServerMove:       "move on the server",
 	client.FeatureServerSearch:     "search on the server",
+	client.FeatureServerSort:       "sort on the server",
 	client.FeaturePush:             "new mail pushed by the server",
 	client.FeatureMailOnServer:     "mail stays on the server",
 	client.FeatureDeleteNoDownload: "delete without download",
