@@ -153,6 +153,11 @@ func TestSearchOnDovecot(t *testing.T) {
 			t.Errorf("--sort size = %q", got)
 		}
 		got = searchSubjects(t, s, ref, "has:attachment OR report", client.ListOptions{Sort: client.SortSubject})
+		// The two reports share a base subject: SORT leaves their order to
+		// the folder's, which here is the (random) delivery order.
+		if len(got) == 4 && got[2] == "Re: Quarterly report" {
+			got[2], got[3] = got[3], got[2]
+		}
 		if !slices.Equal(got, []string{"Holiday photos", "Invoice 42", "Quarterly report", "Re: Quarterly report"}) {
 			t.Errorf("--sort subject = %q", got)
 		}
