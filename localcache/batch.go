@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -288,11 +289,6 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	sel, err := tx.PrepareContext(ctx, `SELECT flags, body_path FROM messages WHERE folder_id = ? AND uidvalidity = ? AND id = ?`)
-	if err != nil {
-		return nil, err
-	}
-	defer sel.Close()
 	// Check everything before the first rename, so a stale batch (the
 	// folder was Reset since Add) is refused without touching the Maildir.
 	for _, m := range b.items {
@@ -300,14 +296,19 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 			b.Abort()
 			return nil, fmt.Errorf("id %s: %w", m.id, err)
 		}
-		var flags string
-		err := sel.QueryRowContext(ctx, f.id, int64(m.uidValidity), m.id).Scan(&flags, &m.path)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return nil, fmt.Errorf("id %s: %w", m.id, err)
-		case m.flags == nil:
-			m.flags = parseFlags(flags) // keep flags set locally before the download
+	}
+	// What the index has of these messages, in one query per batch
+	// rather than one per message.
+	known, err := knownRows(ctx, tx, f.id, b.items)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range b.items {
+		if r, ok := known[m.fileRef.key()]; ok {
+			m.path = r.path
+			if m.flags == nil {
+				m.flags = parseFlags(r.flags) // keep flags set locally before the download
+			}
 		}
 		if m.flags == nil {
 			m.flags = []client.Flag{}
@@ -384,11 +385,58 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 	return envs, nil
 }
 
+// knownRows returns the stored flags and body path of the batch's
+// messages that the index has, by file key.
+func knownRows(ctx context.Context, tx *sql.Tx, folderID int64, items []*pendingMessage) (map[string]struct{ flags, path string }, error) {
+	out := make(map[string]struct{ flags, path string }, len(items))
+	const chunk = 400 // bound on SQL parameters
+	for start := 0; start < len(items); start += chunk {
+		part := items[start:min(start+chunk, len(items))]
+		var q strings.Builder
+		q.WriteString(`SELECT uidvalidity, id, flags, body_path FROM messages WHERE folder_id = ? AND (uidvalidity, id) IN (VALUES `)
+		args := []any{folderID}
+		for i, m := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?, ?)")
+			args = append(args, int64(m.uidValidity), m.id)
+		}
+		q.WriteByte(')')
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r fileRef
+			var v int64
+			var flags string
+			if err := rows.Scan(&v, &r.id, &flags, &r.path); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			r.uidValidity = uint32(v)
+			out[r.key()] = struct{ flags, path string }{flags, r.path}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // place moves a message from tmp/ to its place in new/ or cur/. An existing
 // copy of the message (a re-download) is replaced in place first, so that
-// at no moment two files carry the same message.
+// at no moment two files carry the same message. A message the index
+// holds no body of is renamed without looking: recovery, which runs under
+// the same lock, has adopted any copy an interrupted run left behind.
 func (b *Batch) place(m *pendingMessage) (string, error) {
-	existing, err := locateFlags(b.mdir, m.fileRef, m.flags, m.path != "")
+	if m.path == "" {
+		want := bodyPath(m.key(), m.flags, "")
+		return want, os.Rename(m.tmp, filepath.Join(b.mdir, want))
+	}
+	existing, err := locateFlags(b.mdir, m.fileRef, m.flags, true)
 	if err != nil {
 		return "", err
 	}

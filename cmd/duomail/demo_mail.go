@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/duomail/duomail/client/mimepart"
@@ -57,8 +58,9 @@ var sampleBase = time.Date(2025, 3, 3, 8, 30, 0, 0, time.UTC)
 // sand with grain, about 190 KB that do not compress. It makes the one
 // large attachment of the sample mailbox, so compare shows the difference
 // between fetching a message's text alone (IMAP) and downloading all of it
-// (POP3).
-var samplePNG = makeBeachPNG(320, 200)
+// (POP3). Drawn on first use: only the demo and its tests need it, and
+// drawing it costs every other command some 15 ms at start-up.
+var samplePNG = sync.OnceValue(func() []byte { return makeBeachPNG(320, 200) })
 
 func makeBeachPNG(w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
@@ -136,7 +138,7 @@ func sampleMail() []sampleMessage {
 		textCharset("Rendez-vous au café à midi ? Ça te va ?\n", "iso-8859-1"))
 	add("INBOX", false, newMail("Photos <photos@example.com>", "Holiday picture 🌴").
 		text("Sea, sand and sky: the picture is attached.\n").
-		attach("beach.png", "image/png", samplePNG))
+		attach("beach.png", "image/png", samplePNG()))
 	add("INBOX", false, newMail("Treasurer <treasurer@club.example>", "Expenses and minutes").
 		text("Two files for Thursday's meeting.\n").
 		attach("expenses.csv", "text/csv", []byte(sampleCSV)).

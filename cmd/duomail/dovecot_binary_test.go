@@ -138,7 +138,7 @@ func TestBinaryDovecot(t *testing.T) {
 		}
 		dir := t.TempDir()
 		c.ok("fetch", "--save-attachments", dir, list.id(t, "Holiday picture"))
-		if got, err := os.ReadFile(filepath.Join(dir, "beach.png")); err != nil || !bytes.Equal(got, samplePNG) {
+		if got, err := os.ReadFile(filepath.Join(dir, "beach.png")); err != nil || !bytes.Equal(got, samplePNG()) {
 			t.Errorf("beach.png: %v", err)
 		}
 	})
