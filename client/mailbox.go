@@ -762,29 +762,46 @@ func compareIDs(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// fetchEnvelopes lists the envelopes of the given messages and records them.
+// fetchEnvelopes lists the envelopes of the given messages and records
+// them. One listing streams them from the server while a writer stores
+// them in a few large transactions, so the network and the disk work at
+// the same time. Each transaction is durable on its own; a run killed
+// midway leaves envelopes that the next sync finds known.
 func (m *Mailbox) fetchEnvelopes(ctx context.Context, src Source, ref FolderRef, ids []string) error {
-	const chunk = 500
-	for len(ids) > 0 {
-		n := min(chunk, len(ids))
-		part := ids[:n]
-		ids = ids[n:]
-		var envs []Envelope
-		_, err := src.List(ctx, ref, ListOptions{IDs: part}, func(e Envelope) error {
-			e.UIDValidity = ref.UIDValidity
-			envs = append(envs, e)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("sync %s: envelopes: %w", ref.Name, err)
+	if len(ids) == 0 {
+		return nil
+	}
+	const batch = 5000
+	batches := make(chan []Envelope, 1)
+	stored := make(chan error, 1)
+	go func() {
+		var err error
+		for envs := range batches {
+			if err == nil {
+				err = m.Cache.PutEnvelopes(ctx, ref.Name, envs)
+			}
 		}
-		// List answers newest first; the cache keeps arrival order.
-		for i, j := 0, len(envs)-1; i < j; i, j = i+1, j-1 {
-			envs[i], envs[j] = envs[j], envs[i]
+		stored <- err
+	}()
+	var cur []Envelope
+	_, err := src.List(ctx, ref, ListOptions{IDs: ids}, func(e Envelope) error {
+		e.UIDValidity = ref.UIDValidity
+		cur = append(cur, e)
+		if len(cur) >= batch {
+			batches <- cur
+			cur = nil
 		}
-		if err := m.Cache.PutEnvelopes(ctx, ref.Name, envs); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err == nil && len(cur) > 0 {
+		batches <- cur
+	}
+	close(batches)
+	if serr := <-stored; serr != nil {
+		return fmt.Errorf("sync %s: store envelopes: %w", ref.Name, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: envelopes: %w", ref.Name, err)
 	}
 	return nil
 }
