@@ -120,7 +120,11 @@ func roleOf(l *imap.ListData) string {
 // selectFolder makes name the selected folder: EXAMINE (read-only) for
 // reading, SELECT when write is set. An already selected folder is kept.
 func (s *Source) selectFolder(name string, write bool) error {
-	if s.sel.name == name && (!write || !s.sel.readOnly) && s.c.Mailbox() != nil {
+	// s.sel, not s.c.Mailbox(): imapclient records the selected mailbox
+	// only after Wait has returned, and reselect clears s.sel before
+	// every attempt, so a failed SELECT (which leaves nothing selected)
+	// is not mistaken for a selection.
+	if s.sel.name == name && (!write || !s.sel.readOnly) {
 		return nil
 	}
 	return s.reselect(name, !write)
