@@ -29,8 +29,14 @@ type Account struct {
 	// Password is asked for only when the server wants it, so a command that
 	// needs no login (accounts, list --offline) never runs password_cmd.
 	Password func(ctx context.Context) (string, error)
-	CAFile   string        // extra trust root, PEM
-	Timeout  time.Duration // per network wait; 0 means DefaultTimeout
+	// Auth is AuthPassword (also when empty) or AuthOAuth2.
+	Auth string
+	// Token returns an OAuth2 access token for AuthOAuth2, asked for only
+	// when a server wants it. renew is true after the server refused the
+	// last one: the token must then be obtained afresh, not reused.
+	Token   func(ctx context.Context, renew bool) (string, error)
+	CAFile  string        // extra trust root, PEM
+	Timeout time.Duration // per network wait; 0 means DefaultTimeout
 
 	// POP3 retention: KeepOnServer false deletes after a durable download;
 	// KeepDays > 0 deletes what was downloaded more than that many days ago.
@@ -39,6 +45,12 @@ type Account struct {
 
 	CacheDir string // where this account's Maildirs and index live
 }
+
+// How an account signs in.
+const (
+	AuthPassword = "password"
+	AuthOAuth2   = "oauth2"
+)
 
 // Address returns host:port for the account, with the protocol's default port.
 func (a *Account) Address() string {

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/bearer"
 	"github.com/duomail/duomail/client/wire"
 )
 
@@ -157,6 +158,9 @@ func (s *Source) login(ctx context.Context, preCaps imap.CapSet) error {
 	if err := wire.CheckPlaintextAuth(acct, s.encrypted, s.opts); err != nil {
 		return err
 	}
+	if acct.Auth == client.AuthOAuth2 {
+		return s.loginOAuth(ctx, preCaps)
+	}
 	plain := preCaps.Has(imap.Cap("AUTH=PLAIN"))
 	if !plain && preCaps.Has(imap.CapLoginDisabled) {
 		return client.Unsupported("login", fmt.Sprintf("%s disables LOGIN and offers no SASL PLAIN (mechanisms: %s)",
@@ -186,6 +190,59 @@ func (s *Source) login(ctx context.Context, preCaps imap.CapSet) error {
 		return &client.ServerError{Op: "login as " + acct.Username, Text: ie.Text, Auth: ie.Type == imap.StatusResponseTypeNo}
 	}
 	return s.translate("login to "+acct.Address(), err)
+}
+
+// loginOAuth authenticates with the account's OAuth2 token, by the
+// mechanism the server prefers of the two. A refused token is renewed once
+// and tried again on the same connection (IMAP allows another AUTHENTICATE
+// after NO): a token revoked or expired early is then replaced without the
+// user noticing, while a second refusal is final.
+func (s *Source) loginOAuth(ctx context.Context, preCaps imap.CapSet) error {
+	acct := s.acct
+	offered := preCaps.AuthMechanisms()
+	mech := bearer.Choose(offered)
+	if mech == "" {
+		return client.Unsupported("login", fmt.Sprintf("%s offers neither OAUTHBEARER nor XOAUTH2, and the account signs in with OAuth2 (mechanisms offered: %s)",
+			acct.Address(), mechList(offered)))
+	}
+	if acct.Token == nil {
+		return fmt.Errorf("login to %s: %w: no OAuth2 token source configured", acct.Address(), client.ErrAuth)
+	}
+	for attempt := 0; ; attempt++ {
+		// A token may take a while (a broker asking the user, a refresh):
+		// the server's silence meanwhile is no fault.
+		s.wire.disarm()
+		tok, err := acct.Token(ctx, attempt > 0)
+		s.wire.arm(s.timeout)
+		if err != nil {
+			return fmt.Errorf("login to %s: %w", acct.Address(), err)
+		}
+		sc := bearer.NewClient(mech, acct.Username, tok, acct.Host, acct.Port)
+		err = s.c.Authenticate(sc)
+		if err == nil {
+			return nil
+		}
+		var ie *imap.Error
+		if !errors.As(err, &ie) {
+			return s.translate("login to "+acct.Address(), err)
+		}
+		refused := ie.Type == imap.StatusResponseTypeNo
+		if refused && attempt == 0 {
+			continue
+		}
+		text := ie.Text
+		if f := sc.Failure(); f != nil {
+			text += " (" + f.String() + ")"
+		}
+		return &client.ServerError{Op: "login as " + acct.Username + " with " + mech, Text: text, Auth: refused}
+	}
+}
+
+func mechList(m []string) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	return strings.Join(m, " ")
 }
 
 // maxPlainLine bounds one line of the plaintext exchange before STARTTLS.

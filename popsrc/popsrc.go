@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/bearer"
 	"github.com/duomail/duomail/client/wire"
 	"github.com/emersion/go-sasl"
 )
@@ -214,6 +215,9 @@ func (s *Source) startTLS(ctx context.Context) error {
 }
 
 func (s *Source) login(ctx context.Context) error {
+	if s.acct.Auth == client.AuthOAuth2 {
+		return s.loginOAuth(ctx)
+	}
 	if s.acct.Password == nil {
 		return fmt.Errorf("login to %s: %w: no password configured", s.acct.Address(), client.ErrAuth)
 	}
@@ -264,6 +268,108 @@ func (s *Source) authPlain(password string) error {
 		fmt.Fprintf(s.c.debug, "S: %s\n", line)
 	}
 	return s.loginResult(op, line)
+}
+
+// loginOAuth authenticates with the account's OAuth2 token by the
+// mechanism the server prefers of the two. A refused token is renewed once
+// and tried again: POP3 stays in the AUTHORIZATION state after -ERR.
+func (s *Source) loginOAuth(ctx context.Context) error {
+	addr := s.acct.Address()
+	mech := bearer.Choose(s.sasl)
+	if mech == "" {
+		offered := "none"
+		switch {
+		case !s.capaKnown:
+			offered = "the server does not answer CAPA"
+		case len(s.sasl) > 0:
+			offered = strings.Join(s.sasl, " ")
+		}
+		return fmt.Errorf("login to %s: %w", addr, client.Unsupported("",
+			fmt.Sprintf("%s offers neither OAUTHBEARER nor XOAUTH2, and the account signs in with OAuth2 (SASL mechanisms offered: %s)", addr, offered)))
+	}
+	if s.acct.Token == nil {
+		return fmt.Errorf("login to %s: %w: no OAuth2 token source configured", addr, client.ErrAuth)
+	}
+	for attempt := 0; ; attempt++ {
+		tok, err := s.acct.Token(ctx, attempt > 0)
+		if err != nil {
+			return fmt.Errorf("login to %s: %w", addr, err)
+		}
+		sc := bearer.NewClient(mech, s.acct.Username, tok, s.acct.Host, s.acct.Port)
+		err = s.authenticate(sc)
+		var se *client.ServerError
+		if err != nil && errors.As(err, &se) && se.Auth {
+			if attempt == 0 {
+				continue
+			}
+			se.Op = "login as " + s.acct.Username + " with " + mech
+			if f := sc.Failure(); f != nil {
+				se.Text += " (" + f.String() + ")"
+			}
+		}
+		return err
+	}
+}
+
+// maxAuthLine is RFC 2449's limit on a command line, CRLF included: an
+// AUTH whose initial response would exceed it sends the response after
+// the server's empty challenge instead (RFC 5034 section 4). Tokens from
+// Microsoft are well over it.
+const maxAuthLine = 255
+
+// authenticate runs one SASL exchange (RFC 5034). Every client response is
+// redacted from the debug trace: each may carry the secret.
+func (s *Source) authenticate(sc sasl.Client) error {
+	const op = "login"
+	mech, ir, err := sc.Start()
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	encoded := base64.StdEncoding.EncodeToString(ir)
+	if ir != nil && len("AUTH "+mech+" "+encoded+"\r\n") <= maxAuthLine {
+		s.c.send("AUTH "+mech+" "+encoded, "AUTH "+mech+" [redacted]")
+		ir = nil
+	} else {
+		s.c.send("AUTH "+mech, "AUTH "+mech)
+	}
+	if err := s.c.flush(op); err != nil {
+		return err
+	}
+	for {
+		line, err := s.c.readLine(op)
+		if err != nil {
+			return err
+		}
+		if s.c.debug != nil {
+			fmt.Fprintf(s.c.debug, "S: %s\n", line)
+		}
+		if line != "+" && !strings.HasPrefix(line, "+ ") {
+			return s.loginResult(op, line)
+		}
+		var resp []byte
+		challenge := strings.TrimSpace(strings.TrimPrefix(line, "+"))
+		if ir != nil && challenge == "" {
+			resp, ir = ir, nil
+		} else {
+			data, derr := base64.StdEncoding.DecodeString(challenge)
+			if derr != nil {
+				return s.c.violation(op, "SASL challenge is not base64: %q", clip(line))
+			}
+			if resp, err = sc.Next(data); err != nil {
+				// Cancel, as RFC 5034 says, and report why.
+				s.c.send("*", "*")
+				if ferr := s.c.flush(op); ferr != nil {
+					return ferr
+				}
+				s.c.readLine(op)
+				return fmt.Errorf("login: %w", err)
+			}
+		}
+		s.c.send(base64.StdEncoding.EncodeToString(resp), "[redacted]")
+		if err := s.c.flush(op); err != nil {
+			return err
+		}
+	}
 }
 
 func (s *Source) loginStep(line, shown string) error {

@@ -43,6 +43,14 @@ type DovecotOptions struct {
 	IMAPCapability string
 	// Extra is appended to dovecot.conf.
 	Extra string
+	// OAuth2IntrospectionURL, when set, makes Dovecot offer XOAUTH2 and
+	// OAUTHBEARER and accept an access token that this RFC 7662 endpoint
+	// calls active for the user signing in (oauth2 passdb, introspection
+	// by POST). Passwords keep working for every user.
+	OAuth2IntrospectionURL string
+	// OAuth2Mechanisms are the token mechanisms offered with
+	// OAuth2IntrospectionURL; default "xoauth2 oauthbearer".
+	OAuth2Mechanisms string
 }
 
 // RequireDovecot skips the test when Dovecot is not installed, except in CI
@@ -130,6 +138,23 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 	if opts.IMAPCapability != "" {
 		fmt.Fprintf(&extra, "protocol imap {\n  imap_capability = %s\n}\n", opts.IMAPCapability)
 	}
+	mechanisms := "plain login"
+	if opts.OAuth2IntrospectionURL != "" {
+		oauthMechs := opts.OAuth2Mechanisms
+		if oauthMechs == "" {
+			oauthMechs = "xoauth2 oauthbearer"
+		}
+		mechanisms += " " + oauthMechs
+		ext := filepath.Join(dir, "dovecot-oauth2.conf.ext")
+		// The provider says "active": true; Dovecot compares the
+		// attribute's text. No failure delay: tests refuse tokens on
+		// purpose and would otherwise wait two seconds for each refusal.
+		oauthConf := fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\nforce_introspection = yes\n", opts.OAuth2IntrospectionURL)
+		if err := os.WriteFile(ext, []byte(oauthConf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&extra, "auth_failure_delay = 0\npassdb {\n  driver = oauth2\n  mechanisms = %s\n  args = %s\n}\n", oauthMechs, ext)
+	}
 	extra.WriteString(opts.Extra)
 
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
@@ -142,7 +167,7 @@ ssl = yes
 ssl_cert = <%[4]s
 ssl_key = <%[5]s
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = %[13]s
 default_internal_user = %[6]s
 default_login_user = %[6]s
 default_internal_group = %[7]s
@@ -207,7 +232,7 @@ namespace inbox {
   }
 }
 %[12]s`, dir, os.Getpid(), instance.Add(1), certFile, keyFile, runUser, group,
-		d.IMAPPort, d.IMAPSPort, d.POP3Port, d.POP3SPort, extra.String())
+		d.IMAPPort, d.IMAPSPort, d.POP3Port, d.POP3SPort, extra.String(), mechanisms)
 	confFile := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
