@@ -73,6 +73,13 @@ type Account struct {
 	Timeout      time.Duration
 	KeepOnServer bool
 	KeepDays     int
+	// Auth is client.AuthPassword or client.AuthOAuth2; OAuth2 is set
+	// exactly for the latter.
+	Auth   string
+	OAuth2 *OAuth2
+	// PasswordKeyring: the password is in the system keyring, put there
+	// by "duomail auth set-password".
+	PasswordKeyring bool
 	// HTMLFilter is the account's html_filter, when HTMLFilterSet; an
 	// empty one means the built-in renderer even where a global
 	// html_filter is set. See Config.HTMLFilterFor.
@@ -114,6 +121,7 @@ func (a *Account) Client(cacheRoot string, password func(context.Context) (strin
 		TLS:          a.TLS,
 		Username:     a.Username,
 		Password:     password,
+		Auth:         a.Auth,
 		CAFile:       a.CAFile,
 		Timeout:      a.Timeout,
 		KeepOnServer: a.KeepOnServer,

@@ -89,7 +89,7 @@ func TestConfigValid(t *testing.T) {
 	}
 	w := cfg.Accounts["work"]
 	want := Account{Name: "work", Protocol: "imap", Host: "imap.example.com", Port: 1993, TLS: client.TLSStartTLS,
-		Username: "me@example.com", PasswordCmd: "pass show mail/work", CAFile: "/etc/ca.pem", Timeout: 45 * time.Second, KeepOnServer: true}
+		Username: "me@example.com", PasswordCmd: "pass show mail/work", CAFile: "/etc/ca.pem", Timeout: 45 * time.Second, KeepOnServer: true, Auth: client.AuthPassword}
 	if *w != want {
 		t.Errorf("work = %+v\nwant %+v", *w, want)
 	}

@@ -19,7 +19,11 @@ var (
 	accountKeys  = []string{
 		"protocol", "host", "port", "tls", "username",
 		"password", "password_cmd", "password_env", "ca_file", "timeout",
-		"keep_on_server", "keep_days", "html_filter",
+		"keep_on_server", "keep_days", "html_filter", "auth", "password_keyring",
+		"oauth2_provider", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret",
+		"oauth2_client_secret_cmd", "oauth2_client_secret_env", "oauth2_auth_url",
+		"oauth2_token_url", "oauth2_device_url", "oauth2_revoke_url", "oauth2_scopes",
+		"oauth2_token_cmd", "oauth2_token_store",
 	}
 	accountNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 )
@@ -198,7 +202,7 @@ func checkType(field string, v any) string {
 		if _, ok := v.(int64); !ok {
 			return "want an integer, got " + describeValue(v)
 		}
-	case "keep_on_server":
+	case "keep_on_server", "password_keyring":
 		if _, ok := v.(bool); !ok {
 			return "want true or false, got " + describeValue(v)
 		}

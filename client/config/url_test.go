@@ -32,6 +32,7 @@ func TestParseURL(t *testing.T) {
 		keep := tc.want.KeepDays == 0
 		tc.want.KeepOnServer = keep
 		tc.want.Name = got.Name
+		tc.want.Auth = client.AuthPassword
 		if *got != tc.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.url, *got, tc.want)
 		}

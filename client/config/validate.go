@@ -190,6 +190,9 @@ func validate(name string, f fields, getenv Getenv) (*Account, error) {
 	if set > 1 {
 		return nil, f.at.fail("password", "set only one of password, password_cmd and password_env")
 	}
+	if err := validateAuth(ac, f, at); err != nil {
+		return nil, err
+	}
 	if ac.CAFile != "" {
 		ac.CAFile = expandHome(ac.CAFile, getenv)
 	}
@@ -216,6 +219,54 @@ func validate(name string, f fields, getenv Getenv) (*Account, error) {
 		ac.KeepDays = keepDaysN
 	}
 	return ac, nil
+}
+
+// validateAuth reads how the account signs in: a password (from one of
+// its sources, or the keyring) or OAuth2, whose keys make no sense
+// otherwise, and the other way round.
+func validateAuth(ac *Account, f fields, at func(string) origin) error {
+	ac.Auth = client.AuthPassword
+	if v, ok := f.vals["auth"]; ok {
+		s, err := v.str("auth")
+		if err != nil {
+			return err
+		}
+		switch s = strings.ToLower(strings.TrimSpace(s)); s {
+		case client.AuthPassword, client.AuthOAuth2:
+			ac.Auth = s
+		default:
+			return v.fail("auth", fmt.Sprintf(`unknown %q (want "password" or "oauth2")`, s))
+		}
+	}
+	if v, ok := f.vals["password_keyring"]; ok {
+		b, err := v.boolean("password_keyring")
+		if err != nil {
+			return err
+		}
+		ac.PasswordKeyring = b
+	}
+	if ac.Auth == client.AuthOAuth2 {
+		for _, k := range []string{"password", "password_cmd", "password_env", "password_keyring"} {
+			if _, ok := f.vals[k]; ok {
+				return at(k).fail(k, `not used with auth = "oauth2"; remove it`)
+			}
+		}
+		o, err := validateOAuth2(f, ac.Protocol, at)
+		if err != nil {
+			return err
+		}
+		ac.OAuth2 = o
+		return nil
+	}
+	for _, k := range oauth2Keys {
+		if _, ok := f.vals[k]; ok {
+			return at(k).fail(k, `applies only to accounts with auth = "oauth2"`)
+		}
+	}
+	if ac.PasswordKeyring && (ac.Password != "" || ac.PasswordCmd != "" || ac.PasswordEnv != "") {
+		return at("password_keyring").fail("password_keyring", "set only one of password, password_cmd, password_env and password_keyring")
+	}
+	return nil
 }
 
 // checkAccountName returns why name cannot name an account, or "". The
