@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/oauth"
 	"github.com/duomail/duomail/client/termtext"
 	"golang.org/x/term"
 )
@@ -77,7 +78,12 @@ func accountsHint(cfg *Config) string {
 // clientAccount builds what the library needs; the password is resolved
 // only when a server asks for it.
 func (a *app) clientAccount(ac *AccountConfig, cfg *Config) *client.Account {
-	return ac.Client(cfg.CacheDir, a.passwordFunc(ac))
+	ca := ac.Client(cfg.CacheDir, a.passwordFunc(ac))
+	if ac.Auth == client.AuthOAuth2 {
+		ca.Password = nil
+		ca.Token = a.tokenFunc(ac)
+	}
+	return ca
 }
 
 // passwordFunc returns the lazy password of an account. It is resolved at
@@ -120,6 +126,15 @@ func (a *app) resolvePassword(ctx context.Context, ac *AccountConfig) (string, e
 			p.waiting = a.io.err
 		}
 		return runPasswordCmd(ctx, p)
+	case ac.PasswordKeyring:
+		pw, err := oauth.KeyringGet(oauth.PasswordKey(ac.Name))
+		switch {
+		case errors.Is(err, oauth.ErrNoToken):
+			return "", fmt.Errorf("account %s: %w: password_keyring is set, but the keyring holds no password for it; run `duomail auth set-password -a %s`", ac.Name, client.ErrAuth, ac.Name)
+		case err != nil:
+			return "", fmt.Errorf("account %s: %w: password_keyring: %w", ac.Name, client.ErrAuth, err)
+		}
+		return pw, nil
 	case ac.PasswordEnv != "":
 		pw := a.env(ac.PasswordEnv)
 		if pw == "" {
@@ -154,8 +169,11 @@ const passwordCmdExit = time.Second
 type passwordCmd struct {
 	account string
 	command string
-	stdin   io.Reader
-	stderr  io.Writer
+	// what names the setting in messages ("password_cmd" when empty) and
+	// noun what it prints ("password").
+	what, noun string
+	stdin      io.Reader
+	stderr     io.Writer
 	// limit bounds the wait for the first line: the account's timeout.
 	limit time.Duration
 	// waiting, when set (stderr is a terminal), is told after a second
@@ -171,8 +189,11 @@ type passwordCmd struct {
 // that keeps running after its line. Errors never quote its output, which
 // may be the password.
 func runPasswordCmd(ctx context.Context, p passwordCmd) (string, error) {
+	if p.what == "" {
+		p.what, p.noun = "password_cmd", "password"
+	}
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("account %s: %w: password_cmd %s", p.account, client.ErrAuth, fmt.Sprintf(format, args...))
+		return fmt.Errorf("account %s: %w: %s %s", p.account, client.ErrAuth, p.what, fmt.Sprintf(format, args...))
 	}
 	cmd := exec.Command("sh", "-c", p.command)
 	cmd.Stdin = p.stdin
@@ -220,16 +241,16 @@ wait:
 			break wait
 		case <-tell.C:
 			if p.waiting != nil {
-				fmt.Fprintf(p.waiting, "duomail: account %s: waiting for password_cmd (up to %v)\n", p.account, p.limit)
+				fmt.Fprintf(p.waiting, "duomail: account %s: waiting for %s (up to %v)\n", p.account, p.what, p.limit)
 			}
 		case <-limit.C:
 			go func() { exited <- cmd.Wait() }()
 			stop()
-			return "", fail("printed no password within %v (the account's timeout); stopped it", p.limit)
+			return "", fail("printed no %s within %v (the account's timeout); stopped it", p.noun, p.limit)
 		case <-ctx.Done():
 			go func() { exited <- cmd.Wait() }()
 			stop()
-			return "", fmt.Errorf("account %s: password_cmd: %w", p.account, ctx.Err())
+			return "", fmt.Errorf("account %s: %s: %w", p.account, p.what, ctx.Err())
 		}
 	}
 	go func() { exited <- cmd.Wait() }()
@@ -252,7 +273,7 @@ wait:
 	}
 	pw := strings.TrimRight(first.line, "\r\n")
 	if pw == "" {
-		return "", fail("printed no password")
+		return "", fail("printed no %s", p.noun)
 	}
 	return pw, nil
 }

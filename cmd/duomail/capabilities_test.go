@@ -37,13 +37,14 @@ func TestCapabilitiesView(t *testing.T) {
 		"delete without download           yes        DELE (committed at QUIT)",
 		"several folders                   no         not reported by the POP3 driver",
 		"Auth:      (none)",
+		"OAuth2:    (none: an OAuth2 account cannot sign in here)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("layout lacks %q:\n%s", want, out)
 		}
 	}
 	recs := r.records(&format{})
-	if strings.Join(recs[4], "|") != "announced|TOP UIDL SASL PLAIN" || strings.Join(recs[9], "|") != "partial_fetch|false|POP3 downloads whole messages" {
+	if strings.Join(recs[4], "|") != "announced|TOP UIDL SASL PLAIN" || strings.Join(recs[11], "|") != "partial_fetch|false|POP3 downloads whole messages" || strings.Join(recs[7], "|") != "oauth_mechanism|" {
 		t.Errorf("records %q", recs)
 	}
 }

@@ -67,6 +67,7 @@ against built-in test servers.`,
 		newDemoCmd(a, nil),
 		newSchemaCmd(a, nil),
 		newConfigCmd(a),
+		newAuthCmd(a),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/bearer"
 	"github.com/duomail/duomail/client/bytesize"
 	"github.com/duomail/duomail/client/compare"
 	"github.com/duomail/duomail/client/fetch"
@@ -33,7 +34,7 @@ type accountJSON struct {
 	TLS          string `json:"tls"`
 	Username     string `json:"username"`
 	Default      bool   `json:"default"`
-	PasswordFrom string `json:"password_from"` // password, password_cmd, password_env or prompt; never the password
+	PasswordFrom string `json:"password_from"` // password, password_cmd, password_env, password_keyring, prompt, or for OAuth2 oauth2_token_cmd, oauth2 (keyring), oauth2 (file); never the secret
 	KeepOnServer *bool  `json:"keep_on_server,omitempty"`
 	KeepDays     *int   `json:"keep_days,omitempty"`
 	URL          string `json:"url"` // the --url that reaches the same server
@@ -55,6 +56,14 @@ func newAccountsResult(cfg *Config) *accountsResult {
 			j.PasswordFrom = "password_cmd"
 		case ac.PasswordEnv != "":
 			j.PasswordFrom = "password_env"
+		case ac.PasswordKeyring:
+			j.PasswordFrom = "password_keyring"
+		}
+		if o := ac.OAuth2; o != nil {
+			j.PasswordFrom = "oauth2 (" + o.TokenStore + ")"
+			if o.TokenCmd != "" {
+				j.PasswordFrom = "oauth2_token_cmd"
+			}
 		}
 		if ac.Protocol == client.POP3 {
 			keep, days := ac.KeepOnServer, ac.KeepDays
@@ -70,12 +79,12 @@ func (r *accountsResult) jsonObject() any { return r }
 func (r *accountsResult) table() table {
 	t := table{
 		cols: []column{{title: "NAME"}, {title: "PROTOCOL"}, {title: "HOST", flex: true}, {title: "PORT"},
-			{title: "TLS"}, {title: "USERNAME", flex: true}, {title: "DEFAULT"}},
+			{title: "TLS"}, {title: "USERNAME", flex: true}, {title: "DEFAULT"}, {title: "SECRET FROM"}},
 		empty: "no accounts configured",
 	}
 	for _, ac := range r.Accounts {
 		t.rows = append(t.rows, []cell{textCell(ac.Name), textCell(ac.Protocol), textCell(ac.Host),
-			numCell(ac.Port), textCell(ac.TLS), textCell(ac.Username), boolCell(ac.Default)})
+			numCell(ac.Port), textCell(ac.TLS), textCell(ac.Username), boolCell(ac.Default), textCell(ac.PasswordFrom)})
 	}
 	return t
 }
@@ -344,13 +353,17 @@ func featureName(f client.Feature) string {
 
 // capabilitiesResult: duomail capabilities.
 type capabilitiesResult struct {
-	Account   string        `json:"account"`
-	Server    string        `json:"server"`
-	Protocol  string        `json:"protocol"`
-	TLS       string        `json:"tls"`
-	Announced []string      `json:"announced"`
-	Auth      []string      `json:"auth_mechanisms"`
-	Features  []featureJSON `json:"features"`
+	Account   string   `json:"account"`
+	Server    string   `json:"server"`
+	Protocol  string   `json:"protocol"`
+	TLS       string   `json:"tls"`
+	Announced []string `json:"announced"`
+	Auth      []string `json:"auth_mechanisms"`
+	// OAuth are the token mechanisms offered, best first, and OAuthUse
+	// the one an OAuth2 account would sign in with ("" for none).
+	OAuth    []string      `json:"oauth_mechanisms"`
+	OAuthUse string        `json:"oauth_mechanism"`
+	Features []featureJSON `json:"features"`
 	jsonStats
 }
 
@@ -371,6 +384,11 @@ func newCapabilitiesResult(acct *client.Account, caps client.Capabilities) *capa
 	if r.Auth == nil {
 		r.Auth = []string{}
 	}
+	r.OAuth = bearer.Offered(r.Auth)
+	if r.OAuth == nil {
+		r.OAuth = []string{}
+	}
+	r.OAuthUse = bearer.Choose(r.Auth)
 	if r.Protocol == "" {
 		r.Protocol = acct.Protocol
 	}
@@ -411,6 +429,7 @@ func (r *capabilitiesResult) layout(f *format, width int) string {
 	field("TLS:", r.TLS)
 	field("Announced:", orNone(strings.Join(r.Announced, " ")))
 	field("Auth:", orNone(strings.Join(r.Auth, " ")))
+	field("OAuth2:", r.oauthSummary())
 	b.WriteByte('\n')
 
 	nameW := textlayout.Width("FEATURE")
@@ -449,11 +468,22 @@ func (r *capabilitiesResult) records(f *format) [][]string {
 		{"tls", f.text(r.TLS)},
 		{"announced", f.text(strings.Join(r.Announced, " "))},
 		{"auth_mechanisms", f.text(strings.Join(r.Auth, " "))},
+		{"oauth_mechanisms", strings.Join(r.OAuth, " ")},
+		{"oauth_mechanism", r.OAuthUse},
 	}
 	for _, ft := range r.Features {
 		rows = append(rows, []string{string(ft.Name), fmt.Sprint(ft.Supported), f.text(ft.How)})
 	}
 	return rows
+}
+
+// oauthSummary says which token mechanisms the server offers and which
+// one an OAuth2 account would use.
+func (r *capabilitiesResult) oauthSummary() string {
+	if r.OAuthUse == "" {
+		return "(none: an OAuth2 account cannot sign in here)"
+	}
+	return strings.Join(r.OAuth, " ") + "; duomail would use " + r.OAuthUse
 }
 
 func orNone(s string) string {
