@@ -147,7 +147,11 @@ func runAuthLogin(ctx context.Context, opts *authLoginOptions) error {
 	if rec.RefreshToken == "" {
 		a.warn(fmt.Sprintf("account %s: the provider gave no refresh token, so you will have to sign in again when the access token expires (%s)", ac.Name, rec.Expiry.Local().Format(time.DateTime)))
 	}
-	return a.out.print(&authLoginResult{Account: ac.Name, Provider: o.Provider, KeptIn: storeWhere(a, ac, store), Expiry: rec.Expiry, Scopes: rec.Scopes})
+	res := &authLoginResult{Account: ac.Name, Provider: o.Provider, KeptIn: storeWhere(a, ac, store), Scopes: rec.Scopes}
+	if !rec.Expiry.IsZero() {
+		res.Expiry = &rec.Expiry
+	}
+	return a.out.print(res)
 }
 
 // say tells the user something they must read to go on (the sign-in URL,
@@ -166,15 +170,20 @@ func storeWhere(a *app, ac *AccountConfig, store oauth.Store) string {
 }
 
 type authLoginResult struct {
-	Account  string    `json:"account"`
-	Provider string    `json:"provider"`
-	KeptIn   string    `json:"kept_in"`
-	Expiry   time.Time `json:"access_token_expiry"`
-	Scopes   []string  `json:"scopes"`
+	Account  string     `json:"account"`
+	Provider string     `json:"provider"`
+	KeptIn   string     `json:"kept_in"`
+	Expiry   *time.Time `json:"access_token_expiry"` // null when the provider did not say
+	Scopes   []string   `json:"scopes"`
 	jsonStats
 }
 
-func (r *authLoginResult) jsonObject() any { return r }
+func (r *authLoginResult) jsonObject() any {
+	if r.Scopes == nil {
+		r.Scopes = []string{}
+	}
+	return r
+}
 
 func (r *authLoginResult) sentence(f *format) string {
 	return fmt.Sprintf("Signed in account %s (%s); tokens kept in the %s", r.Account, r.Provider, strings.TrimPrefix(r.KeptIn, "system "))
@@ -273,7 +282,17 @@ type authStatusJSON struct {
 	Scopes   []string   `json:"scopes"`
 }
 
-func (r *authStatusResult) jsonObject() any { return r }
+func (r *authStatusResult) jsonObject() any {
+	if r.Accounts == nil {
+		r.Accounts = []authStatusJSON{}
+	}
+	for i := range r.Accounts {
+		if r.Accounts[i].Scopes == nil {
+			r.Accounts[i].Scopes = []string{}
+		}
+	}
+	return r
+}
 
 func (r *authStatusResult) table() table {
 	t := table{

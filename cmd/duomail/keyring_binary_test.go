@@ -84,12 +84,14 @@ func TestBinaryKeyring(t *testing.T) {
 	if !strings.Contains(r.stderr, "duomail auth set-password -a "+pwName) {
 		t.Errorf("no password yet: %s", r.stderr)
 	}
-	cmd := c.command("auth", "set-password", "-a", pwName)
+	cmd := c.command("--json", "auth", "set-password", "-a", pwName)
 	cmd.Stdin = strings.NewReader(sourcetest.Password + "\n")
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.Contains(string(out), sourcetest.Password) {
-		t.Fatalf("set-password: %v\n%s", err, out)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || strings.Contains(stdout.String()+stderr.String(), sourcetest.Password) {
+		t.Fatalf("set-password: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
+	newSchemaCheck(t, c).output("auth set-password", "", runResult{stdout: stdout.String()})
 	if r := c.ok("list", "-a", pwName); !strings.Contains(r.stdout, "Kept in the keyring") {
 		t.Errorf("list with the keyring's password: %s", r.stdout)
 	}

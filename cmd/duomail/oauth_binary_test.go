@@ -140,6 +140,7 @@ func TestBinaryOAuthSignIn(t *testing.T) {
 	t.Parallel()
 	s := newOAuthSetup(t, oauthtest.Options{Rotate: true}, "")
 	c := s.c
+	schemas := newSchemaCheck(t, c)
 
 	t.Run("not signed in", func(t *testing.T) {
 		r := c.fails(exitAuth, "list", "-a", "imap")
@@ -170,13 +171,17 @@ func TestBinaryOAuthSignIn(t *testing.T) {
 	})
 
 	t.Run("login by device code", func(t *testing.T) {
-		u, wait := loginInBackground(t, c, "user_code=", "auth", "login", "-a", "pop", "--device")
+		u, wait := loginInBackground(t, c, "user_code=", "--json", "auth", "login", "-a", "pop", "--device")
 		if page := browse(t, u); !strings.Contains(page, "approved") {
 			t.Fatalf("approval page: %q", page)
 		}
 		r := wait()
 		if r.code != 0 {
 			t.Fatalf("device login: %v", r)
+		}
+		schemas.output("auth login", "", r)
+		if res := jsonOf[authLoginResult](t, r); res.Account != "pop" || res.Expiry == nil || !strings.HasPrefix(res.KeptIn, "file ") {
+			t.Errorf("login JSON: %s", r.stdout)
 		}
 		if n := s.idp.Counts().DeviceGrants; n != 1 {
 			t.Errorf("%d device grants, want 1", n)
@@ -206,7 +211,7 @@ func TestBinaryOAuthSignIn(t *testing.T) {
 	})
 
 	t.Run("status shows no token", func(t *testing.T) {
-		r := c.ok("auth", "status", "--json")
+		r := schemas.run("", 0, "auth", "status")
 		st := jsonOf[authStatusResult](t, r)
 		if len(st.Accounts) != 2 || !st.Accounts[0].SignedIn || !st.Accounts[1].SignedIn || st.Accounts[0].Expiry == nil ||
 			!strings.HasSuffix(st.Accounts[0].KeptIn, filepath.Join("oauth2.tokens", "imap.json")) ||
@@ -299,8 +304,8 @@ func TestBinaryOAuthSignIn(t *testing.T) {
 		}
 		rt := s.stored(t, "imap").RefreshToken
 		before := s.idp.Counts().Revocations
-		r := c.ok("auth", "logout", "-a", "imap")
-		if !strings.Contains(r.stdout, "revoked at the provider") || s.idp.Counts().Revocations != before+1 {
+		r := schemas.run("", 0, "auth", "logout", "-a", "imap")
+		if res := jsonOf[authLogoutResult](t, r); !res.Forgotten || !res.Revoked || s.idp.Counts().Revocations != before+1 {
 			t.Errorf("logout: %v", r)
 		}
 		if _, err := os.Stat(filepath.Join(c.data, "duomail", "oauth2.tokens", "imap.json")); !os.IsNotExist(err) {

@@ -45,6 +45,10 @@ var jsonOutputs = []jsonOutput{
 	{command: "check", value: &checkResult{}, about: "new and unseen mail per folder, and the accounts or folders that failed"},
 	{command: "watch", value: newWatchLine("", client.Envelope{}), lines: true, about: "one new message per line"},
 	{command: "schema", value: &schemaIndexResult{}, about: "the commands that have a schema (without COMMAND)"},
+	{command: "auth login", value: &authLoginResult{}, about: "the account signed in, where its tokens are kept, their expiry and scopes"},
+	{command: "auth status", value: &authStatusResult{}, about: "each OAuth2 account: signed in or not, where the tokens are kept, expiry and scopes; never a token"},
+	{command: "auth logout", value: &authLogoutResult{}, about: "whether tokens were forgotten and revoked"},
+	{command: "auth set-password", value: &setPasswordResult{}, about: "the account whose password the keyring now holds"},
 }
 
 // withoutJSONOutput are the commands that accept the global --json but

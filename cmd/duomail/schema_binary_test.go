@@ -222,9 +222,16 @@ func TestBinaryJSONOutputsMatchSchemas(t *testing.T) {
 	// talks to a server.
 	noServer := []string{"accounts", "schema"}
 	imapOnly := map[string]string{"move": "POP3 has one folder: nothing to move to"}
+	// The sign-in commands need an identity provider and a Dovecot that
+	// trusts it, or a keyring: their tests validate the output.
+	elsewhere := map[string]string{
+		"auth login": "TestBinaryOAuthSignIn", "auth status": "TestBinaryOAuthSignIn",
+		"auth logout": "TestBinaryOAuthSignIn", "auth set-password": "TestBinaryKeyring",
+	}
 	for _, o := range jsonOutputs {
 		got := s.checked[o.command]
 		switch {
+		case elsewhere[o.command] != "":
 		case slices.Contains(noServer, o.command):
 			if !got[""] {
 				t.Errorf("%s: output never validated", o.command)
