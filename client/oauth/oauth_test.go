@@ -3,6 +3,8 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,5 +218,56 @@ func TestKeyringStoreMock(t *testing.T) {
 	}
 	if err := ks.Save("work", &Record{RefreshToken: "rt"}); !errors.Is(err, ErrNoKeyring) {
 		t.Errorf("save to a broken keyring: %v", err)
+	}
+}
+
+// TestCodeLoginRefusesWrongState: a redirect that does not carry the
+// state duomail sent (a forged or stale request) signs nobody in, and the
+// provider is never asked for a token.
+func TestCodeLoginRefusesWrongState(t *testing.T) {
+	idp := oauthtest.Start(t, oauthtest.Options{User: "alice"})
+	conf := &oauth2.Config{ClientID: idp.ClientID, Endpoint: oauth2.Endpoint{AuthURL: idp.AuthURL(), TokenURL: idp.TokenURL()}}
+	l := &CodeLogin{Config: conf, Show: func(authURL string) {
+		u, _ := url.Parse(authURL)
+		redirect := u.Query().Get("redirect_uri")
+		go func() {
+			resp, err := http.Get(redirect + "?code=forged&state=not-the-one")
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := l.Run(ctx)
+	if !errors.Is(err, client.ErrAuth) || !strings.Contains(err.Error(), "wrong state") {
+		t.Fatalf("error %v", err)
+	}
+	if n := idp.Counts().CodeGrants; n != 0 {
+		t.Errorf("%d codes exchanged", n)
+	}
+}
+
+// TestCodeLoginWithPKCE: the whole flow with the provider checking the
+// S256 challenge against the verifier.
+func TestCodeLoginWithPKCE(t *testing.T) {
+	idp := oauthtest.Start(t, oauthtest.Options{User: "alice"})
+	conf := &oauth2.Config{ClientID: idp.ClientID, Scopes: []string{"mail"}, Endpoint: oauth2.Endpoint{AuthURL: idp.AuthURL(), TokenURL: idp.TokenURL()}}
+	l := &CodeLogin{Config: conf, Show: func(authURL string) {
+		go func() {
+			resp, err := http.Get(authURL) // follows the redirect back to duomail
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := l.Run(ctx)
+	if err != nil || tok.RefreshToken == "" || tok.AccessToken == "" {
+		t.Fatalf("token %v, error %v", tok != nil, err)
+	}
+	if n := idp.Counts().CodeGrants; n != 1 {
+		t.Errorf("%d codes exchanged", n)
 	}
 }

@@ -53,11 +53,10 @@ type Counts struct {
 }
 
 type grant struct {
-	user, scope              string
-	challenge, redirectURI   string // authorization code only
-	revoked                  bool
-	issued                   time.Time
-	accessTokens, successors []string
+	user, scope            string
+	challenge, redirectURI string // authorization code only
+	revoked                bool
+	issued                 time.Time
 }
 
 type device struct {
