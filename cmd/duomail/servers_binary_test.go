@@ -647,8 +647,8 @@ func TestBinaryAccounts(t *testing.T) {
 	r := c.ok("accounts")
 	rows := tsv(r.stdout)
 	wantRows := [][]string{
-		{"home", "pop3", "pop.example.com", "110", "starttls", "me", "false"},
-		{"work", "imap", "imap.example.com", "993", "implicit", "me@example.com", "true"},
+		{"home", "pop3", "pop.example.com", "110", "starttls", "me", "false", "password_env"},
+		{"work", "imap", "imap.example.com", "993", "implicit", "me@example.com", "true", "password_cmd"},
 	}
 	if !slices.EqualFunc(rows, wantRows, slices.Equal) {
 		t.Errorf("accounts TSV %q, want %q", rows, wantRows)
