@@ -312,11 +312,25 @@ func checkFetch(t *testing.T, mb *client.Mailbox, attSize int) {
 	if !bytes.Equal(data, part.Bytes()) {
 		t.Error("saved attachment differs from the decoded part")
 	}
-	if _, err := msg.SaveAttachments(ctxT(t), dir, false); err == nil {
-		t.Error("saving again overwrote an existing file without --force")
+	if again, err := msg.SaveAttachments(ctxT(t), dir, false); err != nil || len(again) != 1 || again[0].Status != fetch.StatusIdentical || again[0].Path != saved[0].Path {
+		t.Errorf("saving the same file again: %+v, %v", again, err)
 	}
-	if _, err := msg.SaveAttachments(ctxT(t), dir, true); err != nil {
-		t.Errorf("--force: %v", err)
+	if err := os.WriteFile(saved[0].Path, []byte("the user's own"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := msg.SaveAttachments(ctxT(t), dir, false)
+	if err != nil || len(kept) != 1 || kept[0].Status != fetch.StatusRenamed || filepath.Base(kept[0].Path) != "report (2).pdf" {
+		t.Errorf("a different file with the name: %+v, %v", kept, err)
+	}
+	if mine, _ := os.ReadFile(saved[0].Path); string(mine) != "the user's own" {
+		t.Errorf("the user's file was replaced without force: %q", mine)
+	}
+	forced, err := msg.SaveAttachments(ctxT(t), dir, true)
+	if err != nil || len(forced) != 1 || forced[0].Status != fetch.StatusReplaced || forced[0].Path != saved[0].Path {
+		t.Errorf("force: %+v, %v", forced, err)
+	}
+	if data, _ := os.ReadFile(saved[0].Path); !bytes.Equal(data, part.Bytes()) {
+		t.Error("force did not replace the file with the attachment")
 	}
 	if err := msg.MarkSeen(ctxT(t)); err != nil {
 		t.Fatal(err)

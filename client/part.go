@@ -18,6 +18,26 @@ type Part struct {
 	Encoding    string            `json:"encoding,omitempty"`    // lower case Content-Transfer-Encoding
 	Size        int64             `json:"size"`                  // encoded size in bytes
 	Children    []*Part           `json:"children,omitempty"`
+	// Envelope is the header of the message a message/rfc822 part holds
+	// (IMAP: BODYSTRUCTURE's ENVELOPE; POP3: parsed), so a forwarded
+	// message can be introduced without fetching its header.
+	Envelope *Envelope `json:"envelope,omitempty"`
+}
+
+// DecodedSize is the size of p's content once its transfer encoding is
+// undone, worked out from the encoded size so that nothing needs to be
+// downloaded: exact for 7bit, 8bit and binary, estimated for base64 (3
+// bytes per 4, less the line breaks of 76-character lines) and
+// quoted-printable (taken as it is, as mostly-text parts barely grow).
+func (p *Part) DecodedSize() (n int64, estimated bool) {
+	switch p.Encoding {
+	case "base64":
+		// 76 characters and CRLF carry 57 bytes.
+		return p.Size * 57 / 78, true
+	case "quoted-printable":
+		return p.Size, true
+	}
+	return p.Size, false
 }
 
 // Charset returns the declared charset, lower case, or "".

@@ -97,26 +97,37 @@ type FolderRef struct {
 // Envelope is one message as list prints it. The JSON field names are the
 // documented, stable schema shared by both protocols.
 type Envelope struct {
-	ID             string    `json:"id"` // IMAP: the UID in decimal; POP3: the UIDL
-	Folder         string    `json:"folder"`
-	Date           time.Time `json:"date"`     // the Date header; zero when the message has none
-	Received       time.Time `json:"received"` // arrival: IMAP INTERNALDATE, POP3 when downloaded; zero when unknown
-	From           string    `json:"from"`
-	To             []string  `json:"to"`
-	Subject        string    `json:"subject"`
-	Size           int64     `json:"size"`
-	Flags          []Flag    `json:"flags"`
-	HasAttachments bool      `json:"has_attachments"`
-	MessageID      string    `json:"message_id,omitempty"`
-	UIDValidity    uint32    `json:"uidvalidity,omitempty"`
+	ID       string    `json:"id"` // IMAP: the UID in decimal; POP3: the UIDL
+	Folder   string    `json:"folder"`
+	Date     time.Time `json:"date"`     // the Date header; zero when the message has none
+	Received time.Time `json:"received"` // arrival: IMAP INTERNALDATE, POP3 when downloaded; zero when unknown
+	From     string    `json:"from"`
+	To       []string  `json:"to"`
+	Cc       []string  `json:"cc"`
+	// ReplyTo is set only where it differs from From: IMAP servers fill
+	// a missing Reply-To with From, a parsed header leaves it empty, and
+	// both must read the same.
+	ReplyTo        []string `json:"reply_to"`
+	Subject        string   `json:"subject"`
+	Size           int64    `json:"size"`
+	Flags          []Flag   `json:"flags"`
+	HasAttachments bool     `json:"has_attachments"`
+	MessageID      string   `json:"message_id,omitempty"`
+	UIDValidity    uint32   `json:"uidvalidity,omitempty"`
 
-	// Cc, InReplyTo and References serve search (cc:) and threading;
-	// they are not part of the documented listing JSON. InReplyTo and
-	// References are Message-IDs without angle brackets; IMAP's ENVELOPE
-	// carries In-Reply-To but no References, a stored body both.
-	Cc         []string `json:"-"`
+	// InReplyTo and References serve threading; they are not part of
+	// the documented listing JSON. Both are Message-IDs without angle
+	// brackets; IMAP's ENVELOPE carries In-Reply-To but no References, a
+	// stored body both.
 	InReplyTo  string   `json:"-"`
 	References []string `json:"-"`
+}
+
+// NormalizeReplyTo drops a Reply-To that only repeats From.
+func (e *Envelope) NormalizeReplyTo() {
+	if len(e.ReplyTo) == 1 && strings.EqualFold(e.ReplyTo[0], e.From) || len(e.ReplyTo) == 0 {
+		e.ReplyTo = nil
+	}
 }
 
 // ListDate is the date a listing shows: the Date header, or for a message
@@ -152,6 +163,12 @@ func (e Envelope) JSON() EnvelopeJSON {
 	}
 	if e.To == nil {
 		e.To = []string{}
+	}
+	if e.Cc == nil {
+		e.Cc = []string{}
+	}
+	if e.ReplyTo == nil {
+		e.ReplyTo = []string{}
 	}
 	if e.Flags == nil {
 		e.Flags = []Flag{}

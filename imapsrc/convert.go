@@ -31,6 +31,8 @@ func envelopeFrom(buf *imapclient.FetchMessageBuffer, folder string, uidValidity
 			env.To = to
 		}
 		env.Cc = formatAddresses(e.Cc)
+		env.ReplyTo = formatAddresses(e.ReplyTo)
+		env.NormalizeReplyTo()
 		env.MessageID = e.MessageID
 		if n := len(e.InReplyTo); n > 0 {
 			env.InReplyTo = e.InReplyTo[n-1]
@@ -45,6 +47,20 @@ func envelopeFrom(buf *imapclient.FetchMessageBuffer, folder string, uidValidity
 		env.HasAttachments = root.HasAttachments()
 	}
 	return env, root
+}
+
+// headerEnvelope is an embedded message's header fields, as
+// mimepart.EnvelopeFromHeader gives them from the raw header.
+func headerEnvelope(e *imap.Envelope) *client.Envelope {
+	env := &client.Envelope{Date: e.Date, Subject: e.Subject, MessageID: e.MessageID}
+	if from := formatAddresses(e.From); len(from) > 0 {
+		env.From = from[0]
+	}
+	env.To = formatAddresses(e.To)
+	env.Cc = formatAddresses(e.Cc)
+	env.ReplyTo = formatAddresses(e.ReplyTo)
+	env.NormalizeReplyTo()
+	return env
 }
 
 func formatAddresses(list []imap.Address) []string {
@@ -159,6 +175,10 @@ func convertPart(bs imap.BodyStructure, path []int, inner bool, depth int) *clie
 		if b.MessageRFC822 != nil && b.MessageRFC822.BodyStructure != nil && depth < mimepart.MaxMIMEDepth &&
 			p.Type == "message/rfc822" {
 			p.Children = []*client.Part{convertPart(b.MessageRFC822.BodyStructure, path, true, depth+1)}
+			if e := b.MessageRFC822.Envelope; e != nil {
+				p.Envelope = headerEnvelope(e)
+				p.Envelope.Size = p.Size
+			}
 		}
 		return p
 	}

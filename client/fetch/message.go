@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"strings"
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/mimepart"
@@ -354,21 +354,60 @@ func (msg *Message) WritePart(ctx context.Context, path string, w io.Writer) (*c
 	return p, warnings, err
 }
 
-// SavedAttachment says where one attachment went.
+// SavedAttachment says what became of one part --save-attachments saves.
 type SavedAttachment struct {
 	Part     string `json:"part"`
-	Filename string `json:"filename"` // as the sender named it
-	Path     string `json:"path"`     // where it was written
-	Size     int64  `json:"size"`     // decoded bytes written
+	Filename string `json:"filename"` // as the sender named it ("" for none)
+	Type     string `json:"type"`
+	Path     string `json:"path"`   // where it is (or would have gone, when it failed)
+	Size     int64  `json:"size"`   // decoded bytes
+	Status   string `json:"status"` // StatusSaved, StatusRenamed, StatusIdentical, StatusReplaced or StatusFailed
 	Error    string `json:"error,omitempty"`
 }
 
-// SaveAttachments writes every attachment into dir, fetching only the
-// attachment parts where the server allows. Names are sanitised so nothing
-// is written outside dir, and an existing file is never replaced unless
-// force is set. It tries every attachment and returns the first error. An
-// encoding or charset it does not understand leaves the file undecoded and
-// is reported through the Mailbox's DialOptions.Warn.
+// Saveable lists what --save-attachments saves, in tree order: every
+// attachment, and every message/rfc822 part (a forwarded message, saved
+// whole as .eml), whose own attachments are saved as well.
+func Saveable(tree *client.Part) []*client.Part {
+	var out []*client.Part
+	tree.Walk(func(q *client.Part) bool {
+		switch {
+		case q.Type == "message/rfc822":
+			out = append(out, q)
+			return true
+		case q.IsAttachment():
+			out = append(out, q)
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// SaveName is the file name a part is saved under: the sender's name made
+// safe, or for a forwarded message without one its subject and ".eml".
+func SaveName(p *client.Part) string {
+	if p.Type != "message/rfc822" || p.Filename != "" {
+		return mimepart.SafeFilename(p.Filename, p)
+	}
+	subject := ""
+	if p.Envelope != nil {
+		subject = p.Envelope.Subject
+	}
+	if name := mimepart.SafeFilename(subject, nil); subject != "" && name != "attachment" {
+		return name + ".eml"
+	}
+	return "message-" + strings.ReplaceAll(p.Path, ".", "-") + ".eml"
+}
+
+// SaveAttachments writes every part Saveable lists into dir, fetching only
+// those parts where the server allows. Names are made safe, so nothing is
+// written outside dir. A file already there with the same content counts
+// as saved; a different one is kept and the part saved under a free name
+// ("photo (2).png"), or with force replaced. Every part is tried and gets
+// one entry; the error is the first failure. An encoding or charset it
+// does not understand leaves the file undecoded and is reported through
+// the Mailbox's DialOptions.Warn.
 func (msg *Message) SaveAttachments(ctx context.Context, dir string, force bool) ([]SavedAttachment, error) {
 	_, tree, err := msg.Info(ctx)
 	if err != nil {
@@ -379,28 +418,23 @@ func (msg *Message) SaveAttachments(ctx context.Context, dir string, force bool)
 	}
 	var out []SavedAttachment
 	var first error
-	used := make(map[string]bool)
-	for _, p := range tree.Attachments() {
-		name := uniqueName(mimepart.SafeFilename(p.Filename, p), used)
-		sa := SavedAttachment{Part: p.Path, Filename: p.Filename, Path: filepath.Join(dir, name)}
-		// The file is claimed before anything is fetched, so a name that
-		// is taken costs no download.
-		pf, err := createFileIn(dir, name, force)
-		if err == nil {
+	for _, p := range Saveable(tree) {
+		name := SaveName(p)
+		sa := SavedAttachment{Part: p.Path, Filename: p.Filename, Type: p.Type}
+		sa.Path, sa.Status, sa.Size, err = saveFile(dir, name, force, func(f io.Writer) (n int64, err error) {
 			err = msg.streamPart(ctx, p.Path, func(r io.Reader) error {
 				dr, warn := mimepart.DecodePart(p, r)
 				if warn != nil {
 					msg.mb.Opts.Warnf("%s: %s: %v", msg.op(), name, warn)
 				}
-				n, err := io.Copy(pf, dr)
-				sa.Size = n
+				n, err = io.Copy(f, dr)
 				return err
 			})
-			err = pf.Finish(err)
-		}
+			return n, err
+		})
 		if err != nil {
 			err = fmt.Errorf("%s: save part %s as %s: %w", msg.op(), p.Path, name, err)
-			sa.Error = err.Error()
+			sa.Status, sa.Error = StatusFailed, err.Error()
 			if first == nil {
 				first = err
 			}

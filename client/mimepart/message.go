@@ -235,6 +235,8 @@ func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth in
 	if p.Type == "message/rfc822" && depth < MaxMIMEDepth {
 		br := bufio.NewReader(cr)
 		if ih, err := ReadHeaderBounded(br); err == nil {
+			env := EnvelopeFromHeader(ih)
+			p.Envelope = &env
 			in, err := w.entity(ih, br, path, depth+1, true)
 			if in != nil {
 				p.Children = []*client.Part{in}
@@ -248,6 +250,9 @@ func (w *walker) entity(h textproto.Header, body io.Reader, path []int, depth in
 	}
 	_, err := io.Copy(io.Discard, cr)
 	p.Size = cr.N
+	if p.Envelope != nil {
+		p.Envelope.Size = p.Size
+	}
 	if err != nil && !w.structural(err) {
 		return p, err
 	}
@@ -312,6 +317,8 @@ func EnvelopeFromHeader(h textproto.Header) client.Envelope {
 	}
 	env.To = formatAddresses(mh, "To")
 	env.Cc = formatAddresses(mh, "Cc")
+	env.ReplyTo = formatAddresses(mh, "Reply-To")
+	env.NormalizeReplyTo()
 	if d, err := mh.Date(); err == nil {
 		env.Date = d
 	}

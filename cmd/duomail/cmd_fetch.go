@@ -253,11 +253,15 @@ func partList(tree *client.Part) string {
 func saveAttachments(ctx context.Context, opts *fetchOptions, msg *fetch.Message) error {
 	a := opts.app
 	saved, err := msg.SaveAttachments(ctx, opts.SaveDir, opts.Force)
+	if saved == nil && err != nil {
+		return err // nothing was tried: the message or the folder failed
+	}
 	for _, s := range saved {
 		if s.Error != "" && err != nil && s.Error != err.Error() {
 			a.warn(s.Error) // the first failure is the command's error
 		}
 	}
+	var result result = &savedResult{Saved: saved}
 	if opts.JSON {
 		env, tree, ierr := msg.Info(ctx)
 		if ierr != nil {
@@ -266,15 +270,16 @@ func saveAttachments(ctx context.Context, opts *fetchOptions, msg *fetch.Message
 		if saved == nil {
 			saved = []fetch.SavedAttachment{}
 		}
-		if perr := a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Saved: &saved}); perr != nil {
-			return perr
-		}
-		return err
+		result = &fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Saved: &saved}
 	}
-	if perr := a.out.print(&savedResult{Saved: saved}); perr != nil {
+	if perr := a.out.print(result); perr != nil {
 		return perr
 	}
-	return err
+	if err != nil {
+		// What was saved is printed all the same, with the failures.
+		return &exitStatus{code: exitCode(err), err: err}
+	}
+	return nil
 }
 
 // --json holds the text or header it prints in memory, several times over

@@ -383,7 +383,7 @@ func TestBinaryHostileAttachments(t *testing.T) {
 				if force {
 					args = append(args, "--force")
 				}
-				r := c.runChecked(runOptions{dir: cwd}, args...)
+				r := c.runChecked(runOptions{dir: cwd, umask0: true}, args...)
 				// The planted symlink is refused either way: exit 1.
 				tally.clean(t, r, 1)
 				if !strings.Contains(r.stderr.String(), "passwd") {
@@ -427,8 +427,10 @@ func TestBinaryHostileAttachments(t *testing.T) {
 					if !fi.Mode().IsRegular() || strings.HasPrefix(name, ".") || strings.ContainsFunc(name, isForbiddenRune) || !utf8Valid(name) {
 						t.Errorf("odd file %q (%v)", name, fi.Mode())
 					}
-					if name != "same.txt" && fi.Mode().Perm() != 0o600 {
-						t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+					// Saved files follow the umask (000 here), as files a
+					// user saves from any program do.
+					if name != "same.txt" && fi.Mode().Perm() != 0o666 {
+						t.Errorf("%s has mode %v, want 0666 under umask 000", name, fi.Mode().Perm())
 					}
 				}
 				if written < len(names)-3 {

@@ -323,17 +323,22 @@ func TestBinaryIMAP(t *testing.T) {
 				t.Errorf("output does not say where %s went: %s", name, r.stdout)
 			}
 		}
-		os.WriteFile(filepath.Join(dir, "minutes.txt"), []byte("mine"), 0o600)
-		r = c.fails(1, "--url", url, "fetch", "--peek", "--save-attachments", dir, list.id(t, "Expenses and minutes"))
-		if !strings.Contains(r.stderr, "already exists") {
-			t.Errorf("overwrite refusal: %q", r.stderr)
+		// Saved again: the same files are there, which is no failure.
+		r = c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, list.id(t, "Expenses and minutes"))
+		if rows := tsv(r.stdout); len(rows) != 2 || rows[0][2] != "identical" || rows[1][2] != "identical" {
+			t.Errorf("second save: %v", r)
 		}
+		os.WriteFile(filepath.Join(dir, "minutes.txt"), []byte("mine"), 0o600)
+		r = c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, list.id(t, "Expenses and minutes"))
 		if got, _ := os.ReadFile(filepath.Join(dir, "minutes.txt")); string(got) != "mine" {
 			t.Errorf("existing file replaced without --force")
 		}
-		c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, "--force", list.id(t, "Expenses and minutes"))
-		if got, _ := os.ReadFile(filepath.Join(dir, "minutes.txt")); !bytes.Equal(got, m.Attachments["minutes.txt"]) {
-			t.Errorf("--force did not replace the file")
+		if got, _ := os.ReadFile(filepath.Join(dir, "minutes (2).txt")); !bytes.Equal(got, m.Attachments["minutes.txt"]) || !strings.Contains(r.stdout, "renamed\t"+filepath.Join(dir, "minutes (2).txt")) {
+			t.Errorf("not saved under a free name: %q %v", got, r)
+		}
+		r = c.ok("--url", url, "fetch", "--peek", "--save-attachments", dir, "--force", list.id(t, "Expenses and minutes"))
+		if got, _ := os.ReadFile(filepath.Join(dir, "minutes.txt")); !bytes.Equal(got, m.Attachments["minutes.txt"]) || !strings.Contains(r.stdout, "replaced\t") {
+			t.Errorf("--force did not replace the file: %v", r)
 		}
 	})
 

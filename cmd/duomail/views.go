@@ -181,12 +181,9 @@ type savedResult struct {
 func (r *savedResult) jsonObject() any { return r }
 
 func (r *savedResult) table() table {
-	t := table{cols: []column{{title: "PART"}, {title: "SIZE"}, {title: "FILE", flex: true}}, empty: "the message has no attachments"}
+	t := table{cols: []column{{title: "PART"}, {title: "SIZE"}, {title: "STATUS"}, {title: "FILE", flex: true}}, empty: "the message has no attachments"}
 	for _, s := range r.Saved {
-		if s.Error != "" {
-			continue // reported as an error
-		}
-		t.rows = append(t.rows, []cell{textCell(s.Part), sizeCell(s.Size), textCell(s.Path)})
+		t.rows = append(t.rows, []cell{textCell(s.Part), sizeCell(s.Size), textCell(s.Status), textCell(s.Path)})
 	}
 	return t
 }
