@@ -311,6 +311,12 @@ func (msg *Message) WriteText(ctx context.Context, w io.Writer) (warnings []stri
 	if p == nil {
 		return []string{"message has no text part; see its parts with --json or save attachments with --save-attachments"}, nil
 	}
+	return msg.WritePartText(ctx, p, w)
+}
+
+// WritePartText writes the readable text of p, a text part of this
+// message's tree (a forwarded message's text too): decoded, HTML rendered.
+func (msg *Message) WritePartText(ctx context.Context, p *client.Part, w io.Writer) (warnings []string, err error) {
 	var render mimepart.HTMLRenderer
 	if msg.RenderHTML != nil {
 		render = func(html io.Reader, w io.Writer) error { return msg.RenderHTML(ctx, html, w) }

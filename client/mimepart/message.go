@@ -268,6 +268,11 @@ func partFromHeader(h textproto.Header) *client.Part {
 			p.Params = DecodeParams(raw)
 		}
 	}
+	if strings.HasPrefix(p.Type, "text/") && p.Params["charset"] == "" {
+		// RFC 2045 5.2's default, which IMAP's BODYSTRUCTURE spells out:
+		// the tree must read the same on both protocols.
+		p.Params["charset"] = "us-ascii"
+	}
 	if cd := h.Get("Content-Disposition"); cd != "" {
 		d, raw := parseHeaderParams(cd)
 		p.Disposition = d

@@ -154,6 +154,8 @@ func fetchText(ctx context.Context, opts *fetchOptions, msg *fetch.Message) ([]s
 		return nil, err
 	}
 	msg.PreferHTML = opts.HTML
+	outline := msg.Outline(tree)
+	others := outline.OtherParts(tree)
 	if opts.JSON {
 		buf := &cappedBuffer{max: maxJSONText}
 		warnings, err := msg.WriteText(ctx, buf)
@@ -164,21 +166,66 @@ func fetchText(ctx context.Context, opts *fetchOptions, msg *fetch.Message) ([]s
 			warnings = append(warnings, fmt.Sprintf("the text is longer than %s: --json shows its first %[1]s (fetch without --json shows all of it)", bytesize.Format(maxJSONText)))
 		}
 		text := buf.String()
-		return warnings, a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Text: &text})
+		if others == nil {
+			others = []fetch.ListedPart{}
+		}
+		return warnings, a.out.print(&fetchResult{EnvelopeJSON: env.JSON(), Parts: tree, Text: &text, Contents: &others})
+	}
+	if outline.Text == nil && len(outline.Forwarded) == 0 {
+		return []string{"message has no text part; see its parts with --json or save attachments with --save-attachments"}, nil
 	}
 	if err := a.out.messageHeader(env); err != nil {
 		return nil, err
 	}
 	w := a.out.textWriter()
-	nl := &endsWithNewline{w: w}
-	warnings, err := msg.WriteText(ctx, nl)
-	if err == nil {
-		err = nl.finish()
+	var warnings []string
+	err = showOutline(ctx, a.out.format(), msg, outline, w, &warnings)
+	if err == nil && len(others) > 0 {
+		_, err = io.WriteString(w, "\n"+partsListing(others, a.out.width))
 	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	return warnings, err
+}
+
+// showOutline writes a message's text and, fenced after it, each message
+// forwarded in it with its own header block and text, recursively.
+func showOutline(ctx context.Context, f *format, msg *fetch.Message, o fetch.Outline, w io.Writer, warnings *[]string) error {
+	if o.Text != nil {
+		nl := &endsWithNewline{w: w}
+		warn, err := msg.WritePartText(ctx, o.Text, nl)
+		*warnings = append(*warnings, warn...)
+		if err == nil {
+			err = nl.finish()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, fw := range o.Forwarded {
+		path := termtext.Field(fw.Part.Path)
+		if _, err := fmt.Fprintf(w, "\n---------- Forwarded message (part %s) ----------\n", path); err != nil {
+			return err
+		}
+		if env := fw.Part.Envelope; env != nil {
+			if _, err := io.WriteString(w, headerBlock(f, *env)+"\n"); err != nil {
+				return err
+			}
+		}
+		if fw.Text == nil && len(fw.Forwarded) == 0 {
+			if _, err := io.WriteString(w, "(no text part)\n"); err != nil {
+				return err
+			}
+		}
+		if err := showOutline(ctx, f, msg, fw.Outline, w, warnings); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "---------- End of forwarded message (part %s) ----------\n", path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func fetchHeaders(ctx context.Context, opts *fetchOptions, msg *fetch.Message) error {
@@ -201,8 +248,13 @@ func fetchHeaders(ctx context.Context, opts *fetchOptions, msg *fetch.Message) e
 	if opts.Raw {
 		return msg.WriteHeader(ctx, a.out.rawWriter())
 	}
+	// Encoded words are decoded for a human; --raw keeps them.
 	w := a.out.textWriter()
-	err := msg.WriteHeader(ctx, w)
+	hw := &mimepart.HeaderWordsWriter{W: w}
+	err := msg.WriteHeader(ctx, hw)
+	if cerr := hw.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/bytesize"
+	"github.com/duomail/duomail/client/fetch"
 	"github.com/duomail/duomail/client/termtext"
 	"github.com/duomail/duomail/client/textlayout"
 )
@@ -257,16 +258,57 @@ const (
 
 // messageHeader shows the short header block fetch prints before the text.
 func (p *printer) messageHeader(env client.Envelope) error {
-	f := p.format()
-	var b strings.Builder
-	fmt.Fprintf(&b, "From:    %s\n", f.text(env.From))
-	if len(env.To) > 0 {
-		fmt.Fprintf(&b, "To:      %s\n", f.text(strings.Join(env.To, ", ")))
-	}
-	fmt.Fprintf(&b, "Date:    %s\n", f.date(env.Date))
-	fmt.Fprintf(&b, "Subject: %s\n\n", f.text(env.Subject))
-	_, err := io.WriteString(p.out, b.String())
+	_, err := io.WriteString(p.out, headerBlock(p.format(), env)+"\n")
 	return err
+}
+
+// headerBlock is a message's short header: From, To, Cc, Reply-To (only
+// where it differs from From), Date and Subject, one line each, cleaned.
+func headerBlock(f *format, env client.Envelope) string {
+	var b strings.Builder
+	line := func(name, value string) {
+		fmt.Fprintf(&b, "%-8s %s\n", name+":", f.text(value))
+	}
+	line("From", env.From)
+	if len(env.To) > 0 {
+		line("To", strings.Join(env.To, ", "))
+	}
+	if len(env.Cc) > 0 {
+		line("Cc", strings.Join(env.Cc, ", "))
+	}
+	if len(env.ReplyTo) > 0 {
+		line("Reply-To", strings.Join(env.ReplyTo, ", "))
+	}
+	b.WriteString("Date:    " + f.date(env.Date) + "\n")
+	line("Subject", env.Subject)
+	return b.String()
+}
+
+// partsListing lists the parts fetch does not show as text, one line
+// each: "[2]  résumé.pdf  application/pdf  ~120 KB  attachment", the name
+// shortened to fit width. "~" marks a size estimated from the encoded one.
+func partsListing(parts []fetch.ListedPart, width int) string {
+	rows := make([][]string, 0, len(parts))
+	for _, lp := range parts {
+		name := lp.Filename
+		if name == "" && lp.Subject != "" {
+			name = "\"" + lp.Subject + "\""
+		}
+		if name == "" {
+			name = "(no name)"
+		}
+		size := bytesize.Format(lp.Size)
+		if lp.SizeEstimated {
+			size = "~" + size
+		}
+		rows = append(rows, []string{"[" + termtext.Field(lp.Part) + "]", termtext.Field(name), termtext.Field(lp.Type), size, lp.Disposition})
+	}
+	if width <= 0 {
+		width = defaultWidth
+	}
+	header := make([]string, 5)
+	textlayout.Fit(header, rows, []bool{false, true, true, false, false}, columnGap, minFlexWidth, width)
+	return textlayout.Align(rows, columnGap)
 }
 
 // textWriter returns a writer that sanitises multi-line text (bodies,

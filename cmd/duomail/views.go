@@ -163,10 +163,14 @@ func envelopeTable(envs []client.Envelope, folders bool, empty string) table {
 // level, then the MIME tree, then what the mode produced.
 type fetchResult struct {
 	client.EnvelopeJSON
-	Parts  *client.Part             `json:"parts"`
-	Text   *string                  `json:"text,omitempty"`   // default mode: the readable text
-	Header *string                  `json:"header,omitempty"` // --headers: the header block as stored
-	Saved  *[]fetch.SavedAttachment `json:"saved,omitempty"`  // --save-attachments
+	Parts *client.Part `json:"parts"`
+	Text  *string      `json:"text,omitempty"` // default mode: the readable text
+	// Contents lists, in the default mode, the parts the text does not
+	// show (attachments, inline images, forwarded messages), as the text
+	// output does after the text.
+	Contents *[]fetch.ListedPart      `json:"contents,omitempty"`
+	Header   *string                  `json:"header,omitempty"` // --headers: the header block as stored
+	Saved    *[]fetch.SavedAttachment `json:"saved,omitempty"`  // --save-attachments
 	jsonStats
 }
 
