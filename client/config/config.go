@@ -52,7 +52,10 @@ type Config struct {
 	// every account that does not name its own; "" for the built-in
 	// renderer.
 	HTMLFilter string
-	Accounts   map[string]*Account
+	// Pager is the pager key: the command long output on a terminal goes
+	// through ("" or "cat": none); nil when the file does not say.
+	Pager    *string
+	Accounts map[string]*Account
 }
 
 // Account is one checked account: from an [accounts.NAME] table (with its
@@ -210,6 +213,13 @@ func Load(opts Options, getenv Getenv) (*Config, error) {
 			return nil, err
 		}
 		cfg.HTMLFilter = strings.TrimSpace(s)
+	}
+	if v, ok := l.get("pager"); ok {
+		s, err := v.str("pager")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Pager = &s
 	}
 	passwordInFile := false
 	for _, name := range l.accountNames() {

@@ -15,7 +15,7 @@ import (
 // Keys allowed in the file. Anything else is an error, so a misspelt
 // "pasword_cmd" is caught instead of silently ignored.
 var (
-	topLevelKeys = []string{"default", "cache_dir", "html_filter", "accounts"}
+	topLevelKeys = []string{"default", "cache_dir", "html_filter", "pager", "accounts"}
 	accountKeys  = []string{
 		"protocol", "host", "port", "tls", "username",
 		"password", "password_cmd", "password_env", "ca_file", "timeout",

@@ -26,6 +26,7 @@ type streams struct {
 	outTTY bool
 	errTTY bool
 	width  int // stdout terminal columns; 0 when unknown
+	height int // stdout terminal rows; 0 when unknown
 }
 
 func osStreams() streams {
@@ -34,8 +35,8 @@ func osStreams() streams {
 	s.outTTY = term.IsTerminal(int(os.Stdout.Fd()))
 	s.errTTY = term.IsTerminal(int(os.Stderr.Fd()))
 	if s.outTTY {
-		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
-			s.width = w
+		if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			s.width, s.height = w, h
 		}
 	}
 	return s
@@ -52,6 +53,7 @@ type globalFlags struct {
 	quiet   bool
 	// lockTimeout bounds the wait for another process's sync lock.
 	lockTimeout time.Duration
+	noPager     bool
 }
 
 // app is one invocation: the flags, the configuration read on demand, the
@@ -63,6 +65,7 @@ type app struct {
 	getenv config.Getenv // the one way to the environment
 	flags  globalFlags
 	out    *printer
+	pager  *pagerWriter // set while a paging command's output may go through the pager
 
 	running     bool // a command's own code started (errors before are usage errors)
 	accountFlag bool // -a was given on the command line
@@ -154,6 +157,16 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 		}
 	} else if a.out != nil {
 		a.out.abandon()
+	}
+	// The pager is done before anything is said on stderr, which would
+	// otherwise be drawn over by it.
+	quitEarly, perr := a.closePager()
+	if quitEarly && signalledBy(ctx) == nil {
+		// The user left the pager: whatever failed to write after that
+		// is not a failure.
+		err = nil
+	} else if err == nil && perr != nil {
+		err = perr
 	}
 	if stats != nil {
 		for _, line := range a.statsLines() {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,6 +283,10 @@ func oneLineError(r runResult) (string, error) {
 	return line, nil
 }
 
+// envUnset as a value in cli.env removes the variable, even one environ
+// sets by default. (No variable can hold a NUL byte.)
+const envUnset = "\x00"
+
 // environ is the environment the binary runs in: this user's private
 // directories, UTC, PATH, and the variables in env; nothing else leaks in
 // from the test's own environment.
@@ -292,8 +297,15 @@ func (c *cli) environ() []string {
 		"XDG_CONFIG_HOME=" + c.config,
 		"XDG_DATA_HOME=" + c.data,
 		"TZ=UTC",
+		// No pager on the test's pseudo-terminals unless a test sets
+		// one: a real less would wait there for a key.
+		"DUOMAIL_PAGER=",
 	}
 	for k, v := range c.env {
+		if v == envUnset {
+			env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
+			continue
+		}
 		env = append(env, k+"="+v)
 	}
 	return env

@@ -33,8 +33,9 @@ func newFetchCmd(a *app, runF func(context.Context, *fetchOptions) error) *cobra
 	opts := &fetchOptions{app: a}
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
-		Use:   "fetch ID",
-		Short: "Show a message, one of its parts, or save its attachments",
+		Use:         "fetch ID",
+		Annotations: map[string]string{pagerAnnotation: "yes"},
+		Short:       "Show a message, one of its parts, or save its attachments",
 		Long: `Show a message: a short header block (From, To, Date, Subject) and its
 readable text (the plain part, or the HTML part rendered as text). Only the
 parts needed are fetched where the server allows (IMAP); a POP3 message is
@@ -281,7 +282,17 @@ func fetchPart(ctx context.Context, opts *fetchOptions, msg *fetch.Message) ([]s
 	case a.out.tty:
 		return nil, usageErrorf("part %s is %s, which is not shown on a terminal: redirect it to a file, add --raw, or use --save-attachments", opts.Part, termtext.Field(p.Type))
 	}
+	var nl *endsWithNewline
+	if sw != nil && a.out.tty {
+		// The shell prompt must not follow the last word; piped, the
+		// part's bytes stay exactly its own.
+		nl = &endsWithNewline{w: w}
+		w = nl
+	}
 	_, warnings, err := msg.WritePart(ctx, opts.Part, w)
+	if nl != nil && err == nil {
+		err = nl.finish()
+	}
 	if sw != nil {
 		if cerr := sw.Close(); err == nil {
 			err = cerr

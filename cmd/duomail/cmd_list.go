@@ -25,8 +25,9 @@ func newListCmd(a *app, runF func(context.Context, *listOptions) error) *cobra.C
 	opts := &listOptions{app: a}
 	var cmd *cobra.Command
 	cmd = &cobra.Command{
-		Use:   "list",
-		Short: "List messages, newest first",
+		Use:         "list",
+		Short:       "List messages, newest first",
+		Annotations: map[string]string{pagerAnnotation: "yes"},
 		Long: `List messages of a folder, newest first.
 
 From an IMAP server the envelopes come straight from the server (and are

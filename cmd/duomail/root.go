@@ -36,6 +36,7 @@ against built-in test servers.`,
 	pf.BoolVar(&a.flags.debug, "debug", false, "show the protocol exchange on stderr (credentials redacted)")
 	pf.BoolVar(&a.flags.stats, "stats", false, "print commands, bytes and time spent on the wire to stderr")
 	pf.BoolVarP(&a.flags.quiet, "quiet", "q", false, "no progress bars or notices on stderr")
+	pf.BoolVar(&a.flags.noPager, "no-pager", false, "do not send long output on a terminal through a pager ($DUOMAIL_PAGER, pager in the configuration, $PAGER, less)")
 	pf.DurationVar(&a.flags.lockTimeout, "lock-timeout", time.Minute, "how long to wait for another duomail process using the account's cache (0: as long as it takes)")
 
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
@@ -47,6 +48,9 @@ against built-in test servers.`,
 			json:   a.flags.json,
 			loc:    time.Local,
 			notice: a.notice,
+		}
+		if cmd.Annotations[pagerAnnotation] != "" {
+			a.startPager()
 		}
 	}
 
