@@ -66,6 +66,8 @@ type app struct {
 	flags  globalFlags
 	out    *printer
 	pager  *pagerWriter // set while a paging command's output may go through the pager
+	// charset converts stdout on a terminal whose locale is not UTF-8.
+	charset *charsetWriter
 
 	running     bool // a command's own code started (errors before are usage errors)
 	accountFlag bool // -a was given on the command line
@@ -160,6 +162,12 @@ func (a *app) execute(ctx context.Context, args []string) (code int) {
 	}
 	// The pager is done before anything is said on stderr, which would
 	// otherwise be drawn over by it.
+	if a.charset != nil {
+		if cerr := a.charset.Close(); err == nil {
+			err = cerr
+		}
+		a.charset = nil
+	}
 	quitEarly, perr := a.closePager()
 	if quitEarly && signalledBy(ctx) == nil {
 		// The user left the pager: whatever failed to write after that

@@ -212,7 +212,7 @@ func (a *app) closePager() (quitEarly bool, err error) {
 		return false, nil
 	}
 	quitEarly, err = a.pager.Close()
-	a.out.out = a.io.out
+	a.out.out, a.out.raw = a.io.out, nil
 	a.pager = nil
 	return quitEarly, err
 }

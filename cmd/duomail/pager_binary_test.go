@@ -135,3 +135,83 @@ func TestBinaryPager(t *testing.T) {
 		}
 	})
 }
+
+// The terminal's locale decides the charset text reaches it in: Latin-1
+// under de_DE.ISO-8859-1 (characters it lacks transliterated), ASCII
+// under C; LC_ALL before LC_CTYPE before LANG; piped output and JSON
+// stay UTF-8 (JSON on such a terminal escaped). Unseen mail is bold in
+// list on a colour terminal, not with NO_COLOR or piped.
+func TestBinaryTerminalLocaleAndBold(t *testing.T) {
+	t.Parallel()
+	srv, err := imaptest.Start(imaptest.Options{InsecureAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	date := time.Date(2023, 1, 2, 15, 4, 5, 0, time.UTC)
+	ids := map[string]string{}
+	for i, m := range readerCorpus() {
+		if m.name != "latin1" && m.name != "windows-1252" {
+			continue
+		}
+		var flags []string
+		if m.name == "windows-1252" {
+			flags = []string{`\Seen`}
+		}
+		if err := srv.Append("alice", "INBOX", m.raw, flags, date.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		ids[m.name] = fmt.Sprint(len(ids) + 1)
+	}
+	url := imapURL(srv.Port())
+	const (
+		utf8Text   = "Grüße aus Köln: Käse, Spätzle, Crème brûlée.\n"
+		utf8Quotes = "“Quoted” – costs 5 € … done.\n"
+	)
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		tty  bool
+		args []string
+		want []string
+		not  []string
+	}{
+		{"Latin-1 terminal", map[string]string{"LC_ALL": "de_DE.ISO-8859-1"}, true, []string{"fetch", "--peek", ids["latin1"]},
+			[]string{"Gr\xfc\xdfe aus K\xf6ln: K\xe4se, Sp\xe4tzle, Cr\xe8me br\xfbl\xe9e.\n", "Subject: Men\xfc f\xfcr heute\n"}, []string{"ü"}},
+		{"Latin-1 transliterates what it lacks", map[string]string{"LANG": "de_DE.iso88591"}, true, []string{"fetch", "--peek", ids["windows-1252"]},
+			[]string{"\"Quoted\" - costs 5 EUR ... done.\n"}, []string{"€"}},
+		{"C is ASCII", map[string]string{"LANG": "C"}, true, []string{"fetch", "--peek", ids["latin1"]},
+			[]string{"Grusse aus Koln: Kase, Spatzle, Creme brulee.\n", "From:    Jurgen Muller <juergen@example.de>\n"}, nil},
+		{"LC_ALL before LANG", map[string]string{"LC_ALL": "C.UTF-8", "LANG": "C"}, true, []string{"fetch", "--peek", ids["latin1"]}, []string{utf8Text}, nil},
+		{"LC_CTYPE before LANG", map[string]string{"LC_CTYPE": "C", "LANG": "en_US.UTF-8"}, true, []string{"fetch", "--peek", ids["windows-1252"]}, []string{"\"Quoted\" - costs 5 EUR ... done.\n"}, nil},
+		{"no locale is UTF-8", nil, true, []string{"fetch", "--peek", ids["windows-1252"]}, []string{utf8Quotes}, nil},
+		{"piped stays UTF-8", map[string]string{"LANG": "C"}, false, []string{"fetch", "--peek", ids["windows-1252"]}, []string{utf8Quotes}, nil},
+		{"JSON on an ASCII terminal is escaped", map[string]string{"LANG": "C"}, true, []string{"fetch", "--peek", "--json", ids["windows-1252"]}, []string{`\u201cQuoted\u201d \u2013 costs 5 \u20ac`}, nil},
+		{"unseen bold on a colour terminal", map[string]string{"TERM": "xterm"}, true, []string{"list"}, []string{"\x1b[1m" + ids["latin1"] + " ", "\x1b[0m\n"}, []string{"\x1b[1m" + ids["windows-1252"] + " "}},
+		{"NO_COLOR", map[string]string{"TERM": "xterm", "NO_COLOR": "1"}, true, []string{"list"}, []string{"Menü"}, []string{"\x1b["}},
+		{"piped list is plain", map[string]string{"TERM": "xterm"}, false, []string{"list"}, []string{"Menü"}, []string{"\x1b["}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCLI(t)
+			c.env["DUOMAIL_PASSWORD"] = "secret"
+			for k, v := range tc.env {
+				c.env[k] = v
+			}
+			r := c.runChecked(runOptions{tty: tc.tty}, append([]string{"--url", url}, tc.args...)...)
+			out := r.stdout.String()
+			if r.code != 0 {
+				t.Fatalf("exit %d: %v", r.code, r)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("want %q in %q", w, out)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out, n) {
+					t.Errorf("%q should not be in %q", n, out)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +29,12 @@ import (
 // Every string from a server is sanitised on the way (client/termtext);
 // JSON is escaped instead (writeJSON).
 type printer struct {
-	out   io.Writer
-	tty   bool // stdout is a terminal
-	width int  // terminal columns; 0 when unknown
+	out io.Writer
+	raw io.Writer // for --raw, when out converts text for the terminal; nil: out
+	tty bool      // stdout is a terminal
+	// bold: the terminal shows bold (a colour terminal, no NO_COLOR).
+	bold  bool
+	width int // terminal columns; 0 when unknown
 	json  bool
 	loc   *time.Location
 
@@ -174,6 +178,8 @@ type table struct {
 	cols  []column
 	rows  [][]cell
 	empty string // said on stderr, on a terminal, when there are no rows
+	// strong marks rows shown in bold on a terminal that can (unseen mail).
+	strong []bool
 }
 
 func (p *printer) format() *format { return &format{tty: p.tty, loc: p.loc} }
@@ -232,7 +238,19 @@ func (p *printer) writeTable(t table) error {
 		flex[i] = c.flex
 	}
 	textlayout.Fit(header, rendered, flex, columnGap, minFlexWidth, p.width)
-	_, err := io.WriteString(p.out, textlayout.Align(append([][]string{header}, rendered...), columnGap))
+	out := textlayout.Align(append([][]string{header}, rendered...), columnGap)
+	if p.bold && slices.Contains(t.strong, true) {
+		// Cells are clean of escapes; these are added after aligning,
+		// so they take no width.
+		lines := strings.SplitAfter(out, "\n")
+		for i, strong := range t.strong {
+			if strong && i+1 < len(lines) {
+				lines[i+1] = "\x1b[1m" + strings.TrimSuffix(lines[i+1], "\n") + "\x1b[0m\n"
+			}
+		}
+		out = strings.Join(lines, "")
+	}
+	_, err := io.WriteString(p.out, out)
 	return err
 }
 
@@ -316,7 +334,12 @@ func partsListing(parts []fetch.ListedPart, width int) string {
 func (p *printer) textWriter() *termtext.Writer { return termtext.NewWriter(p.out, false) }
 
 // rawWriter is stdout itself, for --raw.
-func (p *printer) rawWriter() io.Writer { return p.out }
+func (p *printer) rawWriter() io.Writer {
+	if p.raw != nil {
+		return p.raw
+	}
+	return p.out
+}
 
 // jsonStats is embedded, last, in every --json result: its "stats" field,
 // set with --stats.

@@ -48,10 +48,13 @@ against built-in test servers.`,
 			json:   a.flags.json,
 			loc:    time.Local,
 			notice: a.notice,
+			// Bold is the one attribute used: unseen mail in list.
+			bold: a.io.outTTY && a.env("NO_COLOR") == "" && a.env("TERM") != "" && a.env("TERM") != "dumb",
 		}
 		if cmd.Annotations[pagerAnnotation] != "" {
 			a.startPager()
 		}
+		a.convertForTerminal()
 	}
 
 	root.AddCommand(

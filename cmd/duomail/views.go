@@ -155,6 +155,7 @@ func envelopeTable(envs []client.Envelope, folders bool, empty string) table {
 			row = append([]cell{textCell(e.Folder)}, row...)
 		}
 		t.rows = append(t.rows, row)
+		t.strong = append(t.strong, !client.HasFlag(e.Flags, client.FlagSeen))
 	}
 	return t
 }
