@@ -104,10 +104,11 @@ type Envelope struct {
 	From     string    `json:"from"`
 	To       []string  `json:"to"`
 	Cc       []string  `json:"cc"`
-	// ReplyTo is set only where it differs from From: IMAP servers fill
+	// ReplyTo is set only where it differs from From (IMAP servers fill
 	// a missing Reply-To with From, a parsed header leaves it empty, and
-	// both must read the same.
-	ReplyTo        []string `json:"reply_to"`
+	// both must read the same), and only by fetch: listings and the
+	// cache leave it out.
+	ReplyTo        []string `json:"reply_to,omitempty"`
 	Subject        string   `json:"subject"`
 	Size           int64    `json:"size"`
 	Flags          []Flag   `json:"flags"`
@@ -166,9 +167,6 @@ func (e Envelope) JSON() EnvelopeJSON {
 	}
 	if e.Cc == nil {
 		e.Cc = []string{}
-	}
-	if e.ReplyTo == nil {
-		e.ReplyTo = []string{}
 	}
 	if e.Flags == nil {
 		e.Flags = []Flag{}

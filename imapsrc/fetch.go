@@ -96,6 +96,9 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 					continue
 				}
 				env, _ := envelopeFrom(buf, ref.Name, st.UIDValidity)
+				// fetch shows Reply-To; a listing does not, and the cache
+				// that POP3 lists from keeps none.
+				env.ReplyTo = nil
 				if err := fn(env); err != nil {
 					return &callbackError{err}
 				}

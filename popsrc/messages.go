@@ -461,6 +461,7 @@ func envelope(r io.Reader) (client.Envelope, error) {
 	}
 	env := mimepart.EnvelopeFromHeader(h)
 	env.Folder = client.Inbox
+	env.ReplyTo = nil // fetch shows it; listings do not (as IMAP's)
 	// Only the header is known: a mixed multipart is the usual shape of
 	// a message with attachments.
 	if t, _, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
