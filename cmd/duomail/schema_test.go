@@ -103,7 +103,7 @@ func TestSchemaNullOnlyWherePrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := `"id":"1","folder":"INBOX","received":null,"from":"","to":[],"subject":"","size":0,"flags":[],"has_attachments":false,"parts":null`
+	base := `"id":"1","folder":"INBOX","received":null,"from":"","to":[],"cc":[],"subject":"","size":0,"flags":[],"has_attachments":false,"parts":null`
 	for _, c := range []struct {
 		doc string
 		ok  bool
