@@ -51,9 +51,20 @@ func protocolNeutralJSON(t *testing.T, r runResult) map[string]any {
 // server) and over POP3 (downloaded whole, parsed locally) is shown the
 // same: text, header block, the list of other parts, --headers and
 // --json, for every kind of message in the corpus.
-func TestBinaryReaderSameOnBothProtocols(t *testing.T) {
+//
+// What fetch shows of each kind of message: the header block with Cc and
+// a differing Reply-To, forwarded messages inline with their own header
+// and text, the other parts listed with decoded names and sizes, text in
+// other charsets converted, RFC 2047 headers decoded by --headers.
+// (One Dovecot serves both halves.)
+func TestBinaryReader(t *testing.T) {
 	t.Parallel()
 	c, lists := readerAccounts(t)
+	t.Run("same on both protocols", func(t *testing.T) { readerSameOnBothProtocols(t, c, lists) })
+	t.Run("shows everything", func(t *testing.T) { readerShowsEverything(t, c, lists) })
+}
+
+func readerSameOnBothProtocols(t *testing.T, c *cli, lists map[string]listJSON) {
 	for _, m := range readerCorpus() {
 		t.Run(m.name, func(t *testing.T) {
 			ids := map[string]string{"imap": lists["imap"].id(t, m.subject), "pop": lists["pop"].id(t, m.subject)}
@@ -77,13 +88,7 @@ func TestBinaryReaderSameOnBothProtocols(t *testing.T) {
 	}
 }
 
-// What fetch shows of each kind of message: the header block with Cc and
-// a differing Reply-To, forwarded messages inline with their own header
-// and text, the other parts listed with decoded names and sizes, text in
-// other charsets converted, RFC 2047 headers decoded by --headers.
-func TestBinaryReaderShowsEverything(t *testing.T) {
-	t.Parallel()
-	c, lists := readerAccounts(t)
+func readerShowsEverything(t *testing.T, c *cli, lists map[string]listJSON) {
 	fetchText := func(subject string, extra ...string) string {
 		return c.ok(append([]string{"-a", "imap", "fetch", "--peek", lists["imap"].id(t, subject)}, extra...)...).stdout
 	}
