@@ -374,8 +374,8 @@ func orderBy(opts client.ListOptions) (string, error) {
 func compileQuery(n query.Node) (string, []any, error) {
 	var b strings.Builder
 	var args []any
-	var walk func(n query.Node) error
-	join := func(terms []query.Node, op, empty string) error {
+	var walk func(n any) error
+	join := func(terms []any, op, empty string) error {
 		if len(terms) == 0 {
 			b.WriteString(empty)
 			return nil
@@ -392,18 +392,28 @@ func compileQuery(n query.Node) (string, []any, error) {
 		b.WriteByte(')')
 		return nil
 	}
-	walk = func(n query.Node) error {
+	nodes := func(ns []query.Node) []any {
+		out := make([]any, len(ns))
+		for i, n := range ns {
+			out[i] = n
+		}
+		return out
+	}
+	walk = func(n any) error {
 		switch n := n.(type) {
 		case nil:
 			b.WriteString("1")
 		case query.And:
-			return join(n.Terms, " AND ", "1")
+			return join(mergeMatches(n.Terms), " AND ", "1")
 		case *query.And:
-			return join(n.Terms, " AND ", "1")
+			return join(mergeMatches(n.Terms), " AND ", "1")
+		case matchAll:
+			fmt.Fprintf(&b, "m.seq IN (SELECT rowid FROM %s WHERE %s MATCH ?)", n.table, n.table)
+			args = append(args, strings.Join(n.exprs, " AND "))
 		case query.Or:
-			return join(n.Terms, " OR ", "0")
+			return join(nodes(n.Terms), " OR ", "0")
 		case *query.Or:
-			return join(n.Terms, " OR ", "0")
+			return join(nodes(n.Terms), " OR ", "0")
 		case query.Not:
 			b.WriteString("NOT ")
 			return walk(n.Term)
@@ -437,6 +447,48 @@ func compileQuery(n query.Node) (string, []any, error) {
 		return "", nil, err
 	}
 	return b.String(), args, nil
+}
+
+// matchAll is several terms of an AND that one full-text index answers
+// in one MATCH: FTS5 intersects the lists itself, instead of each term's
+// hits being collected whole and intersected after.
+type matchAll struct {
+	table string
+	exprs []string
+}
+
+// mergeMatches puts the body terms of an AND, and its header terms long
+// enough for trigrams, into one matchAll each.
+func mergeMatches(terms []query.Node) []any {
+	var out []any
+	body := matchAll{table: "text_index"}
+	header := matchAll{table: "header_index"}
+	for _, t := range terms {
+		if p, ok := t.(*query.Text); ok {
+			t = *p
+		}
+		text, ok := t.(query.Text)
+		value := ""
+		if ok {
+			value = strings.Join(strings.Fields(text.Value), " ")
+		}
+		switch {
+		case !ok || value == "":
+			out = append(out, t)
+		case text.Field == query.Body && isWordy(value):
+			body.exprs = append(body.exprs, bodyMatch(value))
+		case text.Field != query.Body && text.Field != query.Anywhere && headerColumns[text.Field] != nil && utf8.RuneCountInString(value) >= 3:
+			header.exprs = append(header.exprs, headerMatch(headerColumns[text.Field], value))
+		default:
+			out = append(out, t)
+		}
+	}
+	for _, m := range []matchAll{body, header} {
+		if len(m.exprs) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // headerColumns are the header_index columns (and the messages columns of
@@ -477,11 +529,7 @@ func textTerm(b *strings.Builder, args *[]any, t query.Text) error {
 func headerTerm(b *strings.Builder, args *[]any, cols []string, value string) {
 	if utf8.RuneCountInString(value) >= 3 {
 		b.WriteString("m.seq IN (SELECT rowid FROM header_index WHERE header_index MATCH ?)")
-		match := ftsString(value)
-		if len(cols) < 4 {
-			match = "{" + strings.Join(cols, " ") + "} : " + match
-		}
-		*args = append(*args, match)
+		*args = append(*args, headerMatch(cols, value))
 		return
 	}
 	pattern := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(value) + "%"
@@ -499,12 +547,30 @@ func headerTerm(b *strings.Builder, args *[]any, cols []string, value string) {
 func bodyTerm(b *strings.Builder, args *[]any, value string) {
 	// A term without a letter or digit is no word: the word index
 	// cannot find it.
-	if !strings.ContainsFunc(value, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+	if !isWordy(value) {
 		b.WriteString("0")
 		return
 	}
 	b.WriteString("m.seq IN (SELECT rowid FROM text_index WHERE text_index MATCH ?)")
-	*args = append(*args, ftsString(value)+" *")
+	*args = append(*args, bodyMatch(value))
+}
+
+func isWordy(value string) bool {
+	return strings.ContainsFunc(value, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
+}
+
+// bodyMatch is the FTS5 expression for a text term: its words in order,
+// the last one as a prefix.
+func bodyMatch(value string) string { return ftsString(value) + " *" }
+
+// headerMatch is the FTS5 expression for a header term of three or more
+// characters: the substring, in the given columns.
+func headerMatch(cols []string, value string) string {
+	match := ftsString(value)
+	if len(cols) < len(headerColumns[query.Anywhere]) {
+		match = "{" + strings.Join(cols, " ") + "} : " + match
+	}
+	return match
 }
 
 // ftsString quotes s as one FTS5 string (a phrase of its tokens).

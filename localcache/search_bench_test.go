@@ -133,11 +133,13 @@ func buildBenchCorpus(b *testing.B, n int) *benchCorpus {
 	}
 	bc.c = c
 
-	// A word in about 1% of the messages.
+	// A word that a search anywhere finds in about 1% of the messages
+	// (in headers it matches as a substring, so also inside other words).
 	for _, w := range bc.words[200:] {
 		var hits int
-		c.db.QueryRow(`SELECT count(*) FROM text_index WHERE text_index MATCH ?`, `"`+w+`"`).Scan(&hits)
-		if hits >= n/150 && hits <= n/50 {
+		c.db.QueryRow(`SELECT count(*) FROM messages WHERE seq IN (SELECT rowid FROM text_index WHERE text_index MATCH ?)
+			OR seq IN (SELECT rowid FROM header_index WHERE header_index MATCH ?)`, `"`+w+`" *`, `"`+w+`"`).Scan(&hits)
+		if hits >= n/150 && hits <= n/75 {
 			bc.oneWord = w
 			break
 		}
@@ -162,7 +164,8 @@ func (bc *benchCorpus) sizeOf(b *testing.B, prefix string) int64 {
 // BenchmarkSearch builds a cache of 50,000 messages and times searches in
 // it: one word (limit 50, the default listing), a three-term query with a
 // date range, and the same without a limit (every hit, as a count needs).
-// ms-median is the median of the iterations. The build reports how fast
+// ms-median is the median of the iterations' wall time, cpu-ms/op the
+// CPU time per search (which a machine busy with other work inflates less). The build reports how fast
 // messages were stored (files, durability and index) and how fast the
 // text index alone is filled from the files, and the index sizes as a
 // fraction of the text they index and of the cached mail.
@@ -213,6 +216,7 @@ func BenchmarkSearch(b *testing.B) {
 		b.Run(qc.name, func(b *testing.B) {
 			var times []time.Duration
 			hits := 0
+			cpu0 := cpuTime()
 			for b.Loop() {
 				hits = 0
 				t0 := time.Now()
@@ -222,6 +226,7 @@ func BenchmarkSearch(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(len(times)), "cpu-ms/op")
 			slices.Sort(times)
 			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-median")
 			b.ReportMetric(float64(hits), "hits")
