@@ -61,6 +61,7 @@ func (a *app) openSession(ac *AccountConfig, cfg *Config, labelled bool) (*sessi
 			}
 			a.notice(fmt.Sprintf("duomail: account %s: waiting for %s, which is using the account's cache (%s)", ac.Name, h, wait))
 		},
+		IndexProgress: a.indexProgress(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", ac.Name, err)
@@ -84,6 +85,24 @@ func (a *app) openSession(ac *AccountConfig, cfg *Config, labelled bool) (*sessi
 	a.sessions = append(a.sessions, s)
 	a.sessionMu.Unlock()
 	return s, nil
+}
+
+// indexProgress draws a bar while the search index is filled from bodies
+// cached before it existed (once per cache; see localcache.IndexText).
+func (a *app) indexProgress() func(done, total int) {
+	var p *progress
+	return func(done, total int) {
+		if p == nil {
+			p = a.newProgress()
+		}
+		if update := p.callback(); update != nil {
+			update(client.Progress{Folder: "search index", Messages: done, TotalMessages: total})
+		}
+		if done >= total {
+			p.done()
+			p = nil
+		}
+	}
 }
 
 // closeMailbox ends every server session and closes the caches.
