@@ -266,3 +266,37 @@ func TestSearchKeepsThreadHeaders(t *testing.T) {
 		t.Errorf("cc %q in-reply-to %q", got.Cc, got.InReplyTo)
 	}
 }
+
+// Messages adopted by recovery after a crash between the renames and the
+// index commit are found by their headers at once and by their text once
+// the next search has indexed it.
+func TestSearchFindsMessagesAdoptedAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	c := openCache(t, dir)
+	ctx := context.Background()
+	b, err := c.NewBatch(ctx, client.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range sourcetest.SearchCorpus()[:5] {
+		if err := b.Add(ctx, m.ID, 0, nil, bytes.NewReader(m.Raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashAt(t, "names-synced")
+	if _, err := b.Commit(ctx); err == nil {
+		t.Fatal("commit survived the simulated crash")
+	}
+	c.Close()
+
+	c2 := openCache(t, dir) // recovery adopts the renamed files
+	if n, err := c2.UnindexedText(ctx); err != nil || n != 5 {
+		t.Fatalf("unindexed after recovery: %d, %v", n, err)
+	}
+	if got := searchIDs(t, c2, client.Inbox, query.Text{Field: query.Subject, Value: "kickoff"}, client.ListOptions{}); !slices.Equal(got, []string{"s05@corpus.test"}) {
+		t.Errorf("subject of an adopted message: %v", got)
+	}
+	if got := searchIDs(t, c2, client.Inbox, query.Text{Field: query.Body, Value: "zeppelin"}, client.ListOptions{}); !slices.Equal(got, []string{"s05@corpus.test"}) {
+		t.Errorf("text of an adopted message: %v", got)
+	}
+}
