@@ -115,6 +115,12 @@ type Envelope struct {
 	HasAttachments bool     `json:"has_attachments"`
 	MessageID      string   `json:"message_id,omitempty"`
 	UIDValidity    uint32   `json:"uidvalidity,omitempty"`
+	// Thread and Depth place the message in its conversation in a
+	// listing asked for with --thread (client/thread): every message of
+	// a conversation has the same Thread, and Depth counts its ancestors
+	// in the listing. Absent otherwise.
+	Thread string `json:"thread,omitempty"`
+	Depth  *int   `json:"depth,omitempty"`
 
 	// InReplyTo and References serve threading; they are not part of
 	// the documented listing JSON. Both are Message-IDs without angle

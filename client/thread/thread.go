@@ -193,3 +193,16 @@ func threadID(root *container, envs []client.Envelope) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:6])
 }
+
+// Annotate returns the envelopes in conversation order (as Build) with
+// their Thread and Depth set, for a listing shown as threads.
+func Annotate(envs []client.Envelope) []client.Envelope {
+	nodes := Build(envs)
+	out := make([]client.Envelope, len(nodes))
+	for i, n := range nodes {
+		e := n.Envelope
+		e.Thread, e.Depth = n.Thread, &nodes[i].Depth
+		out[i] = e
+	}
+	return out
+}

@@ -89,3 +89,13 @@ func TestThreadIDDependsOnMessageIDsOnly(t *testing.T) {
 		t.Error("two conversations share a thread id")
 	}
 }
+
+func TestAnnotateSetsThreadAndDepth(t *testing.T) {
+	got := Annotate([]client.Envelope{env("b", "a", "a", 2), env("a", "", "", 1)})
+	if len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" {
+		t.Fatalf("order: %+v", got)
+	}
+	if got[0].Depth == nil || *got[0].Depth != 0 || got[1].Depth == nil || *got[1].Depth != 1 || got[0].Thread == "" || got[0].Thread != got[1].Thread {
+		t.Errorf("thread %q/%q depth %v/%v", got[0].Thread, got[1].Thread, got[0].Depth, got[1].Depth)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/thread"
 	"github.com/spf13/cobra"
 )
 
@@ -19,6 +20,7 @@ type listOptions struct {
 	Sort        string
 	Reverse     bool
 	limitSet    bool
+	Thread      bool
 }
 
 func newListCmd(a *app, runF func(context.Context, *listOptions) error) *cobra.Command {
@@ -71,6 +73,7 @@ and any other key fetches the envelopes of the whole folder to sort them
 	f.IntVar(&opts.Offset, "offset", 0, "skip the first `N` messages")
 	f.StringVar(&opts.Sort, "sort", "", "order by `KEY`: date (default: newest first), arrival, from, subject or size")
 	f.BoolVar(&opts.Reverse, "reverse", false, "reverse the order")
+	f.BoolVar(&opts.Thread, "thread", false, "group the listed messages into conversations (replies indented; thread and depth in JSON)")
 	return cmd
 }
 
@@ -82,6 +85,7 @@ func runList(ctx context.Context, opts *listOptions) error {
 	bar := opts.app.newProgress()
 	res := &listResult{Folder: client.FolderName(opts.Folder)}
 	out := opts.app.out.envelopeStream(res)
+	var held []client.Envelope // with --thread
 	total, err := mb.ListCounted(ctx, client.ListRequest{
 		Folder:      opts.Folder,
 		Limit:       opts.Limit,
@@ -93,6 +97,10 @@ func runList(ctx context.Context, opts *listOptions) error {
 		Sort:        client.SortKey(opts.Sort),
 		Reverse:     opts.Reverse,
 	}, func(e client.Envelope) error {
+		if opts.Thread {
+			held = append(held, e)
+			return nil
+		}
 		bar.done() // rows are coming: no bar under them
 		return out.add(e)
 	})
@@ -103,6 +111,12 @@ func runList(ctx context.Context, opts *listOptions) error {
 			out.end()
 		}
 		return err
+	}
+	// Threads need the whole listing before the first row.
+	for _, e := range thread.Annotate(held) {
+		if err := out.add(e); err != nil {
+			return err
+		}
 	}
 	opts.app.cutNotice(out.n, total, opts.Offset, opts.limitSet, opts.Limit)
 	if opts.Offline && out.n == 0 {

@@ -149,7 +149,7 @@ func envelopeTable(envs []client.Envelope, folders bool, empty string) table {
 		t.cols = append([]column{{title: "FOLDER"}}, t.cols...)
 	}
 	for _, e := range envs {
-		row := []cell{textCell(e.ID), dateCell(e.ListDate()), textCell(e.From), subjectCell(e.Subject),
+		row := []cell{textCell(e.ID), dateCell(e.ListDate()), textCell(e.From), threadedSubjectCell(e),
 			sizeCell(e.Size), flagsCell(e.Flags, e.HasAttachments)}
 		if folders {
 			row = append([]cell{textCell(e.Folder)}, row...)
@@ -158,6 +158,19 @@ func envelopeTable(envs []client.Envelope, folders bool, empty string) table {
 		t.strong = append(t.strong, !client.HasFlag(e.Flags, client.FlagSeen))
 	}
 	return t
+}
+
+// threadedSubjectCell indents a reply's subject under its parent's in a
+// --thread listing on a terminal; TSV keeps the subject as it is (JSON
+// has the depth).
+func threadedSubjectCell(e client.Envelope) cell {
+	return func(f *format) string {
+		s := subjectCell(e.Subject)(f)
+		if !f.tty || e.Depth == nil || *e.Depth == 0 {
+			return s
+		}
+		return strings.Repeat("  ", *e.Depth-1) + "└ " + s
+	}
 }
 
 // fetchResult: duomail fetch --json. The envelope's fields are at the top
