@@ -190,7 +190,7 @@ func BenchmarkSearch(b *testing.B) {
 	b.Logf("one word: %q", bc.oneWord)
 
 	year := bc.newestDate.AddDate(-1, 0, 0)
-	sender := "example3.org" // one sender in 17
+	sender := strings.Fields(bc.senders[5])[1] // a surname: one sender in 300
 	queries := []struct {
 		name string
 		q    query.Node
@@ -199,17 +199,29 @@ func BenchmarkSearch(b *testing.B) {
 		{"one-word", query.Text{Value: bc.oneWord}, client.ListOptions{Limit: 50}},
 		{"one-word-by-date", query.Text{Value: bc.oneWord}, client.ListOptions{Limit: 50, Sort: client.SortDate}},
 		{"one-word-all-hits", query.Text{Value: bc.oneWord}, client.ListOptions{}},
+		// Three terms a user would type: a word, a body word and a
+		// sender's name, with the last year.
 		{"three-terms-date-range", query.And{Terms: []query.Node{
-			query.Text{Field: query.Body, Value: bc.words[10]},
-			query.Text{Field: query.Body, Value: bc.words[60]},
+			query.Text{Value: bc.words[150]},
+			query.Text{Field: query.Body, Value: bc.words[400]},
 			query.Text{Field: query.From, Value: sender},
 			query.Date{Since: year, Before: bc.newestDate.AddDate(0, 0, 1)},
 		}}, client.ListOptions{Limit: 50}},
 		{"three-terms-date-range-all-hits", query.And{Terms: []query.Node{
-			query.Text{Field: query.Body, Value: bc.words[40]},
-			query.Text{Value: bc.words[300]},
+			query.Text{Value: bc.words[150]},
+			query.Text{Field: query.Body, Value: bc.words[400]},
+			query.Text{Field: query.From, Value: sender},
 			query.Date{Since: year, Before: bc.newestDate.AddDate(0, 0, 1)},
 		}}, client.ListOptions{}},
+		// The worst case: two of the commonest words as prefixes (each
+		// expands to every word it begins) and a header substring made
+		// of trigrams every address has.
+		{"three-common-terms-date-range", query.And{Terms: []query.Node{
+			query.Text{Field: query.Body, Value: bc.words[10]},
+			query.Text{Field: query.Body, Value: bc.words[60]},
+			query.Text{Field: query.From, Value: "example3.org"},
+			query.Date{Since: year, Before: bc.newestDate.AddDate(0, 0, 1)},
+		}}, client.ListOptions{Limit: 50}},
 	}
 	ctx := context.Background()
 	for _, qc := range queries {
