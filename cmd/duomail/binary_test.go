@@ -193,8 +193,75 @@ func TestBinaryVersionLdflags(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "--version").Output()
-	if err != nil || string(out) != "duomail 9.8.7\n" {
+	if err != nil || !strings.HasPrefix(string(out), "duomail 9.8.7\n") {
 		t.Errorf("--version = %q, %v", out, err)
+	}
+}
+
+// A binary built from a git checkout says which commit, when it was made,
+// whether the tree had changes, and the Go that built it: what a bug
+// report needs.
+func TestBinaryVersionNamesCommitDateAndGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary again")
+	}
+	git := func(args ...string) string {
+		out, err := exec.Command("git", args...).Output()
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("git %s: %v (CI runs in a git clone)", strings.Join(args, " "), err)
+			}
+			t.Skipf("not a git checkout: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if git("rev-parse", "--git-dir") != git("rev-parse", "--git-common-dir") {
+		// The go command stamps VCS information only where .git is a
+		// directory, so a linked work tree builds without it.
+		t.Skip("a linked git work tree: go build records no VCS information here")
+	}
+	head := git("rev-parse", "HEAD")
+	commitTime, err := time.Parse(time.RFC3339, git("show", "-s", "--format=%cI", "HEAD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "duomail")
+	// -buildvcs=true: a machine-wide GOFLAGS=-buildvcs=false must not hide it here.
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	dirty := git("status", "--porcelain") != ""
+	goEnv, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goVersion := strings.TrimSpace(string(goEnv))
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	got := map[string]string{}
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		got[k] = strings.TrimSpace(v)
+	}
+	wantCommit := head
+	if dirty {
+		wantCommit += " (with uncommitted changes)"
+	}
+	if got["commit"] != wantCommit {
+		t.Errorf("commit %q, want %q\n%s", got["commit"], wantCommit, out)
+	}
+	if d, err := time.Parse(time.RFC3339, got["date"]); err != nil || !d.Equal(commitTime) {
+		t.Errorf("date %q, want %s\n%s", got["date"], commitTime, out)
+	}
+	if !strings.HasPrefix(got["go"], goVersion+" ") {
+		t.Errorf("go %q, want %s\n%s", got["go"], goVersion, out)
+	}
+	if !strings.HasPrefix(lines[0], "duomail ") {
+		t.Errorf("first line %q", lines[0])
 	}
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 )
 
 func newRootCmd(a *app) *cobra.Command {
+	build := readBuildInfo()
 	root := &cobra.Command{
 		Use:   "duomail",
 		Short: "Read mail over IMAP and POP3 with one set of commands",
@@ -17,12 +19,12 @@ func newRootCmd(a *app) *cobra.Command {
 Accounts come from $XDG_CONFIG_HOME/duomail/config.toml (or --config), or
 from --url imaps://user@host for a one-off. Try "duomail demo" for a tour
 against built-in test servers.`,
-		Version:           versionString(),
+		Version:           build.Version,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		DisableAutoGenTag: true,
 	}
-	root.SetVersionTemplate("duomail {{.Version}}\n")
+	root.SetVersionTemplate(strings.ReplaceAll(build.String(), "{{", "{{`{{`}}"))
 	root.SetIn(a.io.in)
 	root.SetOut(a.io.out)
 	root.SetErr(a.io.err)
