@@ -1,5 +1,5 @@
 // Package config turns what the user wrote into checked accounts: the TOML
-// file (found at --config, DUOMAIL_CONFIG or the XDG default), environment
+// file (found at --config, DUOMAIL_CONFIG or the platform's default), environment
 // overrides of any of its keys, and accounts given as a --url. All three
 // end in one validator, so a port, a timeout or a TLS mode is judged by the
 // same rule wherever it came from, and an error points at where the value
@@ -133,33 +133,9 @@ func (a *Account) Client(cacheRoot string, password func(context.Context) (strin
 	}
 }
 
-// Paths says where things live by default (XDG base directories).
-type Paths struct {
-	ConfigFile string // $XDG_CONFIG_HOME/duomail/config.toml
-	DataDir    string // $XDG_DATA_HOME/duomail
-}
-
-// DefaultPaths returns the XDG locations; relative XDG variables are
-// ignored, as the XDG specification says.
-func DefaultPaths(getenv Getenv) Paths {
-	home, _ := getenv.lookup("HOME")
-	cfg, _ := getenv.lookup("XDG_CONFIG_HOME")
-	if cfg == "" || !filepath.IsAbs(cfg) {
-		cfg = filepath.Join(home, ".config")
-	}
-	data, _ := getenv.lookup("XDG_DATA_HOME")
-	if data == "" || !filepath.IsAbs(data) {
-		data = filepath.Join(home, ".local", "share")
-	}
-	return Paths{
-		ConfigFile: filepath.Join(cfg, "duomail", "config.toml"),
-		DataDir:    filepath.Join(data, "duomail"),
-	}
-}
-
 // Options are what the command line says about the configuration.
 type Options struct {
-	// File is --config. When empty, DUOMAIL_CONFIG, else the XDG default,
+	// File is --config. When empty, DUOMAIL_CONFIG, else the default file,
 	// which (unlike a named file) may be missing.
 	File string
 	// Warn receives warnings for the user (a readable file with a
@@ -276,11 +252,15 @@ func describeFileError(err error) string {
 	return err.Error()
 }
 
-// expandHome expands "~" and a leading "~/" to the home directory ($HOME;
-// left alone when that is unset).
+// expandHome expands "~" and a leading "~/" to the home directory ($HOME,
+// else Windows' %USERPROFILE%; left alone when neither is set).
 func expandHome(p string, getenv Getenv) string {
 	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, ok := getenv.lookup("HOME"); ok {
+		home, ok := getenv.lookup("HOME")
+		if !ok {
+			home, ok = getenv.lookup("USERPROFILE") // Windows
+		}
+		if ok {
 			return filepath.Join(home, p[1:])
 		}
 	}

@@ -351,23 +351,6 @@ func TestConfigEnvErrorNamesVariable(t *testing.T) {
 	}
 }
 
-func TestDefaultPaths(t *testing.T) {
-	env := map[string]string{"HOME": "/home/u"}
-	p := DefaultPaths(envMap(env))
-	if p.ConfigFile != "/home/u/.config/duomail/config.toml" || p.DataDir != "/home/u/.local/share/duomail" {
-		t.Errorf("%+v", p)
-	}
-	env["XDG_CONFIG_HOME"], env["XDG_DATA_HOME"] = "/x/c", "/x/d"
-	p = DefaultPaths(envMap(env))
-	if p.ConfigFile != "/x/c/duomail/config.toml" || p.DataDir != "/x/d/duomail" {
-		t.Errorf("%+v", p)
-	}
-	env["XDG_CONFIG_HOME"] = "relative" // the spec says to ignore relative paths
-	if p := DefaultPaths(envMap(env)); p.ConfigFile != "/home/u/.config/duomail/config.toml" {
-		t.Errorf("%+v", p)
-	}
-}
-
 // A relative cache_dir in the file is relative to the file, wherever
 // duomail is started; "~/" is the home directory. From the environment a
 // relative directory is relative to the current directory.

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/duomail/duomail/client/config"
 	"github.com/spf13/cobra"
 )
 
@@ -16,9 +18,9 @@ func newRootCmd(a *app) *cobra.Command {
 		Short: "Read mail over IMAP and POP3 with one set of commands",
 		Long: `duomail reads mail from IMAP and POP3 servers with the same commands.
 
-Accounts come from $XDG_CONFIG_HOME/duomail/config.toml (or --config), or
-from --url imaps://user@host for a one-off. Try "duomail demo" for a tour
-against built-in test servers.`,
+Accounts come from the configuration file (` + defaultConfigHint + `, or
+--config), or from --url imaps://user@host for a one-off. Try "duomail demo"
+for a tour against built-in test servers.`,
 		Version:           build.Version,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
@@ -31,7 +33,7 @@ against built-in test servers.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.flags.config, "config", "", "configuration `file` (default $XDG_CONFIG_HOME/duomail/config.toml; env DUOMAIL_CONFIG)")
+	pf.StringVar(&a.flags.config, "config", "", "configuration `file` (default "+defaultConfigHint+"; env DUOMAIL_CONFIG)")
 	pf.StringVarP(&a.flags.account, "account", "a", "", "account `name` from the configuration (env DUOMAIL_ACCOUNT)")
 	pf.StringVar(&a.flags.url, "url", "", "account given as a `URL`: imaps://user@host[:port] (also imap://, pop3s://, pop3://)")
 	pf.BoolVar(&a.flags.json, "json", false, "print JSON (one object) instead of a table")
@@ -80,6 +82,10 @@ against built-in test servers.`,
 	)
 	return root
 }
+
+// defaultConfigHint is where the configuration file is found on this
+// platform, as help text says it.
+var defaultConfigHint = config.DescribePaths(runtime.GOOS).ConfigFile
 
 // runE wraps a command's code: errors from here on are the command's own,
 // not mistakes on the command line (which cobra reports before).
