@@ -80,6 +80,9 @@ for a tour against built-in test servers.`,
 		newConfigCmd(a),
 		newAuthCmd(a),
 	)
+	// Made now rather than when cobra runs, so that it has a manual page.
+	root.InitDefaultCompletionCmd()
+	setupCompletion(a, root)
 	return root
 }
 
