@@ -26,6 +26,38 @@ const (
 	exitTerminated  = 143
 )
 
+// exitMeaning documents a status for users: the manual pages' EXIT STATUS
+// sections are generated from these tables.
+type exitMeaning struct {
+	code    int
+	meaning string
+}
+
+var exitMeanings = []exitMeaning{
+	{exitOK, "success"},
+	{exitError, "any other error: a broken configuration file, a message or part not found, a server refusal other than login, a file that already exists, stale IDs"},
+	{exitUsage, "usage: unknown command or option, bad arguments, bad --url, unknown account"},
+	{exitAuth, "authentication failed, or no password could be obtained"},
+	{exitNetwork, "network or TLS: refused, reset, timed out, certificate not trusted, a wrong port or tls mode"},
+	{exitUnsupported, "not supported by this protocol (the message says why)"},
+	{exitLocked, "the account's cache stayed in use by another duomail process for all of --lock-timeout"},
+	{exitInterrupted, "interrupted by SIGINT (Ctrl-C); the cache keeps what was stored"},
+	{exitTerminated, "ended by SIGTERM; the cache keeps what was stored"},
+}
+
+// checkExitMeanings are check's statuses: 0 and 1 as fetchmail gives
+// them, so "any other error" moves to exitOther.
+func checkExitMeanings() []exitMeaning {
+	out := []exitMeaning{{exitOK, "new mail"}, {exitError, "no new mail"}}
+	for _, m := range exitMeanings[2:] {
+		out = append(out, m)
+		if m.code == exitUnsupported {
+			out = append(out, exitMeaning{exitOther, "any other error; with --all, the first failing account decides"})
+		}
+	}
+	return out
+}
+
 // usageError marks a mistake on the command line. It matches
 // client.ErrUsage, so library usage errors and ours exit alike.
 type usageError struct{ err error }

@@ -79,10 +79,12 @@ for a tour against built-in test servers.`,
 		newSchemaCmd(a, nil),
 		newConfigCmd(a),
 		newAuthCmd(a),
+		newManCmd(a, nil),
 	)
 	// Made now rather than when cobra runs, so that it has a manual page.
 	root.InitDefaultCompletionCmd()
 	setupCompletion(a, root)
+	setExamples(root)
 	return root
 }
 
