@@ -9,6 +9,7 @@ import (
 
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/config"
+	"github.com/duomail/duomail/client/query"
 	"github.com/duomail/duomail/client/termtext"
 	"github.com/duomail/duomail/localcache"
 	"github.com/spf13/cobra"
@@ -37,27 +38,51 @@ var flagNames = []string{
 	"draft\tnot yet sent",
 }
 
-// searchKeys is the search language's vocabulary, for completing a query.
-var searchKeys = []string{
-	"from:\tsender contains",
-	"to:\trecipient contains",
-	"cc:\tCc recipient contains",
-	"subject:\tsubject contains",
-	"body:\ttext contains",
-	"is:unread\tnot yet seen",
-	"is:read\tseen",
-	"is:flagged\tflagged",
-	"is:answered\treplied to",
-	"is:draft\tdraft",
-	"has:attachment\thas an attachment",
-	"after:\ton or after a date (2026-03-01, yesterday, 7d)",
-	"since:\ton or after a date",
-	"before:\tbefore a date",
-	"date:\ta range: date:2026-03-01..2026-03-31",
-	"larger:\tbigger than a size (500k, 2M)",
-	"smaller:\tsmaller than a size",
-	"OR\teither side matches",
-	"NOT\tnegates the next term (or -term)",
+// searchKeyHelp describes the search language's keys and values as a
+// completion shows them; the keys themselves come from package query.
+var searchKeyHelp = map[string]string{
+	"from:":          "sender contains",
+	"to:":            "recipient contains",
+	"cc:":            "Cc recipient contains",
+	"subject:":       "subject contains",
+	"body:":          "text contains",
+	"is:unread":      "not yet seen",
+	"is:read":        "seen",
+	"is:flagged":     "flagged",
+	"is:unflagged":   "not flagged",
+	"is:answered":    "replied to",
+	"is:unanswered":  "not replied to",
+	"is:draft":       "draft",
+	"has:attachment": "has an attachment",
+	"after:":         "on or after a date (2026-03-01, yesterday, 7d)",
+	"since:":         "on or after a date",
+	"before:":        "before a date",
+	"date:":          "a range: date:2026-03-01..2026-03-31",
+	"larger:":        "bigger than a size (500k, 2M)",
+	"smaller:":       "smaller than a size",
+	"OR":             "either side matches",
+	"NOT":            "negates the next term (or -term)",
+}
+
+// searchKeys lists what a query term can start with: each key of the
+// language, is: and has: with each of their values.
+func searchKeys() []string {
+	var out []string
+	for _, k := range query.Keys {
+		switch k {
+		case "is":
+			for _, v := range query.IsValues {
+				out = append(out, "is:"+v)
+			}
+		case "has":
+			for _, v := range query.HasValues {
+				out = append(out, "has:"+v)
+			}
+		default:
+			out = append(out, k+":")
+		}
+	}
+	return append(out, "OR", "NOT")
 }
 
 // setupCompletion attaches completion to the command tree: the flags and
@@ -89,7 +114,9 @@ func setupCompletion(a *app, root *cobra.Command) {
 				}), dir
 			}
 		case "search":
-			cmd.ValidArgsFunction = completeSearchQuery
+			if cmd.ValidArgsFunction == nil {
+				cmd.ValidArgsFunction = completeSearchQuery
+			}
 		}
 		if cmd.Flags().Lookup("add") != nil && cmd.Flags().Lookup("remove") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("add", completeFlagNames)
@@ -206,13 +233,16 @@ func completeSearchQuery(_ *cobra.Command, _ []string, toComplete string) ([]str
 	}
 	directive := noFiles
 	var out []string
-	for _, k := range searchKeys {
-		key, _, _ := strings.Cut(k, "\t")
+	for _, key := range searchKeys() {
 		if prefix != "" && (key == "OR" || key == "NOT") {
 			continue
 		}
 		if strings.HasPrefix(strings.ToLower(key), strings.ToLower(word)) {
-			out = append(out, prefix+k)
+			c := prefix + key
+			if help := searchKeyHelp[key]; help != "" {
+				c += "\t" + help
+			}
+			out = append(out, c)
 			if strings.HasSuffix(key, ":") {
 				directive |= cobra.ShellCompDirectiveNoSpace
 			}

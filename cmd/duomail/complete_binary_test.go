@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/query"
 	"github.com/duomail/duomail/client/termtext"
 )
 
@@ -311,18 +312,52 @@ func TestBinaryCompletionIsSilentWithoutConfigOrCache(t *testing.T) {
 // The search language's keys complete, and a key that takes a value
 // leaves the cursor after its colon.
 func TestSearchQueryCompletion(t *testing.T) {
-	got, dir := completeSearchQuery(nil, nil, "is:")
-	var keys []string
-	for _, g := range got {
-		k, _, _ := strings.Cut(g, "\t")
-		keys = append(keys, k)
+	keysOf := func(got []string) []string {
+		var keys []string
+		for _, g := range got {
+			k, _, _ := strings.Cut(g, "\t")
+			keys = append(keys, k)
+		}
+		return keys
 	}
-	if !slices.Equal(keys, []string{"is:unread", "is:read", "is:flagged", "is:answered", "is:draft"}) || dir&dirNoSpace != 0 {
-		t.Errorf("is: %q, directive %d", keys, dir)
+	got, dir := completeSearchQuery(nil, nil, "is:")
+	var want []string
+	for _, v := range query.IsValues {
+		want = append(want, "is:"+v)
+	}
+	if keys := keysOf(got); !slices.Equal(keys, want) || dir&dirNoSpace != 0 || !slices.Contains(keys, "is:unread") {
+		t.Errorf("is: %q, want %q; directive %d", keys, want, dir)
 	}
 	got, dir = completeSearchQuery(nil, nil, "-fr")
 	if len(got) != 1 || !strings.HasPrefix(got[0], "-from:\t") || dir&dirNoSpace == 0 {
 		t.Errorf("-fr: %q, directive %d", got, dir)
+	}
+	// Every key of the language is offered, and each is one the parser takes.
+	all, _ := completeSearchQuery(nil, nil, "")
+	for _, k := range query.Keys {
+		if !slices.ContainsFunc(keysOf(all), func(c string) bool { return strings.HasPrefix(c, k+":") }) {
+			t.Errorf("key %s: not offered", k)
+		}
+	}
+	for _, k := range keysOf(all) {
+		term := k
+		switch {
+		case strings.HasSuffix(k, ":"):
+			term = k + map[string]string{"after:": "2026-03-01", "since:": "7d", "before:": "today", "date:": "2026-03-01..2026-03-31", "larger:": "500k", "smaller:": "2M"}[k]
+			if strings.HasSuffix(term, ":") {
+				term += "word"
+			}
+		case k == "OR":
+			term = "a OR b"
+		case k == "NOT":
+			term = "NOT a"
+		}
+		if _, err := query.Parse(term, time.Now(), time.UTC); err != nil {
+			t.Errorf("offered %q, which the parser refuses: %v", k, err)
+		}
+		if searchKeyHelp[k] == "" {
+			t.Errorf("%q has no description", k)
+		}
 	}
 }
 
