@@ -16,6 +16,7 @@ import (
 	"github.com/duomail/duomail/client"
 	"github.com/duomail/duomail/client/query"
 	"github.com/duomail/duomail/client/termtext"
+	"github.com/spf13/cobra"
 )
 
 // completion is what "duomail __complete ..." answered: the candidates
@@ -422,5 +423,22 @@ printf '%%s\n' "${COMPREPLY[@]}"
 	out = shell("fish", "--no-config", "-c", fmt.Sprintf("source %q; complete -C 'duomail --account '", writeScript("fish")))
 	if got := strings.Split(strings.TrimSpace(out), "\n"); !slices.Equal(got, []string{"home\tpop3 pop.example.com", "work\timap imap.example.com"}) {
 		t.Errorf("fish completed %q", got)
+	}
+}
+
+// A search command, whichever helper adds it, completes query keys
+// without wiring of its own.
+func TestSearchCommandGetsQueryCompletion(t *testing.T) {
+	a := newApp(streams{}, func(string) (string, bool) { return "", false })
+	root := &cobra.Command{Use: "duomail"}
+	search := &cobra.Command{Use: "search QUERY...", Run: func(*cobra.Command, []string) {}}
+	root.AddCommand(search)
+	setupCompletion(a, root)
+	if search.ValidArgsFunction == nil {
+		t.Fatal("search has no argument completion")
+	}
+	got, _ := search.ValidArgsFunction(search, nil, "has")
+	if len(got) != 1 || !strings.HasPrefix(got[0], "has:attachment\t") {
+		t.Errorf("search has: %q", got)
 	}
 }
