@@ -51,6 +51,8 @@ var commandExamples = map[string]string{
 	"duomail completion fish": `  duomail completion fish > ~/.config/fish/completions/duomail.fish`,
 	"duomail completion powershell": `  duomail completion powershell | Out-String | Invoke-Expression   # this session
   duomail completion powershell >> $PROFILE`,
+	"duomail config": `  duomail config init                # asks for the address, recognises the provider
+  duomail config init --address me@fastmail.com --password-cmd 'pass show mail/fastmail' --yes`,
 	"duomail man": `  duomail man
   duomail man fetch
   duomail man --dir ~/.local/share/man      # then: man duomail-fetch`,
