@@ -60,7 +60,7 @@ func TestExamplesAreValidCommandLines(t *testing.T) {
 			if len(args) == 0 || args[0] != "duomail" {
 				continue // shell around the command (source <(...))
 			}
-			args = args[1:]
+			args = searchNegations(root, args[1:]) // as execute reads a command line
 			found, rest, err := root.Find(args)
 			if err != nil {
 				t.Errorf("%s: example %q: %v", cmd.CommandPath(), line, err)
