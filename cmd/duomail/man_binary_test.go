@@ -83,7 +83,7 @@ func TestBinaryManPagesForEveryCommandRender(t *testing.T) {
 	for _, name := range files {
 		cmd := byPage[name]
 		render := exec.Command(manPath, "-l", filepath.Join(dir, "man1", name))
-		render.Env = append(c.environ(), "MANWIDTH=100", "MANROFFSEQ=", "MAN_KEEP_FORMATTING=")
+		render.Env = append(c.environ(), "MANWIDTH=100", "MANROFFSEQ=", "MAN_KEEP_FORMATTING=", "LC_ALL=C.UTF-8") // examples are UTF-8
 		var stdout, stderr bytes.Buffer
 		render.Stdout, render.Stderr = &stdout, &stderr
 		if err := render.Run(); err != nil || stderr.Len() > 0 {
