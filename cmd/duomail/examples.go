@@ -53,6 +53,12 @@ var commandExamples = map[string]string{
   duomail completion powershell >> $PROFILE`,
 	"duomail config": `  duomail config init                # asks for the address, recognises the provider
   duomail config init --address me@fastmail.com --password-cmd 'pass show mail/fastmail' --yes`,
+	"duomail auth": `  duomail -a work auth login
+  duomail auth status`,
+	"duomail auth login":        "  duomail -a work auth login",
+	"duomail auth logout":       "  duomail -a work auth logout",
+	"duomail auth set-password": "  duomail -a work auth set-password",
+	"duomail auth status":       "  duomail auth status",
 	"duomail man": `  duomail man
   duomail man fetch
   duomail man --dir ~/.local/share/man      # then: man duomail-fetch`,
