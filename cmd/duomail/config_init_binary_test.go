@@ -23,6 +23,11 @@ type terminalRun struct {
 	mu     sync.Mutex
 	screen bytes.Buffer
 	done   chan error
+	// answered is how much of the screen the answered prompts take: the
+	// next prompt is looked for after it, so the terminal's echo of an
+	// answer, whenever it arrives, is never mistaken for a prompt or
+	// hides one.
+	answered int
 }
 
 func (c *cli) startOnTerminal(args ...string) *terminalRun {
@@ -51,24 +56,25 @@ func (r *terminalRun) text() string {
 	return r.screen.String()
 }
 
-// answer waits for prompt to be the last thing on the screen, then types
-// the answer and Enter.
+// answer waits for prompt to appear after the previous answer's prompt,
+// then types the answer and Enter.
 func (r *terminalRun) answer(prompt, answer string) {
 	r.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.HasSuffix(r.text(), prompt) {
+	for {
+		screen := r.text()
+		if i := strings.Index(screen[r.answered:], prompt); i >= 0 {
+			r.answered += i + len(prompt)
+			break
+		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("no prompt %q; the screen:\n%s", prompt, r.text())
+			r.t.Fatalf("no prompt %q; the screen:\n%s", prompt, screen)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := io.WriteString(r.master, answer+"\n"); err != nil {
 		r.t.Fatal(err)
 	}
-	// What was answered is not the prompt of the next question.
-	r.mu.Lock()
-	r.screen.WriteString("\n")
-	r.mu.Unlock()
 }
 
 // TestBinaryConfigInitOnTerminal: the whole conversation on a real
