@@ -44,8 +44,21 @@ func (c *cli) startOnTerminal(args ...string) *terminalRun {
 	}
 	slave.Close()
 	r := &terminalRun{t: c.t, master: master, done: make(chan error, 1)}
-	go io.Copy(bgWriter{&r.mu, &r.screen}, master) // ends with EIO once the child is gone
-	go func() { r.done <- cmd.Wait() }()
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(bgWriter{&r.mu, &r.screen}, master) // ends with EIO once the child is gone
+		close(copied)
+	}()
+	go func() {
+		err := cmd.Wait()
+		// What the child wrote just before it exited may still sit in the
+		// terminal; done is reported once it is on the screen.
+		select {
+		case <-copied:
+		case <-time.After(5 * time.Second):
+		}
+		r.done <- err
+	}()
 	c.t.Cleanup(func() { cmd.Process.Kill(); master.Close() })
 	return r
 }
