@@ -176,15 +176,7 @@ func httpClient(hc *http.Client) *http.Client {
 func exchangeError(op string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		why := re.ErrorCode
-		if why == "" && re.Response != nil {
-			why = re.Response.Status
-		}
-		if re.ErrorDescription != "" {
-			desc, _, _ := strings.Cut(re.ErrorDescription, "\n")
-			why += ": " + strings.TrimSpace(desc)
-		}
-		return fmt.Errorf("sign in: %s: %w: the provider said %s", op, client.ErrAuth, why)
+		return fmt.Errorf("sign in: %s: %w: the provider said %s", op, client.ErrAuth, providerSaid(re))
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

@@ -120,20 +120,26 @@ func FromToken(tok *oauth2.Token, prev *Record) *Record {
 func RefreshError(account string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		why := re.ErrorCode
-		if why == "" && re.Response != nil {
-			why = re.Response.Status
-		}
-		if re.ErrorDescription != "" {
-			// Microsoft's descriptions run to several lines of trace IDs.
-			desc, _, _ := strings.Cut(re.ErrorDescription, "\n")
-			why += ": " + strings.TrimSpace(desc)
-		}
-		return fmt.Errorf("account %s: %w: refreshing the OAuth2 token failed (the provider said %s); %s", account, client.ErrAuth, why, LoginHint(account))
+		return fmt.Errorf("account %s: %w: refreshing the OAuth2 token failed (the provider said %s); %s", account, client.ErrAuth, providerSaid(re), LoginHint(account))
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return fmt.Errorf("account %s: refresh the OAuth2 token: %w: %w", account, client.ErrNetwork, err)
 	}
 	return fmt.Errorf("account %s: %w: refresh the OAuth2 token: %w", account, client.ErrAuth, err)
+}
+
+// providerSaid is a token endpoint's refusal in one line: its error code
+// (or HTTP status) and the first line of its description.
+func providerSaid(re *oauth2.RetrieveError) string {
+	why := re.ErrorCode
+	if why == "" && re.Response != nil {
+		why = re.Response.Status
+	}
+	if re.ErrorDescription != "" {
+		// Microsoft's descriptions run to several lines of trace IDs.
+		desc, _, _ := strings.Cut(re.ErrorDescription, "\n")
+		why += ": " + strings.TrimSpace(desc)
+	}
+	return why
 }

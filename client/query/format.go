@@ -18,31 +18,9 @@ func Format(n Node) string {
 func format(b *strings.Builder, n Node, nested bool) {
 	switch v := n.(type) {
 	case And:
-		if nested {
-			b.WriteByte('(')
-		}
-		for i, t := range v.Terms {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			format(b, t, true)
-		}
-		if nested {
-			b.WriteByte(')')
-		}
+		formatTerms(b, v.Terms, " ", nested)
 	case Or:
-		if nested {
-			b.WriteByte('(')
-		}
-		for i, t := range v.Terms {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			format(b, t, true)
-		}
-		if nested {
-			b.WriteByte(')')
-		}
+		formatTerms(b, v.Terms, " OR ", nested)
 	case Not:
 		b.WriteByte('-')
 		format(b, v.Term, true)
@@ -112,4 +90,21 @@ func needsQuotes(s string, bare bool) bool {
 	}
 	i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
 	return i > 0 && s[i] == ':'
+}
+
+// formatTerms writes the terms of an And or Or joined by sep, in
+// parentheses when they sit inside another term.
+func formatTerms(b *strings.Builder, terms []Node, sep string, nested bool) {
+	if nested {
+		b.WriteByte('(')
+	}
+	for i, t := range terms {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		format(b, t, true)
+	}
+	if nested {
+		b.WriteByte(')')
+	}
 }
