@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +12,11 @@ import (
 	"github.com/duomail/duomail/client/sourcetest"
 )
 
-// tokenLog is an account's token source for tests: it hands out what
-// next says and records whether each request asked for a renewal.
-type tokenLog struct {
-	mu     sync.Mutex
-	next   func(renew bool) string
-	renews []bool
-}
-
-func (l *tokenLog) token(_ context.Context, renew bool) (string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.renews = append(l.renews, renew)
-	return l.next(renew), nil
-}
-
-func oauthAccount(b *backend, user string, tokens *tokenLog) *client.Account {
+func oauthAccount(b *backend, user string, tokens *oauthtest.TokenLog) *client.Account {
 	acct := b.account(user)
 	acct.Password = nil
 	acct.Auth = client.AuthOAuth2
-	acct.Token = tokens.token
+	acct.Token = tokens.Token
 	return acct
 }
 
@@ -51,7 +35,7 @@ func TestOAuthSignInOnDovecot(t *testing.T) {
 		t.Run(tc.want+" of "+strings.ReplaceAll(tc.offered, " ", "+"), func(t *testing.T) {
 			b := dovecotBackend(t, sourcetest.DovecotOptions{OAuth2IntrospectionURL: idp.IntrospectURL(), OAuth2Mechanisms: tc.offered})
 			b.deliver(t, "alice", "INBOX", sourcetest.SimpleMessage("hello over oauth", time.Now()))
-			tokens := &tokenLog{next: func(bool) string { return idp.IssueAccessToken("alice") }}
+			tokens := &oauthtest.TokenLog{Next: func(bool) string { return idp.IssueAccessToken("alice") }}
 			var debug syncBuffer
 			src, err := Dial(context.Background(), oauthAccount(b, "alice", tokens), client.DialOptions{Debug: &debug})
 			if err != nil {
@@ -67,8 +51,8 @@ func TestOAuthSignInOnDovecot(t *testing.T) {
 			if strings.Contains(debug.String(), "at-") {
 				t.Errorf("debug trace shows a token:\n%s", debug.String())
 			}
-			if len(tokens.renews) != 1 || tokens.renews[0] {
-				t.Errorf("token requests %v, want one without renewal", tokens.renews)
+			if len(tokens.Renews()) != 1 || tokens.Renews()[0] {
+				t.Errorf("token requests %v, want one without renewal", tokens.Renews())
 			}
 			s := src.(*Source)
 			if ids := inventoryIDs(t, s, "INBOX"); len(ids) != 1 {
@@ -86,7 +70,7 @@ func TestOAuthRefusedTokenRenewedOnce(t *testing.T) {
 	b := dovecotBackend(t, sourcetest.DovecotOptions{OAuth2IntrospectionURL: idp.IntrospectURL()})
 	stale := idp.IssueAccessToken("alice")
 	idp.ExpireAccessTokens()
-	tokens := &tokenLog{next: func(renew bool) string {
+	tokens := &oauthtest.TokenLog{Next: func(renew bool) string {
 		if renew {
 			return idp.IssueAccessToken("alice")
 		}
@@ -97,8 +81,8 @@ func TestOAuthRefusedTokenRenewedOnce(t *testing.T) {
 		t.Fatalf("dial: %v\n%s", err, b.dovecot.Log())
 	}
 	src.Close()
-	if len(tokens.renews) != 2 || tokens.renews[0] || !tokens.renews[1] {
-		t.Errorf("token requests %v, want [false true]", tokens.renews)
+	if len(tokens.Renews()) != 2 || tokens.Renews()[0] || !tokens.Renews()[1] {
+		t.Errorf("token requests %v, want [false true]", tokens.Renews())
 	}
 }
 
@@ -108,13 +92,13 @@ func TestOAuthRefusedTokenRenewedOnce(t *testing.T) {
 func TestOAuthRefusedTwice(t *testing.T) {
 	idp := oauthtest.Start(t, oauthtest.Options{User: "alice"})
 	b := dovecotBackend(t, sourcetest.DovecotOptions{OAuth2IntrospectionURL: idp.IntrospectURL()})
-	tokens := &tokenLog{next: func(bool) string { return "at-not-issued-by-the-provider" }}
+	tokens := &oauthtest.TokenLog{Next: func(bool) string { return "at-not-issued-by-the-provider" }}
 	_, err := Dial(context.Background(), oauthAccount(b, "alice", tokens), client.DialOptions{})
 	if !errors.Is(err, client.ErrAuth) {
 		t.Fatalf("dial: %v, want an authentication error", err)
 	}
-	if len(tokens.renews) != 2 {
-		t.Errorf("token requests %v, want two", tokens.renews)
+	if len(tokens.Renews()) != 2 {
+		t.Errorf("token requests %v, want two", tokens.Renews())
 	}
 	if msg := err.Error(); !strings.Contains(msg, "OAUTHBEARER") || !strings.Contains(msg, "token refused: status") {
 		t.Errorf("error %q does not name the mechanism and the server's decoded status", msg)
@@ -129,7 +113,7 @@ func TestOAuthRefusedTwice(t *testing.T) {
 // names what the server offers, without asking for a token.
 func TestOAuthNeitherMechanism(t *testing.T) {
 	b := dovecotBackend(t, sourcetest.DovecotOptions{})
-	tokens := &tokenLog{next: func(bool) string { return "unused" }}
+	tokens := &oauthtest.TokenLog{Next: func(bool) string { return "unused" }}
 	_, err := Dial(context.Background(), oauthAccount(b, "alice", tokens), client.DialOptions{})
 	if !errors.Is(err, client.ErrUnsupported) {
 		t.Fatalf("dial: %v, want unsupported", err)
@@ -137,8 +121,8 @@ func TestOAuthNeitherMechanism(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "neither OAUTHBEARER nor XOAUTH2") || !strings.Contains(msg, "PLAIN") {
 		t.Errorf("error %q does not say what is missing and what is offered", msg)
 	}
-	if len(tokens.renews) != 0 {
-		t.Errorf("a token was asked for: %v", tokens.renews)
+	if len(tokens.Renews()) != 0 {
+		t.Errorf("a token was asked for: %v", tokens.Renews())
 	}
 }
 

@@ -14,24 +14,11 @@ import (
 	"github.com/duomail/duomail/client/sourcetest"
 )
 
-type tokenLog struct {
-	mu     sync.Mutex
-	next   func(renew bool) string
-	renews []bool
-}
-
-func (l *tokenLog) token(_ context.Context, renew bool) (string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.renews = append(l.renews, renew)
-	return l.next(renew), nil
-}
-
-func oauthAccount(d *sourcetest.Dovecot, user string, tokens *tokenLog) *client.Account {
+func oauthAccount(d *sourcetest.Dovecot, user string, tokens *oauthtest.TokenLog) *client.Account {
 	acct := dovecotAccount(d, user, client.TLSImplicit)
 	acct.Password = nil
 	acct.Auth = client.AuthOAuth2
-	acct.Token = tokens.token
+	acct.Token = tokens.Token
 	return acct
 }
 
@@ -77,7 +64,7 @@ func TestOAuthSignInOnDovecot(t *testing.T) {
 			d := sourcetest.StartDovecot(t, sourcetest.DovecotOptions{OAuth2IntrospectionURL: idp.IntrospectURL(), OAuth2Mechanisms: tc.offered})
 			raw := sourcetest.SimpleMessage("hello over oauth", time.Now())
 			d.Deliver(t, "alice", "INBOX", raw)
-			tokens := &tokenLog{next: func(bool) string { return idp.IssueAccessToken("alice") }}
+			tokens := &oauthtest.TokenLog{Next: func(bool) string { return idp.IssueAccessToken("alice") }}
 			var debug lockedBuffer
 			src, err := Dial(context.Background(), oauthAccount(d, "alice", tokens), client.DialOptions{Debug: &debug})
 			if err != nil {
@@ -91,8 +78,8 @@ func TestOAuthSignInOnDovecot(t *testing.T) {
 			if strings.Contains(trace, "at-") {
 				t.Errorf("debug trace shows a token:\n%s", trace)
 			}
-			if len(tokens.renews) != 1 || tokens.renews[0] {
-				t.Errorf("token requests %v, want one without renewal", tokens.renews)
+			if len(tokens.Renews()) != 1 || tokens.Renews()[0] {
+				t.Errorf("token requests %v, want one without renewal", tokens.Renews())
 			}
 			n, err := src.(*Source).stat()
 			if err != nil || n != 1 {
@@ -111,7 +98,7 @@ func TestOAuthRefusedTokenRenewedOnce(t *testing.T) {
 	d := sourcetest.StartDovecot(t, sourcetest.DovecotOptions{OAuth2IntrospectionURL: idp.IntrospectURL(), OAuth2Mechanisms: "xoauth2"})
 	stale := idp.IssueAccessToken("alice")
 	idp.ExpireAccessTokens()
-	tokens := &tokenLog{next: func(renew bool) string {
+	tokens := &oauthtest.TokenLog{Next: func(renew bool) string {
 		if renew {
 			return idp.IssueAccessToken("alice")
 		}
@@ -122,17 +109,17 @@ func TestOAuthRefusedTokenRenewedOnce(t *testing.T) {
 		t.Fatalf("dial: %v\n%s", err, d.Log())
 	}
 	src.Close()
-	if len(tokens.renews) != 2 || tokens.renews[0] || !tokens.renews[1] {
-		t.Errorf("token requests %v, want [false true]", tokens.renews)
+	if len(tokens.Renews()) != 2 || tokens.Renews()[0] || !tokens.Renews()[1] {
+		t.Errorf("token requests %v, want [false true]", tokens.Renews())
 	}
 
-	bad := &tokenLog{next: func(bool) string { return "at-never-issued" }}
+	bad := &oauthtest.TokenLog{Next: func(bool) string { return "at-never-issued" }}
 	_, err = Dial(context.Background(), oauthAccount(d, "alice", bad), client.DialOptions{})
 	if !errors.Is(err, client.ErrAuth) {
 		t.Fatalf("dial with a bad token: %v, want an authentication error", err)
 	}
-	if len(bad.renews) != 2 {
-		t.Errorf("token requests %v, want two", bad.renews)
+	if len(bad.Renews()) != 2 {
+		t.Errorf("token requests %v, want two", bad.Renews())
 	}
 	msg := err.Error()
 	if !strings.Contains(msg, "XOAUTH2") || !strings.Contains(msg, "token refused: status") || strings.Contains(msg, "at-never") {
@@ -144,7 +131,7 @@ func TestOAuthRefusedTokenRenewedOnce(t *testing.T) {
 // sign-in is impossible, and the error names what the server offers.
 func TestOAuthNeitherMechanism(t *testing.T) {
 	d := sourcetest.StartDovecot(t, sourcetest.DovecotOptions{})
-	tokens := &tokenLog{next: func(bool) string { return "unused" }}
+	tokens := &oauthtest.TokenLog{Next: func(bool) string { return "unused" }}
 	_, err := Dial(context.Background(), oauthAccount(d, "alice", tokens), client.DialOptions{})
 	if !errors.Is(err, client.ErrUnsupported) {
 		t.Fatalf("dial: %v, want unsupported", err)
@@ -152,7 +139,7 @@ func TestOAuthNeitherMechanism(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "neither OAUTHBEARER nor XOAUTH2") || !strings.Contains(msg, "PLAIN") {
 		t.Errorf("error %q does not say what is missing and what is offered", msg)
 	}
-	if len(tokens.renews) != 0 {
-		t.Errorf("a token was asked for: %v", tokens.renews)
+	if len(tokens.Renews()) != 0 {
+		t.Errorf("a token was asked for: %v", tokens.Renews())
 	}
 }

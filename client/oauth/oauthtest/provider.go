@@ -8,6 +8,7 @@
 package oauthtest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -407,4 +408,29 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		"scope":    a.scope,
 		"exp":      a.expiry.Unix(),
 	})
+}
+
+// TokenLog is an account's token source (client.Account.Token) for tests:
+// it hands out what Next says and records whether each request asked for
+// a renewal.
+type TokenLog struct {
+	Next func(renew bool) string
+
+	mu     sync.Mutex
+	renews []bool
+}
+
+// Token is the client.Account.Token function.
+func (l *TokenLog) Token(_ context.Context, renew bool) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.renews = append(l.renews, renew)
+	return l.Next(renew), nil
+}
+
+// Renews says, per token request so far, whether it asked for a renewal.
+func (l *TokenLog) Renews() []bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]bool(nil), l.renews...)
 }
