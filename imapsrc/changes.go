@@ -65,7 +65,23 @@ func (s *Source) Changes(ctx context.Context, ref client.FolderRef, since client
 // changedFlags fetches the flags of messages below before whose mod-sequence
 // is above since.
 func (s *Source) changedFlags(op string, since uint64, before imap.UID) ([]client.Item, error) {
-	byUID := make(map[imap.UID]client.Item)
+	changed, err := s.flagsChangedSince(op, since)
+	if err != nil {
+		return nil, err
+	}
+	byUID := make(map[imap.UID]client.Item, len(changed))
+	for u, flags := range changed {
+		if before == 0 || u < before {
+			byUID[u] = client.Item{ID: uidString(u), Flags: flags}
+		}
+	}
+	return sortedItems(byUID), nil
+}
+
+// flagsChangedSince is one FETCH (FLAGS) CHANGEDSINCE over the folder: the
+// flags of every message whose mod-sequence is above since.
+func (s *Source) flagsChangedSince(op string, since uint64) (map[imap.UID][]client.Flag, error) {
+	changed := make(map[imap.UID][]client.Flag)
 	cmd := s.c.Fetch(allUIDs, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: since})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		buf, err := msg.Collect()
@@ -73,12 +89,12 @@ func (s *Source) changedFlags(op string, since uint64, before imap.UID) ([]clien
 			cmd.Close()
 			return nil, s.translate(op, err)
 		}
-		if buf.UID != 0 && (before == 0 || buf.UID < before) {
-			byUID[buf.UID] = client.Item{ID: uidString(buf.UID), Flags: flagsFrom(buf.Flags)}
+		if buf.UID != 0 {
+			changed[buf.UID] = flagsFrom(buf.Flags)
 		}
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, s.translate(op, err)
 	}
-	return sortedItems(byUID), nil
+	return changed, nil
 }

@@ -370,20 +370,15 @@ func (s *Source) inventoryChanged(op string, since uint64) ([]client.Item, error
 	if len(uids) == 0 {
 		return []client.Item{}, nil
 	}
-	cmd := s.c.Fetch(allUIDs, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: since})
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		buf, err := msg.Collect()
-		if err != nil {
-			cmd.Close()
-			return nil, s.translate(op, err)
-		}
-		if it, ok := byUID[buf.UID]; ok && buf.UID != 0 {
-			it.Flags = flagsFrom(buf.Flags)
-			byUID[buf.UID] = it
-		}
+	changed, err := s.flagsChangedSince(op, since)
+	if err != nil {
+		return nil, err
 	}
-	if err := cmd.Close(); err != nil {
-		return nil, s.translate(op, err)
+	for u, flags := range changed {
+		if it, ok := byUID[u]; ok {
+			it.Flags = flags
+			byUID[u] = it
+		}
 	}
 	return sortedItems(byUID), nil
 }
