@@ -20,7 +20,7 @@ func (s *Source) Changes(ctx context.Context, ref client.FolderRef, since client
 	op := "changes in " + ref.Name
 	err := s.run(ctx, op, func() error {
 		if !s.fresh(ref.Name) {
-			if err := s.reselect(ref.Name, !(s.sel.name == ref.Name && !s.sel.readOnly)); err != nil {
+			if err := s.reselect(ref.Name); err != nil {
 				return err
 			}
 		}

@@ -117,39 +117,64 @@ func roleOf(l *imap.ListData) string {
 	return ""
 }
 
-// selectFolder makes name the selected folder: EXAMINE (read-only) for
-// reading, SELECT when write is set. An already selected folder is kept.
-func (s *Source) selectFolder(name string, write bool) error {
+// Every folder is opened with a read-write SELECT, never EXAMINE, and
+// every read of message text uses BODY.PEEK (as mutt, mbsync and
+// Thunderbird do), so opening marks nothing \Seen. Courier and GNU
+// Mailutils imap4d save a folder's UID list only when a client SELECTs it
+// read-write: after EXAMINE alone they report a new UIDVALIDITY (and
+// Mailutils new UIDs for mail still in new/) in every session, so no ID a
+// listing showed would still name its message a second later. A folder
+// the server will only open read-only ([READ-ONLY] on the SELECT) is read
+// as such and refuses changes before anything is sent.
+
+// selectFolder makes name the selected folder. An already selected folder
+// is kept; write refuses a folder the server opened read-only.
+func (s *Source) selectFolder(op, name string, write bool) error {
 	// s.sel, not s.c.Mailbox(): imapclient records the selected mailbox
 	// only after Wait has returned, and reselect clears s.sel before
 	// every attempt, so a failed SELECT (which leaves nothing selected)
 	// is not mistaken for a selection.
-	if s.sel.name == name && (!write || !s.sel.readOnly) {
-		return nil
+	if s.sel.name != name {
+		if err := s.reselect(name); err != nil {
+			return err
+		}
 	}
-	return s.reselect(name, !write)
+	if write && s.sel.readOnly {
+		return fmt.Errorf("%s: %w: the server opens %s read-only for this account ([READ-ONLY] on SELECT); nothing was changed",
+			op, client.ErrServer, name)
+	}
+	return nil
 }
 
-func (s *Source) reselect(name string, readOnly bool) error {
-	verb := "select "
-	if readOnly {
-		verb = "examine "
-	}
+func (s *Source) reselect(name string) error {
 	s.sel = selection{}
-	data, err := s.c.Select(name, s.selectOptions(readOnly)).Wait()
+	s.wire.expectSelect()
+	data, err := s.c.Select(name, s.selectOptions()).Wait()
 	if err != nil {
-		err = s.translate(verb+name, err)
+		err = s.translate("select "+name, err)
 		if isNotFound(err) {
 			return s.noFolder(name)
 		}
 		return err
 	}
-	s.sel = selection{name: name, readOnly: readOnly, status: statusFromSelect(name, data)}
+	s.opened(name, data)
 	return nil
 }
 
-func (s *Source) selectOptions(readOnly bool) *imap.SelectOptions {
-	return &imap.SelectOptions{ReadOnly: readOnly, CondStore: s.caps.Has(imap.CapCondStore)}
+// opened records a successful SELECT of name and says in the --debug
+// trace how the folder was opened.
+func (s *Source) opened(name string, data *imap.SelectData) {
+	readOnly := s.wire.selectedReadOnly()
+	s.sel = selection{name: name, readOnly: readOnly, status: statusFromSelect(name, data)}
+	if readOnly {
+		s.note("imap: open " + name + " read-only: the server answered SELECT with [READ-ONLY], so duomail reads it but changes nothing there, and its UIDs may not be kept")
+		return
+	}
+	s.note("imap: open " + name + " read-write (SELECT; reads use BODY.PEEK) so the server keeps its UIDs")
+}
+
+func (s *Source) selectOptions() *imap.SelectOptions {
+	return &imap.SelectOptions{CondStore: s.caps.Has(imap.CapCondStore)}
 }
 
 func statusFromSelect(name string, d *imap.SelectData) client.FolderStatus {
@@ -166,7 +191,7 @@ func statusFromSelect(name string, d *imap.SelectData) client.FolderStatus {
 // useRef selects the folder of ref and refuses when its UIDVALIDITY is not
 // the one the caller's IDs belong to, before any UID is sent.
 func (s *Source) useRef(op string, ref client.FolderRef, write bool) error {
-	if err := s.selectFolder(ref.Name, write); err != nil {
+	if err := s.selectFolder(op, ref.Name, write); err != nil {
 		return err
 	}
 	if ref.UIDValidity != 0 && ref.UIDValidity != s.sel.status.UIDValidity {
@@ -176,14 +201,14 @@ func (s *Source) useRef(op string, ref client.FolderRef, write bool) error {
 	return nil
 }
 
-// Status selects the folder afresh (EXAMINE, or SELECT when it is selected
-// for writing) and counts unseen mail with SEARCH, pipelined behind it.
+// Status selects the folder afresh and counts unseen mail with SEARCH,
+// pipelined behind the SELECT.
 func (s *Source) Status(ctx context.Context, folder string) (client.FolderStatus, error) {
 	var st client.FolderStatus
 	err := s.run(ctx, "status "+folder, func() error {
-		readOnly := !(s.sel.name == folder && !s.sel.readOnly)
 		s.sel = selection{}
-		selCmd := s.c.Select(folder, s.selectOptions(readOnly))
+		s.wire.expectSelect()
+		selCmd := s.c.Select(folder, s.selectOptions())
 		var searchOpts *imap.SearchOptions
 		if s.caps.Has(imap.CapESearch) {
 			searchOpts = &imap.SearchOptions{ReturnCount: true}
@@ -194,7 +219,7 @@ func (s *Source) Status(ctx context.Context, folder string) (client.FolderStatus
 		if selErr != nil {
 			return s.translate("status "+folder, selErr)
 		}
-		s.sel = selection{name: folder, readOnly: readOnly, status: statusFromSelect(folder, data)}
+		s.opened(folder, data)
 		s.freshAt = s.ops
 		if searchErr != nil {
 			return s.translate("status "+folder+": search unseen", searchErr)
@@ -210,12 +235,12 @@ func (s *Source) Status(ctx context.Context, folder string) (client.FolderStatus
 	return st, err
 }
 
-// Examine implements client.Examiner: a fresh selection (EXAMINE, or
-// SELECT when the folder is selected for writing) and nothing more.
+// Examine implements client.Examiner: a fresh selection and nothing more
+// (a SELECT, like every open: see selectFolder).
 func (s *Source) Examine(ctx context.Context, folder string) (client.FolderStatus, error) {
 	var st client.FolderStatus
 	err := s.run(ctx, "status "+folder, func() error {
-		if err := s.reselect(folder, !(s.sel.name == folder && !s.sel.readOnly)); err != nil {
+		if err := s.reselect(folder); err != nil {
 			return err
 		}
 		s.freshAt = s.ops
@@ -244,8 +269,7 @@ func (s *Source) Inventory(ctx context.Context, ref client.FolderRef, opts clien
 	err := s.run(ctx, op, func() error {
 		// A fresh selection, so counts and markers are current.
 		if !s.fresh(ref.Name) {
-			readOnly := !(s.sel.name == ref.Name && !s.sel.readOnly)
-			if err := s.reselect(ref.Name, readOnly); err != nil {
+			if err := s.reselect(ref.Name); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,9 @@ import (
 type fake struct {
 	greeting string // default: OK with IMAP4rev1 AUTH=PLAIN
 	caps     string // after login
+	// readOnly: SELECT opens folders read-only, as for an account that
+	// may only read them.
+	readOnly bool
 	// handle answers a command itself when it returns true.
 	handle func(p *imaptest.Peer, tag, name, args string) bool
 
@@ -94,7 +97,11 @@ func (f *fake) serve(c net.Conn) {
 		case "LIST":
 			p.Send(`* LIST () "/" INBOX`, tag+" OK done")
 		case "SELECT", "EXAMINE":
-			p.Send("* 2 EXISTS", "* OK [UIDVALIDITY 7] ok", "* OK [UIDNEXT 3] ok", tag+" OK [READ-ONLY] done")
+			access := "[READ-WRITE]"
+			if name == "EXAMINE" || f.readOnly {
+				access = "[READ-ONLY]"
+			}
+			p.Send("* 2 EXISTS", "* OK [UIDVALIDITY 7] ok", "* OK [UIDNEXT 3] ok", tag+" OK "+access+" done")
 		case "UID SEARCH":
 			// Both messages exist.
 			p.Send("* SEARCH 1 2", tag+" OK done")

@@ -37,7 +37,7 @@ func (s *Source) Watch(ctx context.Context, folder string) error {
 		if s.sel.name == folder && s.c.Mailbox() != nil {
 			return nil
 		}
-		if err := s.reselect(folder, true); err != nil {
+		if err := s.reselect(folder); err != nil {
 			return err
 		}
 		// Changes reported for the folder selected before are not news

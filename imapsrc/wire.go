@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duomail/duomail/client"
@@ -39,10 +40,51 @@ type wireConn struct {
 	out   *outTap
 	in    *inTap
 	guard sizeGuard
+
+	// selectCode is what the tagged answer to the latest SELECT said about
+	// access: imapclient drops the tagged OK's response code, and only
+	// there does a server say [READ-ONLY].
+	selectCode atomic.Int32
+}
+
+const (
+	accessUnknown int32 = iota
+	accessReadWrite
+	accessReadOnly
+)
+
+// expectSelect forgets the access code of the previous SELECT; call it
+// before sending the next.
+func (w *wireConn) expectSelect() { w.selectCode.Store(accessUnknown) }
+
+// selectedReadOnly reports whether the answer to the latest SELECT carried
+// [READ-ONLY]. A SELECT answered without a code opened the folder
+// read-write (RFC 3501 6.3.1).
+func (w *wireConn) selectedReadOnly() bool { return w.selectCode.Load() == accessReadOnly }
+
+// tagged notes the access code of a tagged OK: [READ-ONLY] and
+// [READ-WRITE] are sent only in the tagged answer to SELECT and EXAMINE.
+func (w *wireConn) tagged(line string) {
+	tag, rest, ok := strings.Cut(line, " ")
+	if !ok || tag == "*" || tag == "+" {
+		return
+	}
+	status, code, ok := strings.Cut(rest, " ")
+	if !ok || !strings.EqualFold(status, "OK") {
+		return
+	}
+	code = strings.ToUpper(code)
+	switch {
+	case strings.HasPrefix(code, "[READ-ONLY]"):
+		w.selectCode.Store(accessReadOnly)
+	case strings.HasPrefix(code, "[READ-WRITE]"):
+		w.selectCode.Store(accessReadWrite)
+	}
 }
 
 func newWireConn(c net.Conn, base *wire.Conn, timeout time.Duration, opts client.DialOptions) *wireConn {
 	w := &wireConn{Conn: c, base: base, timeout: timeout, wait: timeout}
+	w.guard.onLine = w.tagged
 	var dbg *debugSink
 	if opts.Debug != nil {
 		dbg = &debugSink{w: opts.Debug}
@@ -401,6 +443,12 @@ type sizeGuard struct {
 	held    int64  // bytes of the current response imapclient keeps
 	literal int64  // literal bytes still to come
 	tail    []byte // the end of the current line, where a literal is announced
+	// whole: the current line began a response and no literal interrupted
+	// it, so tail holds all of it when it is short.
+	whole bool
+	// onLine, when set, is given every short response that is one whole
+	// line (status responses are never longer), without its line end.
+	onLine func(line string)
 }
 
 // guardTail is how much of a line's end is kept to read a literal
@@ -421,6 +469,9 @@ func (g *sizeGuard) feed(p []byte) error {
 			seg = p[:i+1]
 		}
 		p = p[len(seg):]
+		if g.held == 0 {
+			g.whole = true
+		}
 		g.held += int64(len(seg))
 		if g.held > maxResponseBytes {
 			return fmt.Errorf("%w: server response too large: over %d MB without a line end", client.ErrProtocol, maxResponseBytes>>20)
@@ -440,9 +491,13 @@ func (g *sizeGuard) feed(p []byte) error {
 		g.tail = g.tail[:0]
 		n, isLiteral := literalSize(line)
 		if !isLiteral {
+			if g.whole && g.onLine != nil && g.held < guardTail {
+				g.onLine(line)
+			}
 			g.held = 0 // the response is complete
 			continue
 		}
+		g.whole = false
 		g.literal = n
 		if streamedSection(line[:strings.LastIndexByte(line, '{')]) {
 			continue

@@ -33,11 +33,12 @@ func sentCommands(stderr string) []string {
 
 var statsCommandsRE = regexp.MustCompile(`IMAP: (\d+) commands?`)
 
-// Each command on one folder costs authentication, one SELECT or EXAMINE,
-// its own work and LOGOUT: no folder listing on connect (the Trash is
-// looked up at the first delete and remembered), no second selection, and
-// a sync of an unchanged folder stops at the EXAMINE, with or without
-// --bodies. --stats counts exactly these commands.
+// Each command on one folder costs authentication, one SELECT (read-write
+// for reading too, so servers keep their UIDs; never EXAMINE), its own
+// work and LOGOUT: no folder listing on connect (the Trash is looked up at
+// the first delete and remembered), no second selection, and a sync of an
+// unchanged folder stops at the SELECT, with or without --bodies. --stats
+// counts exactly these commands.
 func TestBinaryCommandsSendOnlyWhatTheyNeedDovecot(t *testing.T) {
 	t.Parallel()
 	m := dovecotBothProtocols(t)
@@ -58,43 +59,43 @@ func TestBinaryCommandsSendOnlyWhatTheyNeedDovecot(t *testing.T) {
 		}
 		return r
 	}
-	const auth, examine, sel, logout = "AUTHENTICATE", "EXAMINE", "SELECT", "LOGOUT"
+	const auth, sel, logout = "AUTHENTICATE", "SELECT", "LOGOUT"
 
-	pinned([]string{auth, examine, "SEARCH", logout}, "check")
-	rows := tsv(pinned([]string{auth, examine, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2").stdout)
+	pinned([]string{auth, sel, "SEARCH", logout}, "check")
+	rows := tsv(pinned([]string{auth, sel, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2").stdout)
 	if len(rows) != 2 {
 		t.Fatalf("list rows %q", rows)
 	}
 	newest, older := rows[0][0], rows[1][0]
-	pinned([]string{auth, examine, "UID FETCH", "UID FETCH", logout}, "fetch", "--peek", newest)
+	pinned([]string{auth, sel, "UID FETCH", "UID FETCH", logout}, "fetch", "--peek", newest)
 	pinned([]string{auth, sel, "UID SEARCH", "UID STORE", logout}, "flag", "--add", "flagged", newest)
 	// The first sync fetches flags and then the envelopes it lacks; the
 	// next ones find the folder unchanged.
-	pinned([]string{auth, examine, "UID FETCH", "UID FETCH", logout}, "sync")
-	pinned([]string{auth, examine, logout}, "sync")
+	pinned([]string{auth, sel, "UID FETCH", "UID FETCH", logout}, "sync")
+	pinned([]string{auth, sel, logout}, "sync")
 	// Bodies of the messages whose envelopes are cached: nothing changed
 	// on the server, so nothing is asked of it but the bodies.
-	pinned([]string{auth, examine, "UID FETCH", logout}, "sync", "--bodies")
-	pinned([]string{auth, examine, logout}, "sync", "--bodies")
-	pinned([]string{auth, examine, logout}, "sync")
+	pinned([]string{auth, sel, "UID FETCH", logout}, "sync", "--bodies")
+	pinned([]string{auth, sel, logout}, "sync", "--bodies")
+	pinned([]string{auth, sel, logout}, "sync")
 	// The Trash is looked up once, when the first delete needs it.
 	pinned([]string{auth, "LIST", sel, "UID SEARCH", "UID MOVE", logout}, "delete", newest)
 	pinned([]string{auth, sel, "UID SEARCH", "UID MOVE", logout}, "delete", older)
-	pinned([]string{auth, examine, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2")
+	pinned([]string{auth, sel, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2")
 
 	// Mail gone since the last sync: flags changed since its
 	// HIGHESTMODSEQ, and the UIDs once, as the count no longer agrees.
-	pinned([]string{auth, examine, "UID FETCH", "UID SEARCH", logout}, "sync", "--bodies")
+	pinned([]string{auth, sel, "UID FETCH", "UID SEARCH", logout}, "sync", "--bodies")
 	// New mail: its UID range, the changed flags, and its body.
 	m.d.Deliver(t, m.user, "INBOX", []byte("Message-ID: <late@example.org>\r\nSubject: late arrival\r\n\r\nhello\r\n"))
-	r := pinned([]string{auth, examine, "UID FETCH", "UID FETCH", "UID FETCH", logout}, "sync", "--bodies", "--json")
+	r := pinned([]string{auth, sel, "UID FETCH", "UID FETCH", "UID FETCH", logout}, "sync", "--bodies", "--json")
 	rep := jsonOf[struct {
 		Synced []struct{ New, Downloaded, Vanished int }
 	}](t, r)
 	if len(rep.Synced) != 1 || rep.Synced[0].New != 1 || rep.Synced[0].Downloaded != 1 || rep.Synced[0].Vanished != 0 {
 		t.Errorf("sync report %+v", rep)
 	}
-	pinned([]string{auth, examine, logout}, "sync", "--bodies")
+	pinned([]string{auth, sel, logout}, "sync", "--bodies")
 	// A message removed by another client is forgotten.
 	files := m.d.Files(m.user, "INBOX")
 	if err := os.Remove(files[0]); err != nil {
