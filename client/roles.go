@@ -10,9 +10,19 @@ type RoleStore interface {
 	// Roles returns role -> folder as last looked up; known is false when
 	// the roles were never looked up (an empty map with known set means
 	// the server has no such folder).
-	Roles(ctx context.Context) (roles map[string]string, known bool, err error)
+	Roles(ctx context.Context) (roles map[string]RoleFolder, known bool, err error)
 	// SetRoles replaces what Roles returns.
-	SetRoles(ctx context.Context, roles map[string]string) error
+	SetRoles(ctx context.Context, roles map[string]RoleFolder) error
+}
+
+// RoleFolder is the folder that has a role, and how that was decided.
+type RoleFolder struct {
+	Folder string
+	// ByName: no folder carries the role's special-use attribute (Courier
+	// has no SPECIAL-USE at all), so the folder was chosen by a common
+	// name such as "Trash" or "INBOX.Sent Items". Said to the user, as a
+	// guess can be wrong where the server's word cannot.
+	ByName bool
 }
 
 // RoleResolver is implemented by a Source that looks folder roles up only

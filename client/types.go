@@ -56,10 +56,13 @@ const (
 
 // Folder is one mailbox as "folders" shows it.
 type Folder struct {
-	Name   string `json:"name"`
-	Role   string `json:"role"` // special use without backslash, lower case: "trash", "sent", "inbox" ...
-	Total  int    `json:"total"`
-	Unseen int    `json:"unseen"`
+	Name string `json:"name"`
+	Role string `json:"role"` // special use without backslash, lower case: "trash", "sent", "inbox" ...
+	// RoleGuessed: the server marks no folder with this role (no
+	// SPECIAL-USE), and this one has it by its name.
+	RoleGuessed bool `json:"role_guessed"`
+	Total       int  `json:"total"`
+	Unseen      int  `json:"unseen"`
 }
 
 // Folder roles (RFC 6154 special use, plus inbox).

@@ -514,16 +514,16 @@ func testMoveFallback(t *testing.T, b *backend) {
 
 // memRoles is a client.RoleStore in memory, standing in for the cache.
 type memRoles struct {
-	roles map[string]string
+	roles map[string]client.RoleFolder
 	known bool
 	sets  int
 }
 
-func (m *memRoles) Roles(context.Context) (map[string]string, bool, error) {
+func (m *memRoles) Roles(context.Context) (map[string]client.RoleFolder, bool, error) {
 	return maps.Clone(m.roles), m.known, nil
 }
 
-func (m *memRoles) SetRoles(_ context.Context, roles map[string]string) error {
+func (m *memRoles) SetRoles(_ context.Context, roles map[string]client.RoleFolder) error {
 	m.roles, m.known = maps.Clone(roles), roles != nil
 	m.sets++
 	return nil
@@ -569,12 +569,12 @@ func testTrashLookedUpWhenNeeded(t *testing.T, b *backend) {
 		if n := listCount(trace.String()); n != wantLists {
 			t.Errorf("delete sent %d LIST, want %d:\n%s", n, wantLists, trace.String())
 		}
-		if store.roles[client.RoleTrash] != "Trash" || !store.known {
+		if store.roles[client.RoleTrash] != (client.RoleFolder{Folder: "Trash"}) || !store.known {
 			t.Errorf("remembered roles %v (known %v)", store.roles, store.known)
 		}
 	}
 	deleteOne(1) // never looked up: one listing
 	deleteOne(0) // remembered
-	store.roles = map[string]string{client.RoleTrash: "Gone-" + b.box}
+	store.roles = map[string]client.RoleFolder{client.RoleTrash: {Folder: "Gone-" + b.box}}
 	deleteOne(1) // the remembered folder is gone: looked up again
 }

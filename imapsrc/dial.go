@@ -136,10 +136,11 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 		// A failure to read what was remembered only means a listing
 		// when a role is needed.
 		if roles, known, err := opts.Roles.Roles(ctx); err == nil && known {
-			s.trash, s.rolesKnown = roles[client.RoleTrash], true
+			trash := roles[client.RoleTrash]
+			s.trash, s.trashByName, s.rolesKnown = trash.Folder, trash.ByName, true
 		}
 	}
-	s.capabilities = buildCapabilities(preCaps, caps, s.tlsDesc, s.trash, s.rolesKnown)
+	s.capabilities = buildCapabilities(preCaps, caps, s.tlsDesc, s.trash, s.trashByName, s.rolesKnown)
 	s.wire.disarm()
 	return s, nil
 }

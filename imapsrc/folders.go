@@ -30,7 +30,7 @@ func (s *Source) Folders(ctx context.Context) ([]client.Folder, error) {
 		} else if s.caps.Has(imap.CapSpecialUse) && s.caps.Has(imap.CapListExtended) {
 			opts = &imap.ListOptions{ReturnSpecialUse: true}
 		}
-		list, err := s.c.List("", "*", opts).Collect()
+		list, err := s.listAll(opts)
 		if err != nil {
 			return s.translate("list folders", err)
 		}
@@ -41,8 +41,9 @@ func (s *Source) Folders(ctx context.Context) ([]client.Folder, error) {
 			}
 			usable = append(usable, l)
 		}
+		roles := s.decideRoles(list)
 		if opts != nil && opts.ReturnSpecialUse || !s.caps.Has(imap.CapSpecialUse) {
-			s.learnRoles(list)
+			s.learnRoles(roles)
 		}
 
 		// Without LIST-STATUS (or where the server left a folder out),
@@ -55,7 +56,8 @@ func (s *Source) Folders(ctx context.Context) ([]client.Folder, error) {
 		}
 		var firstErr error
 		for i, l := range usable {
-			f := client.Folder{Name: l.Mailbox, Role: roleOf(l), Total: 0, Unseen: -1}
+			f := client.Folder{Name: l.Mailbox, Total: 0, Unseen: -1}
+			f.Role, f.RoleGuessed = roles.of(l.Mailbox)
 			st := l.Status
 			if cmd := pending[i]; cmd != nil {
 				data, err := cmd.Wait()

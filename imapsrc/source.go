@@ -36,11 +36,16 @@ type Source struct {
 	caps         imap.CapSet // after login
 	capabilities client.Capabilities
 	trash        string // the Trash folder, "" when there is none
+	trashByName  bool   // trash was chosen by its name, not by \Trash
 	// rolesKnown: trash was looked up (this session or an earlier one,
 	// remembered in opts.Roles). Until then no folder is listed: a LIST
 	// makes Dovecot rescan the next folder opened, seconds at 50,000
 	// messages, so it is sent only when an operation needs a role.
 	rolesKnown bool
+	// personal is the personal namespace from NAMESPACE, asked (nsKnown)
+	// with the first listing on a server without SPECIAL-USE.
+	personal []imap.NamespaceDescriptor
+	nsKnown  bool
 
 	// ops counts operations; freshAt is the operation whose selection is
 	// still current (a Status or Examine just made), so the next operation
@@ -247,7 +252,7 @@ func (s *Source) closeClient() {
 
 // buildCapabilities describes, feature by feature, how this server is used
 // or why it cannot be.
-func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, rolesKnown bool) client.Capabilities {
+func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, trashByName, rolesKnown bool) client.Capabilities {
 	var announced []string
 	for c := range caps {
 		announced = append(announced, string(c))
@@ -281,15 +286,20 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, rolesKnown 
 	}
 	out.Set(client.FeatureDeleteNoDownload, true, remove+", or a move to Trash")
 	out.Set(client.FeatureExpunge, true, remove)
+	// The Trash found by name is said, as the guess may be wrong.
+	found := ""
+	if trashByName {
+		found = " (found by name: no folder has the \\Trash attribute)"
+	}
 	switch {
 	case !rolesKnown:
-		out.Set(client.FeatureTrash, true, "moves to the folder with the \\Trash role or named Trash (looked up at the first delete), else "+remove)
+		out.Set(client.FeatureTrash, true, "moves to the folder with the \\Trash role or named Trash or Deleted Items (looked up at the first delete), else "+remove)
 	case trash == "":
-		out.Set(client.FeatureTrash, false, "no folder with the \\Trash role or named Trash")
+		out.Set(client.FeatureTrash, false, "no folder with the \\Trash role or named Trash or Deleted Items")
 	case move:
-		out.Set(client.FeatureTrash, true, "UID MOVE to "+trash)
+		out.Set(client.FeatureTrash, true, "UID MOVE to "+trash+found)
 	default:
-		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + "+remove)
+		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + "+remove+found)
 	}
 	if caps.Has(imap.CapSort) {
 		out.Set(client.FeatureServerSort, true, "UID SORT")
@@ -304,45 +314,59 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, rolesKnown 
 	return out
 }
 
-// findTrash learns which folder deletions go to: the one with the \Trash
-// special use, else one named Trash, and remembers every role for later
-// sessions.
+// findTrash learns which folder deletions go to (see decideRoles) and
+// remembers every role for later sessions.
 func (s *Source) findTrash() error {
 	var opts *imap.ListOptions
 	if s.caps.Has(imap.CapSpecialUse) && (s.caps.Has(imap.CapListExtended) || s.caps.Has(imap.CapListStatus)) {
 		opts = &imap.ListOptions{ReturnSpecialUse: true}
 	}
-	list, err := s.c.List("", "*", opts).Collect()
+	list, err := s.listAll(opts)
 	if err != nil {
 		return err
 	}
-	s.learnRoles(list)
+	s.learnRoles(s.decideRoles(list))
 	return nil
 }
 
-// learnRoles takes the roles from a folder listing, describes the Trash
-// in the capabilities accordingly and remembers the roles in opts.Roles.
-// Failing to remember costs only a listing next time: not an error.
-func (s *Source) learnRoles(list []*imap.ListData) {
-	s.trash = pickTrash(list)
+// listAll lists every folder. A server without SPECIAL-USE names its
+// roles only by folder names, which sit below its personal namespace
+// ("INBOX." on Courier): NAMESPACE asks where that is, in the same round
+// trip, once a session.
+func (s *Source) listAll(opts *imap.ListOptions) ([]*imap.ListData, error) {
+	var nsCmd *imapclient.NamespaceCommand
+	if !s.nsKnown && !s.caps.Has(imap.CapSpecialUse) && s.caps.Has(imap.CapNamespace) {
+		nsCmd = s.c.Namespace()
+	}
+	list, err := s.c.List("", "*", opts).Collect()
+	if nsCmd != nil {
+		// A server that refuses NAMESPACE still has its folders looked
+		// for at the top level and below INBOX.
+		if ns, nsErr := nsCmd.Wait(); nsErr == nil && ns != nil {
+			s.personal = ns.Personal
+		}
+		s.nsKnown = true
+	}
+	return list, err
+}
+
+func (s *Source) decideRoles(list []*imap.ListData) folderRoles {
+	return decideRoles(list, s.personal)
+}
+
+// learnRoles takes the roles decided from a folder listing, describes the
+// Trash in the capabilities accordingly and remembers the roles in
+// opts.Roles. Failing to remember costs only a listing next time: not an
+// error.
+func (s *Source) learnRoles(roles folderRoles) {
+	trash := roles.byRole[client.RoleTrash]
+	s.trash, s.trashByName = trash.Folder, trash.ByName
 	s.rolesKnown = true
-	s.capabilities = buildCapabilities(s.preCaps, s.caps, s.tlsDesc, s.trash, true)
+	s.capabilities = buildCapabilities(s.preCaps, s.caps, s.tlsDesc, s.trash, s.trashByName, true)
 	if s.opts.Roles == nil {
 		return
 	}
-	roles := map[string]string{}
-	for _, l := range list {
-		if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
-			continue
-		}
-		if r := roleOf(l); r != "" && r != client.RoleInbox && roles[r] == "" {
-			roles[r] = l.Mailbox
-		}
-	}
-	if s.trash != "" {
-		roles[client.RoleTrash] = s.trash
-	}
-	_ = s.opts.Roles.SetRoles(context.Background(), roles)
+	_ = s.opts.Roles.SetRoles(context.Background(), roles.byRole)
 }
 
 // ResolveRoles implements client.RoleResolver: it looks the folder roles
@@ -362,34 +386,10 @@ func (s *Source) ResolveRoles(ctx context.Context) error {
 // forgetRoles drops what is known of the roles, after the server said a
 // remembered folder is gone, so that they are looked up again.
 func (s *Source) forgetRoles() {
-	s.rolesKnown, s.trash = false, ""
+	s.rolesKnown, s.trash, s.trashByName = false, "", false
 	if s.opts.Roles != nil {
 		_ = s.opts.Roles.SetRoles(context.Background(), nil)
 	}
-}
-
-func pickTrash(list []*imap.ListData) string {
-	byName := ""
-	for _, l := range list {
-		if hasAttr(l.Attrs, imap.MailboxAttrNoSelect) || hasAttr(l.Attrs, imap.MailboxAttrNonExistent) {
-			continue
-		}
-		if hasAttr(l.Attrs, imap.MailboxAttrTrash) {
-			return l.Mailbox
-		}
-		if byName == "" && isTrashName(l.Mailbox, l.Delim) {
-			byName = l.Mailbox
-		}
-	}
-	return byName
-}
-
-func isTrashName(name string, delim rune) bool {
-	if strings.EqualFold(name, "Trash") {
-		return true
-	}
-	// Servers that keep every folder below INBOX (Courier, Cyrus).
-	return delim != 0 && strings.EqualFold(name, "INBOX"+string(delim)+"Trash")
 }
 
 func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {

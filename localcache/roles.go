@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/duomail/duomail/client"
 )
 
 // Roles implements client.RoleStore.
-func (c *Cache) Roles(ctx context.Context) (map[string]string, bool, error) {
+func (c *Cache) Roles(ctx context.Context) (map[string]client.RoleFolder, bool, error) {
 	var n int
 	if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM roles_known`).Scan(&n); err != nil {
 		return nil, false, fmt.Errorf("read folder roles: %w", err)
@@ -15,18 +17,21 @@ func (c *Cache) Roles(ctx context.Context) (map[string]string, bool, error) {
 	if n == 0 {
 		return nil, false, nil
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT role, folder FROM folder_roles`)
+	rows, err := c.db.QueryContext(ctx, `SELECT role, folder, by_name FROM folder_roles`)
 	if err != nil {
 		return nil, false, fmt.Errorf("read folder roles: %w", err)
 	}
 	defer rows.Close()
-	roles := map[string]string{}
+	roles := map[string]client.RoleFolder{}
 	for rows.Next() {
-		var role, folder string
-		if err := rows.Scan(&role, &folder); err != nil {
+		var (
+			role string
+			rf   client.RoleFolder
+		)
+		if err := rows.Scan(&role, &rf.Folder, &rf.ByName); err != nil {
 			return nil, false, fmt.Errorf("read folder roles: %w", err)
 		}
-		roles[role] = folder
+		roles[role] = rf
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("read folder roles: %w", err)
@@ -36,7 +41,7 @@ func (c *Cache) Roles(ctx context.Context) (map[string]string, bool, error) {
 
 // SetRoles implements client.RoleStore. A nil map forgets the roles, so
 // they are looked up again.
-func (c *Cache) SetRoles(ctx context.Context, roles map[string]string) error {
+func (c *Cache) SetRoles(ctx context.Context, roles map[string]client.RoleFolder) error {
 	if c.readOnly != nil {
 		return nil // a read-only cache just does not remember
 	}
@@ -47,8 +52,8 @@ func (c *Cache) SetRoles(ctx context.Context, roles map[string]string) error {
 		if roles == nil {
 			return nil
 		}
-		for role, folder := range roles {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO folder_roles (role, folder) VALUES (?, ?)`, role, folder); err != nil {
+		for role, rf := range roles {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO folder_roles (role, folder, by_name) VALUES (?, ?, ?)`, role, rf.Folder, rf.ByName); err != nil {
 				return err
 			}
 		}

@@ -17,6 +17,7 @@ var migrations = []func(ctx context.Context, tx *sql.Tx) error{
 	migrateReceived,
 	migrateSearch,
 	migrateRolesAndBodies,
+	migrateRolesByName,
 }
 
 // migrateCreate is the first schema.
@@ -177,6 +178,19 @@ END;
 CREATE TRIGGER bodies_incomplete_update AFTER UPDATE OF body_path ON messages WHEN new.body_path = '' BEGIN
 	UPDATE folders SET bodies = 0 WHERE id = new.folder_id AND bodies != 0;
 END;
+`)
+	return err
+}
+
+// migrateRolesByName records whether a role's folder was chosen by its
+// name (a server without SPECIAL-USE) rather than by the server's
+// attribute. Roles remembered before cannot say, so they are forgotten and
+// looked up again at the next operation that needs one: one LIST.
+func migrateRolesByName(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+ALTER TABLE folder_roles ADD COLUMN by_name INTEGER NOT NULL DEFAULT 0;
+DELETE FROM folder_roles;
+DELETE FROM roles_known;
 `)
 	return err
 }

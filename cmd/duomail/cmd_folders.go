@@ -16,7 +16,14 @@ func newFoldersCmd(a *app, runF func(context.Context, *foldersOptions) error) *c
 		Use:   "folders",
 		Short: "List folders with their role, total and unseen counts",
 		Long: `List the account's folders. POP3 has one, INBOX; its unseen count comes from
-what the local cache knows, as a POP3 server keeps no flags.`,
+what the local cache knows, as a POP3 server keeps no flags.
+
+Roles come from the server's special-use attributes (RFC 6154). For a role no
+folder carries (every role on a server without SPECIAL-USE, such as Courier),
+a folder with a common name is taken: Trash, Deleted Items, Sent, Sent Messages,
+Sent Items, Drafts, Junk, Spam, Archive, at the top level or below the personal
+namespace (INBOX. on Courier). Such a role shows as "trash (by name)" on a
+terminal and with "role_guessed": true in --json; delete moves to that Trash.`,
 		Args: noArgs,
 		RunE: a.runE(func(ctx context.Context, _ []string) error {
 			if runF != nil {

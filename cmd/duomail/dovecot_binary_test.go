@@ -69,6 +69,25 @@ func TestBinaryDovecot(t *testing.T) {
 			if r := got["Archive"]; r == nil || r[2] != "3" {
 				t.Errorf("Archive %q", r)
 			}
+			if acct != "plain" {
+				return
+			}
+			// Roles Dovecot gives by SPECIAL-USE are not guesses.
+			folders := jsonOf[struct {
+				Folders []client.Folder `json:"folders"`
+			}](t, c.ok("-a", acct, "folders", "--json")).Folders
+			roles := 0
+			for _, f := range folders {
+				if f.RoleGuessed {
+					t.Errorf("%s: role %q guessed on a server with SPECIAL-USE", f.Name, f.Role)
+				}
+				if f.Role != "" {
+					roles++
+				}
+			}
+			if roles != 4 {
+				t.Errorf("%d folders with a role, want INBOX, Trash, Sent, Archive: %+v", roles, folders)
+			}
 		})
 	}
 

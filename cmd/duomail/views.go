@@ -105,9 +105,21 @@ func (r *foldersResult) jsonObject() any {
 func (r *foldersResult) table() table {
 	t := table{cols: []column{{title: "NAME", flex: true}, {title: "ROLE"}, {title: "TOTAL"}, {title: "UNSEEN"}}, empty: "no folders"}
 	for _, f := range r.Folders {
-		t.rows = append(t.rows, []cell{textCell(f.Name), textCell(f.Role), numCell(f.Total), numCell(f.Unseen)})
+		t.rows = append(t.rows, []cell{textCell(f.Name), roleCell(f.Role, f.RoleGuessed), numCell(f.Total), numCell(f.Unseen)})
 	}
 	return t
+}
+
+// roleCell shows a person that a role was guessed from the folder's name
+// (the server marks none), as the guess can be wrong; piped output keeps
+// the bare role, as --json carries role_guessed.
+func roleCell(role string, guessed bool) cell {
+	return func(f *format) string {
+		if f.tty && guessed && role != "" {
+			return f.text(role) + " (by name)"
+		}
+		return f.text(role)
+	}
 }
 
 // listResult: duomail list.

@@ -48,6 +48,12 @@ type Options struct {
 	// role ("" for none, or "trash", "sent", "drafts", "junk", "archive",
 	// "all", "flagged").
 	Folders map[string]string
+	// NoDefaultFolders creates only INBOX and Folders, for a server laid
+	// out another way (Courier keeps every folder below "INBOX.").
+	NoDefaultFolders bool
+	// Namespace is the personal namespace prefix NAMESPACE announces
+	// ("INBOX/"); "" for the top level.
+	Namespace string
 	// TLSConfig holds the server certificate. With ImplicitTLS the server
 	// speaks TLS from the first byte; otherwise it offers STARTTLS.
 	TLSConfig   *tls.Config
@@ -66,6 +72,8 @@ type Server struct {
 	srv     *imapserver.Server
 	ln      net.Listener
 	special bool // SPECIAL-USE announced
+	// namespace is the personal namespace prefix.
+	namespace string
 
 	mu    sync.Mutex
 	users map[string]*account
@@ -94,10 +102,11 @@ func Start(opts Options) (*Server, error) {
 		return nil, errors.New("imaptest: capabilities must include IMAP4rev1")
 	}
 	s := &Server{
-		mem:     imapmemserver.New(),
-		users:   make(map[string]*account),
-		special: caps.Has(imap.CapSpecialUse),
-		done:    make(chan struct{}),
+		mem:       imapmemserver.New(),
+		users:     make(map[string]*account),
+		special:   caps.Has(imap.CapSpecialUse),
+		namespace: opts.Namespace,
+		done:      make(chan struct{}),
 	}
 	users := opts.Users
 	if users == nil {
@@ -107,7 +116,11 @@ func Start(opts Options) (*Server, error) {
 		a := &account{password: pass, mem: imapmemserver.NewUser(name, pass), folders: make(map[string]string)}
 		s.mem.AddUser(a.mem)
 		s.users[name] = a
-		for _, set := range []map[string]string{DefaultFolders, opts.Folders} {
+		defaults := DefaultFolders
+		if opts.NoDefaultFolders {
+			defaults = map[string]string{"INBOX": ""}
+		}
+		for _, set := range []map[string]string{defaults, opts.Folders} {
 			for folder, role := range set {
 				if err := a.create(folder, role); err != nil {
 					return nil, err
@@ -270,6 +283,10 @@ func (s *session) Rename(name, newName string, options *imap.RenameOptions) erro
 	delete(s.user.folders, name)
 	s.user.mu.Unlock()
 	return nil
+}
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: s.srv.namespace, Delim: '/'}}}, nil
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
