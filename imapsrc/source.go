@@ -287,9 +287,8 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, trashByName
 	out.Set(client.FeatureDeleteNoDownload, true, remove+", or a move to Trash")
 	out.Set(client.FeatureExpunge, true, remove)
 	// The Trash found by name is said, as the guess may be wrong.
-	found := ""
 	if trashByName {
-		found = " (found by name: no folder has the \\Trash attribute)"
+		trash += " (found by name: no folder has the \\Trash attribute)"
 	}
 	switch {
 	case !rolesKnown:
@@ -297,9 +296,9 @@ func buildCapabilities(pre, caps imap.CapSet, tlsDesc, trash string, trashByName
 	case trash == "":
 		out.Set(client.FeatureTrash, false, "no folder with the \\Trash role or named Trash or Deleted Items")
 	case move:
-		out.Set(client.FeatureTrash, true, "UID MOVE to "+trash+found)
+		out.Set(client.FeatureTrash, true, "UID MOVE to "+trash)
 	default:
-		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + "+remove+found)
+		out.Set(client.FeatureTrash, true, "UID COPY to "+trash+" + "+remove)
 	}
 	if caps.Has(imap.CapSort) {
 		out.Set(client.FeatureServerSort, true, "UID SORT")
