@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/imapsrc/imaptest"
 )
 
 // listing builds LIST answers from "name" or "name \Attr \Attr" lines, all
@@ -138,5 +139,106 @@ func TestFolderRolesDecidedByAttributeThenName(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// courierFake answers like Courier-IMAP: no SPECIAL-USE, every folder
+// below the personal namespace "INBOX.". It answers NAMESPACE only once
+// the LIST behind it has arrived, so a client that waited for the answer
+// before listing would time out: the lookup costs no extra round trip.
+func courierFake(caps string) *fake {
+	var nsTag string
+	return &fake{caps: caps, handle: func(p *imaptest.Peer, tag, name, args string) bool {
+		switch name {
+		case "NAMESPACE":
+			nsTag = tag
+		case "LIST":
+			if nsTag != "" {
+				p.Send(`* NAMESPACE (("INBOX." ".")) NIL (("#shared." ".")("shared." "."))`, nsTag+" OK NAMESPACE completed.")
+				nsTag = ""
+			}
+			p.Send(`* LIST (\Marked \HasChildren) "." "INBOX"`,
+				`* LIST (\HasNoChildren) "." "INBOX.Drafts"`,
+				`* LIST (\HasNoChildren) "." "INBOX.Sent"`,
+				`* LIST (\HasNoChildren) "." "INBOX.Trash"`,
+				`* LIST (\HasNoChildren) "." "INBOX.Work"`,
+				tag+" OK LIST completed")
+		case "STATUS":
+			folder, _, _ := strings.Cut(args, " (")
+			p.Send("* STATUS "+folder+" (MESSAGES 0 UNSEEN 0)", tag+" OK STATUS Completed.")
+		default:
+			return false
+		}
+		return true
+	}}
+}
+
+func TestFolderRolesByNameOnCourierLayout(t *testing.T) {
+	f := courierFake("IMAP4rev1 UIDPLUS CHILDREN NAMESPACE IDLE")
+	acct := f.start(t)
+	store := &memRoles{}
+	src, err := Dial(bg, acct, client.DialOptions{Roles: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	folders, err := src.Folders(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, fo := range folders {
+		role := fo.Role
+		if fo.RoleGuessed {
+			role += " (by name)"
+		}
+		got[fo.Name] = role
+	}
+	want := map[string]string{"INBOX": "inbox", "INBOX.Drafts": "drafts (by name)", "INBOX.Sent": "sent (by name)",
+		"INBOX.Trash": "trash (by name)", "INBOX.Work": ""}
+	if !maps.Equal(got, want) {
+		t.Errorf("folders %v\nwant    %v", got, want)
+	}
+	if !f.saw("NAMESPACE") {
+		t.Error("no NAMESPACE sent to a server without SPECIAL-USE")
+	}
+	// Listing the folders remembered their roles, as guessed.
+	wantTrash := client.RoleFolder{Folder: "INBOX.Trash", ByName: true}
+	if store.roles[client.RoleTrash] != wantTrash || store.roles[client.RoleSent] != (client.RoleFolder{Folder: "INBOX.Sent", ByName: true}) {
+		t.Errorf("remembered %v", store.roles)
+	}
+	trashHow := func(s client.Source) string {
+		return s.Capabilities().Features[client.FeatureTrash].How
+	}
+	if how := trashHow(src); !strings.Contains(how, "INBOX.Trash (found by name") {
+		t.Errorf("capabilities say of the Trash: %q", how)
+	}
+
+	// A later session knows from the cache that the Trash was a guess,
+	// without listing.
+	again, err := Dial(bg, acct, client.DialOptions{Roles: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if how := trashHow(again); !strings.Contains(how, "INBOX.Trash (found by name") {
+		t.Errorf("next session's capabilities say of the Trash: %q", how)
+	}
+}
+
+// A server with SPECIAL-USE is not asked NAMESPACE: its roles come from
+// the attributes, and a listing costs what it did.
+func TestNoNamespaceAskedOfSpecialUseServer(t *testing.T) {
+	f := courierFake("IMAP4rev1 UIDPLUS CHILDREN NAMESPACE IDLE SPECIAL-USE")
+	src, err := Dial(bg, f.start(t), client.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := src.Folders(bg); err != nil {
+		t.Fatal(err)
+	}
+	if f.saw("NAMESPACE") {
+		t.Error("NAMESPACE sent to a server with SPECIAL-USE")
 	}
 }
