@@ -130,6 +130,49 @@ func (e *ServerError) Is(target error) bool {
 	return target == ErrServer || e.Auth && target == ErrAuth
 }
 
+// StaleIDsError: the server renumbered a folder (its UIDVALIDITY changed)
+// since its IDs were listed, so no ID listed before names a message any
+// more. It matches ErrStaleIDs.
+type StaleIDsError struct {
+	Folder      string
+	Listed, Now uint32 // the UIDVALIDITY then and now
+}
+
+func (e *StaleIDsError) Error() string {
+	return fmt.Sprintf("%s was renumbered by the server (UIDVALIDITY %d → %d) since it was listed; run %s and use the new IDs",
+		e.Folder, e.Listed, e.Now, listCommand(e.Folder))
+}
+
+func (e *StaleIDsError) Is(target error) bool { return target == ErrStaleIDs }
+
+// NotListedError: an ID now names another message than the one listed
+// under it (the server gave the UID to another message without changing
+// the folder's UIDVALIDITY); Differences says what differs. It matches
+// ErrStaleIDs: the ID no longer names what the user chose.
+type NotListedError struct {
+	Folder      string
+	ID          string
+	Differences []string // "Message-ID <a@x> → <b@y>", "size 120 → 4000"
+}
+
+func (e *NotListedError) Error() string {
+	return fmt.Sprintf("message %s in %s is not the one listed under that ID (%s); nothing was changed; run %s and use the new IDs",
+		e.ID, e.Folder, strings.Join(e.Differences, ", "), listCommand(e.Folder))
+}
+
+func (e *NotListedError) Is(target error) bool { return target == ErrStaleIDs }
+
+// listCommand is the command that lists folder.
+func listCommand(folder string) string {
+	if strings.EqualFold(folder, Inbox) {
+		return "duomail list"
+	}
+	if strings.ContainsAny(folder, " \t'\"$`\\") {
+		return "duomail list --folder '" + strings.ReplaceAll(folder, "'", `'\''`) + "'"
+	}
+	return "duomail list --folder " + folder
+}
+
 // MissingFolderError: the server has no folder of that name. Suggest is a
 // folder whose name differs only in case. It matches ErrNotFound.
 type MissingFolderError struct {

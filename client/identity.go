@@ -4,8 +4,49 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash"
+	"time"
 )
+
+// Identity is what tells one message from another where the server's IDs
+// are UIDs: a server may give a UID to another message without changing
+// the folder's UIDVALIDITY (a bug, or a mailbox rebuilt by hand), and only
+// what the message is made of shows it. The POP3 twin is Origin, whose
+// IDs prove even less and which compares header digests.
+type Identity struct {
+	MessageID string    // "" when the message has none, or unknown
+	Size      int64     // RFC822.SIZE; 0 when unknown
+	Received  time.Time // INTERNALDATE; zero when unknown
+}
+
+// IdentityOf is the identity an envelope records.
+func IdentityOf(e Envelope) Identity {
+	return Identity{MessageID: e.MessageID, Size: e.Size, Received: e.Received}
+}
+
+// Differences names what differs between the identity recorded at list
+// time and the one the server shows now, each as "what then → now". A
+// field recorded as unknown is not compared; a Message-ID recorded and now
+// gone is a difference, since a message's bytes never change on an IMAP
+// server.
+func (listed Identity) Differences(now Identity) []string {
+	var out []string
+	if listed.MessageID != "" && listed.MessageID != now.MessageID {
+		was, is := "<"+listed.MessageID+">", "none"
+		if now.MessageID != "" {
+			is = "<" + now.MessageID + ">"
+		}
+		out = append(out, "Message-ID "+was+" → "+is)
+	}
+	if listed.Size > 0 && listed.Size != now.Size {
+		out = append(out, fmt.Sprintf("size %d → %d", listed.Size, now.Size))
+	}
+	if !listed.Received.IsZero() && !now.Received.IsZero() && !listed.Received.Equal(now.Received) {
+		out = append(out, fmt.Sprintf("received %s → %s", listed.Received.UTC().Format(time.RFC3339), now.Received.UTC().Format(time.RFC3339)))
+	}
+	return out
+}
 
 // Origin records where a stored POP3 message came from, so that a later
 // session can tell whether the server still holds the same message: a UIDL

@@ -33,8 +33,9 @@ func (m *Mailbox) Flag(ctx context.Context, folder string, ids []string, op Flag
 		if err != nil {
 			return FlagResult{}, err
 		}
+		ref, _ = m.withListed(ctx, ref, ids)
 		if err := src.SetFlags(ctx, ref, ids, op, flags); err != nil {
-			return FlagResult{}, fmt.Errorf("flag: %w", err)
+			return FlagResult{}, changeError("flag", ids, err)
 		}
 		// The cache follows; a message it never saw is fine.
 		if err := m.Cache.ChangeFlags(ctx, folder, ids, op, flags); err != nil && !errors.Is(err, ErrNotFound) {
@@ -80,10 +81,11 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 		return DeleteResult{}, err
 	}
 	if m.caps.Has(FeatureMailOnServer) {
-		acted := m.describe(ctx, src, ref, ids)
+		ref, known := m.withListed(ctx, ref, ids)
+		acted := m.describe(ctx, src, ref, ids, known)
 		res, err := src.Delete(ctx, ref, ids, opts)
 		if err != nil {
-			return res, fmt.Errorf("delete: %w", err)
+			return res, changeError("delete", ids, err)
 		}
 		res.Messages = acted
 		if err := m.Cache.Remove(ctx, folder, ids); err != nil {
@@ -139,7 +141,7 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids []string, opts 
 			return DeleteResult{}, fmt.Errorf("delete %s: %w (neither on the server nor in the cache)", id, ErrNotFound)
 		}
 	}
-	res := DeleteResult{Expunged: true, Messages: m.describe(ctx, src, ref, ids)}
+	res := DeleteResult{Expunged: true, Messages: m.describe(ctx, src, ref, ids, m.cachedEnvelopes(ctx, ref.Name, ids))}
 	if len(serverIDs) > 0 {
 		r, err := src.Delete(ctx, ref, serverIDs, opts)
 		if err != nil {
@@ -177,10 +179,11 @@ func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest st
 	if err != nil {
 		return MoveResult{}, err
 	}
-	acted := m.describe(ctx, src, ref, ids)
+	ref, known := m.withListed(ctx, ref, ids)
+	acted := m.describe(ctx, src, ref, ids, known)
 	moved, err := src.Move(ctx, ref, ids, FolderName(dest), opts)
 	if err != nil {
-		return MoveResult{}, fmt.Errorf("move: %w", err)
+		return MoveResult{}, changeError("move", ids, err)
 	}
 	for i := range acted {
 		acted[i].NewID = moved[acted[i].ID]
@@ -188,15 +191,44 @@ func (m *Mailbox) Move(ctx context.Context, folder string, ids []string, dest st
 	return MoveResult{Messages: acted}, m.Cache.Remove(ctx, folder, ids)
 }
 
-// describe names the messages about to be acted on, from the cache or
-// else the server's envelopes. It is best effort: an ID neither knows is
-// listed bare, and the action itself reports what is missing.
-func (m *Mailbox) describe(ctx context.Context, src Source, ref FolderRef, ids []string) []Acted {
+// changeError names the command, and for a renumbered folder the IDs
+// given too, whose sentence names only the folder.
+func changeError(verb string, ids []string, err error) error {
+	var stale *StaleIDsError
+	if errors.As(err, &stale) {
+		return fmt.Errorf("%s %s: %w", verb, idList(ids), err)
+	}
+	return fmt.Errorf("%s: %w", verb, err)
+}
+
+// cachedEnvelopes returns what the cache holds of ids in folder, best
+// effort: an ID the cache does not know (or cannot read) is left out.
+func (m *Mailbox) cachedEnvelopes(ctx context.Context, folder string, ids []string) map[string]Envelope {
 	known := make(map[string]Envelope, len(ids))
-	m.Cache.List(ctx, ref.Name, ListOptions{IDs: ids}, func(e Envelope) error {
+	m.Cache.List(ctx, folder, ListOptions{IDs: ids}, func(e Envelope) error {
 		known[e.ID] = e
 		return nil
 	})
+	return known
+}
+
+// withListed adds to ref what the cache recorded of ids when they were
+// listed, so the Source acts only on the messages the user chose; it also
+// returns the cached envelopes. Only a Source whose IDs live on the server
+// (IMAP UIDs) is handed these: POP3 proves identity its own way (identify).
+func (m *Mailbox) withListed(ctx context.Context, ref FolderRef, ids []string) (FolderRef, map[string]Envelope) {
+	known := m.cachedEnvelopes(ctx, ref.Name, ids)
+	ref.Listed = make(map[string]Identity, len(known))
+	for id, e := range known {
+		ref.Listed[id] = IdentityOf(e)
+	}
+	return ref, known
+}
+
+// describe names the messages about to be acted on, from known (the
+// cache) or else the server's envelopes. It is best effort: an ID neither
+// knows is listed bare, and the action itself reports what is missing.
+func (m *Mailbox) describe(ctx context.Context, src Source, ref FolderRef, ids []string, known map[string]Envelope) []Acted {
 	var rest []string
 	for _, id := range ids {
 		if _, ok := known[id]; !ok {

@@ -92,9 +92,16 @@ type FolderStatus struct {
 // its message IDs. A Source that finds a different UIDVALIDITY on the server
 // returns an error wrapping ErrStaleIDs instead of acting on a UID that may now
 // name another message. UIDValidity 0 means "no expectation" (a fresh list).
+//
+// Listed, when not nil, holds what the cache recorded at list time about
+// the messages a change names, by ID: a Source that can read the same from
+// the server compares before it changes anything, and refuses a message
+// that is not the one listed (NotListedError). An ID missing from Listed
+// was never listed and is acted on as given.
 type FolderRef struct {
 	Name        string
 	UIDValidity uint32
+	Listed      map[string]Identity
 }
 
 // Envelope is one message as list prints it. The JSON field names are the

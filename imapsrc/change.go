@@ -60,10 +60,7 @@ func (s *Source) Delete(ctx context.Context, ref client.FolderRef, ids []string,
 	}
 	res := client.DeleteResult{Expunged: true}
 	err = s.run(ctx, op, func() error {
-		if err := s.useRef(op, ref, true); err != nil {
-			return err
-		}
-		if err := s.requireExisting(op, uids); err != nil {
+		if err := s.openTargets(op, ref, uids); err != nil {
 			return err
 		}
 		if s.caps.Has(imap.CapUIDPlus) {
@@ -291,10 +288,7 @@ func (s *Source) Move(ctx context.Context, ref client.FolderRef, ids []string, d
 // move returns the new UIDs the server reported (COPYUID), by old UID,
 // and how many messages besides uids a plain EXPUNGE removed.
 func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest string, allowOthers bool) (map[string]string, int, error) {
-	if err := s.useRef(op, ref, true); err != nil {
-		return nil, 0, err
-	}
-	if err := s.requireExisting(op, uids); err != nil {
+	if err := s.openTargets(op, ref, uids); err != nil {
 		return nil, 0, err
 	}
 	moved := map[string]string{}
@@ -367,7 +361,7 @@ func pairUIDs(into map[string]string, src, dst imap.UIDSet) {
 
 // SetFlags adds or removes flags with UID STORE +FLAGS.SILENT/-FLAGS.SILENT.
 func (s *Source) SetFlags(ctx context.Context, ref client.FolderRef, ids []string, op client.FlagOp, flags []client.Flag) error {
-	name := "flag"
+	name := "store flags in " + ref.Name
 	uids, err := parseIDs(name, ids)
 	if err != nil {
 		return err
@@ -381,10 +375,7 @@ func (s *Source) SetFlags(ctx context.Context, ref client.FolderRef, ids []strin
 		storeOp = imap.StoreFlagsDel
 	}
 	return s.run(ctx, name, func() error {
-		if err := s.useRef(name, ref, true); err != nil {
-			return err
-		}
-		if err := s.requireExisting(name, uids); err != nil {
+		if err := s.openTargets(name, ref, uids); err != nil {
 			return err
 		}
 		for _, set := range chunkUIDs(uids) {

@@ -196,9 +196,15 @@ func (s *Source) useRef(op string, ref client.FolderRef, write bool) error {
 	if err := s.selectFolder(op, ref.Name, write); err != nil {
 		return err
 	}
+	return s.checkValidity(ref)
+}
+
+// checkValidity refuses IDs listed under another UIDVALIDITY than the
+// selected folder's. The error is a whole sentence on its own: the
+// caller's op would add nothing to it.
+func (s *Source) checkValidity(ref client.FolderRef) error {
 	if ref.UIDValidity != 0 && ref.UIDValidity != s.sel.status.UIDValidity {
-		return fmt.Errorf("%s: %w: UIDVALIDITY of %s is now %d, the IDs were listed under %d",
-			op, client.ErrStaleIDs, ref.Name, s.sel.status.UIDValidity, ref.UIDValidity)
+		return &client.StaleIDsError{Folder: ref.Name, Listed: ref.UIDValidity, Now: s.sel.status.UIDValidity}
 	}
 	return nil
 }

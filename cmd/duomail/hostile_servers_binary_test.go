@@ -298,14 +298,46 @@ func TestBinaryHugeHeader(t *testing.T) {
 
 // fakeIMAPMessage is one message a scripted IMAP server serves.
 type fakeIMAPMessage struct {
-	uid     int
-	subject string
-	body    string
+	uid       int
+	subject   string
+	body      string
+	messageID string // without angle brackets; none when ""
+	received  string // INTERNALDATE; default "03-Jan-2023 10:00:00 +0000"
 }
 
 func (m fakeIMAPMessage) raw() string {
-	return "From: Sender <sender@example.org>\r\nSubject: " + m.subject + "\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n" +
+	id := ""
+	if m.messageID != "" {
+		id = "Message-ID: <" + m.messageID + ">\r\n"
+	}
+	return "From: Sender <sender@example.org>\r\nSubject: " + m.subject + "\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n" + id +
 		"Content-Type: text/plain; charset=utf-8\r\n\r\n" + m.body + "\r\n"
+}
+
+// inUIDSet reports whether uid is in a UID set as a client sends it
+// ("1", "2:4,7", "5:*"); highest stands for *.
+func inUIDSet(set string, uid, highest int) bool {
+	num := func(s string) int {
+		if s == "*" {
+			return highest
+		}
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	for _, r := range strings.Split(set, ",") {
+		lo, hi, isRange := strings.Cut(r, ":")
+		a, b := num(lo), num(lo)
+		if isRange {
+			b = num(hi)
+		}
+		if a > b {
+			a, b = b, a
+		}
+		if uid >= a && uid <= b {
+			return true
+		}
+	}
+	return false
 }
 
 // scriptIMAP is an IMAP server written out command by command, enough for
@@ -317,6 +349,8 @@ type scriptIMAP struct {
 	msgs     func(session int) []fakeIMAPMessage
 	hook     func(p *imaptest.Peer, tag, name, args string) bool
 	silent   bool // never greet
+	// uidValidity gives each session's UIDVALIDITY; 7 when nil.
+	uidValidity func(session int) uint32
 
 	mu       sync.Mutex
 	sessions int
@@ -412,7 +446,15 @@ func (f *scriptIMAP) serve(c net.Conn) {
 			if len(msgs) > 0 {
 				next = msgs[len(msgs)-1].uid + 1
 			}
-			p.Send(fmt.Sprintf("* %d EXISTS", len(msgs)), "* OK [UIDVALIDITY 7] ok", fmt.Sprintf("* OK [UIDNEXT %d] ok", next), tag+" OK [READ-ONLY] done")
+			validity := uint32(7)
+			if f.uidValidity != nil {
+				validity = f.uidValidity(session)
+			}
+			access := "[READ-WRITE]"
+			if name != "SELECT" {
+				access = "[READ-ONLY]"
+			}
+			p.Send(fmt.Sprintf("* %d EXISTS", len(msgs)), fmt.Sprintf("* OK [UIDVALIDITY %d] ok", validity), fmt.Sprintf("* OK [UIDNEXT %d] ok", next), tag+" OK "+access+" done")
 		case "SEARCH", "UID SEARCH":
 			var uids []string
 			for _, m := range msgs {
@@ -421,11 +463,26 @@ func (f *scriptIMAP) serve(c net.Conn) {
 			p.Send(strings.TrimSpace("* SEARCH "+strings.Join(uids, " ")), tag+" OK done")
 		case "UID FETCH":
 			var lines []string
+			set, _, _ := strings.Cut(args, " ")
+			highest := 0
+			if len(msgs) > 0 {
+				highest = msgs[len(msgs)-1].uid
+			}
 			for i, m := range msgs {
+				if !inUIDSet(set, m.uid, highest) {
+					continue
+				}
 				raw := m.raw()
 				items := fmt.Sprintf("UID %d FLAGS () RFC822.SIZE %d", m.uid, len(raw))
 				if strings.Contains(args, "ENVELOPE") {
-					items += fmt.Sprintf(` INTERNALDATE "03-Jan-2023 10:00:00 +0000" ENVELOPE ("Tue, 03 Jan 2023 10:00:00 +0000" %q (("Sender" NIL "sender" "example.org")) NIL NIL NIL NIL NIL NIL NIL)`, m.subject)
+					received, id := m.received, "NIL"
+					if received == "" {
+						received = "03-Jan-2023 10:00:00 +0000"
+					}
+					if m.messageID != "" {
+						id = `"<` + m.messageID + `>"`
+					}
+					items += fmt.Sprintf(` INTERNALDATE %q ENVELOPE ("Tue, 03 Jan 2023 10:00:00 +0000" %q (("Sender" NIL "sender" "example.org")) NIL NIL NIL NIL NIL NIL %s)`, received, m.subject, id)
 				}
 				if strings.Contains(args, "BODYSTRUCTURE") {
 					items += fmt.Sprintf(` BODYSTRUCTURE ("text" "plain" ("charset" "utf-8") NIL NIL "7bit" %d 1 NIL NIL NIL NIL)`, len(m.body)+2)

@@ -33,6 +33,23 @@ func sentCommands(stderr string) []string {
 
 var statsCommandsRE = regexp.MustCompile(`IMAP: (\d+) commands?`)
 
+// identityFetchRE matches a UID FETCH of four items in a trace; the items
+// come in any order.
+var identityFetchRE = regexp.MustCompile(`(?m)^C: \S+ UID FETCH \S+ \(([A-Z0-9.]+) ([A-Z0-9.]+) ([A-Z0-9.]+) ([A-Z0-9.]+)\)$`)
+
+// hasIdentityFetch reports whether a trace shows the UID FETCH of a
+// message's identity: UID, ENVELOPE, INTERNALDATE and RFC822.SIZE.
+func hasIdentityFetch(trace string) bool {
+	for _, m := range identityFetchRE.FindAllStringSubmatch(trace, -1) {
+		items := m[1:]
+		slices.Sort(items)
+		if slices.Equal(items, []string{"ENVELOPE", "INTERNALDATE", "RFC822.SIZE", "UID"}) {
+			return true
+		}
+	}
+	return false
+}
+
 // Each command on one folder costs authentication, one SELECT (read-write
 // for reading too, so servers keep their UIDs; never EXAMINE), its own
 // work and LOGOUT: no folder listing on connect (the Trash is looked up at
@@ -68,7 +85,13 @@ func TestBinaryCommandsSendOnlyWhatTheyNeedDovecot(t *testing.T) {
 	}
 	newest, older := rows[0][0], rows[1][0]
 	pinned([]string{auth, sel, "UID FETCH", "UID FETCH", logout}, "fetch", "--peek", newest)
-	pinned([]string{auth, sel, "UID SEARCH", "UID STORE", logout}, "flag", "--add", "flagged", newest)
+	// A change by ID first proves, with one UID FETCH of the Message-ID,
+	// size and INTERNALDATE pipelined behind the SELECT, that each UID
+	// still names the message listed (the FETCH also shows it exists).
+	r := pinned([]string{auth, sel, "UID FETCH", "UID STORE", logout}, "flag", "--add", "flagged", newest)
+	if !hasIdentityFetch(r.stderr) {
+		t.Errorf("flag sent no identity FETCH:\n%s", r.stderr)
+	}
 	// The first sync fetches flags and then the envelopes it lacks; the
 	// next ones find the folder unchanged.
 	pinned([]string{auth, sel, "UID FETCH", "UID FETCH", logout}, "sync")
@@ -79,8 +102,8 @@ func TestBinaryCommandsSendOnlyWhatTheyNeedDovecot(t *testing.T) {
 	pinned([]string{auth, sel, logout}, "sync", "--bodies")
 	pinned([]string{auth, sel, logout}, "sync")
 	// The Trash is looked up once, when the first delete needs it.
-	pinned([]string{auth, "LIST", sel, "UID SEARCH", "UID MOVE", logout}, "delete", newest)
-	pinned([]string{auth, sel, "UID SEARCH", "UID MOVE", logout}, "delete", older)
+	pinned([]string{auth, "LIST", sel, "UID FETCH", "UID MOVE", logout}, "delete", newest)
+	pinned([]string{auth, sel, "UID FETCH", "UID MOVE", logout}, "delete", older)
 	pinned([]string{auth, sel, "UID SEARCH", "UID FETCH", logout}, "list", "--limit", "2")
 
 	// Mail gone since the last sync: flags changed since its
@@ -88,7 +111,7 @@ func TestBinaryCommandsSendOnlyWhatTheyNeedDovecot(t *testing.T) {
 	pinned([]string{auth, sel, "UID FETCH", "UID SEARCH", logout}, "sync", "--bodies")
 	// New mail: its UID range, the changed flags, and its body.
 	m.d.Deliver(t, m.user, "INBOX", []byte("Message-ID: <late@example.org>\r\nSubject: late arrival\r\n\r\nhello\r\n"))
-	r := pinned([]string{auth, sel, "UID FETCH", "UID FETCH", "UID FETCH", logout}, "sync", "--bodies", "--json")
+	r = pinned([]string{auth, sel, "UID FETCH", "UID FETCH", "UID FETCH", logout}, "sync", "--bodies", "--json")
 	rep := jsonOf[struct {
 		Synced []struct{ New, Downloaded, Vanished int }
 	}](t, r)
