@@ -20,12 +20,19 @@ var identityItems = &imap.FetchOptions{UID: true, Envelope: true, RFC822Size: tr
 // ref.Listed recorded one, the very message listed under it. A UID can name
 // another message under the same UIDVALIDITY (a server bug, a mailbox
 // rebuilt by hand); a change made to it would hit mail the user never
-// chose. With identities to compare, one UID FETCH of them goes out right
-// behind the SELECT (one round trip for both) and also shows which UIDs
-// exist; without, a UID SEARCH does that, as before identities were kept.
+// chose. One UID FETCH of the identities goes out right behind the SELECT
+// (one round trip for both) and also shows which UIDs exist, listed or
+// not (a UID never listed is changed as given). A caller with no record
+// at all (Listed nil) gets the UID SEARCH for existence alone.
 // Any message that is not the one listed refuses the whole change: acting
 // on the others would leave the user to work out which half happened.
 func (s *Source) openTargets(op string, ref client.FolderRef, uids []imap.UID) error {
+	if ref.Listed == nil {
+		if err := s.useRef(op, ref, true); err != nil {
+			return err
+		}
+		return s.requireExisting(op, uids)
+	}
 	var listed, unlisted []imap.UID
 	for _, u := range uids {
 		if _, ok := ref.Listed[uidString(u)]; ok {
@@ -33,15 +40,6 @@ func (s *Source) openTargets(op string, ref client.FolderRef, uids []imap.UID) e
 		} else {
 			unlisted = append(unlisted, u)
 		}
-	}
-	if len(listed) == 0 {
-		if err := s.useRef(op, ref, true); err != nil {
-			return err
-		}
-		if ref.Listed != nil {
-			s.neverListed(ref.Name, unlisted)
-		}
-		return s.requireExisting(op, uids)
 	}
 
 	var selCmd *imapclient.SelectCommand
@@ -115,7 +113,9 @@ func (s *Source) openTargets(op string, ref client.FolderRef, uids []imap.UID) e
 	if len(wrong) > 0 {
 		return errors.Join(wrong...)
 	}
-	s.note("imap: uid " + formatUIDs(listed) + " in " + ref.Name + ": Message-ID, size and INTERNALDATE agree with what was listed")
+	if len(listed) > 0 {
+		s.note("imap: uid " + formatUIDs(listed) + " in " + ref.Name + ": Message-ID, size and INTERNALDATE agree with what was listed")
+	}
 	s.neverListed(ref.Name, unlisted)
 	return nil
 }
