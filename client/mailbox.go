@@ -334,30 +334,38 @@ func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions
 const writeThroughBatch = 2000
 
 // listServer lists from the server; the total is the folder's count when
-// every message is listed (not --unseen).
+// every message is listed (not --unseen). IMAP envelopes are recorded in
+// the cache by a writer of their own while the listing goes on, so the
+// disk's waits do not stall the network; envelopes the cache already
+// holds are not fetched again (only their flags are).
 func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions, fn func(Envelope) error) (int, error) {
 	var (
 		batch   []Envelope // IMAP: recorded in batches, in any order
 		ordered []Envelope // POP3: kept to be recorded oldest first
-		adopted bool
 		fnErr   error
+		writer  *envelopeWriter
 	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if !adopted {
-			if err := m.adoptValidity(ctx, folder, batch[0].UIDValidity); err != nil {
-				return err
+	// A cache that held nothing of this UIDVALIDITY when the listing began
+	// is not asked chunk by chunk (a first listing of a large folder).
+	var cacheValidity *uint32
+	opts.Known = func(uidValidity uint32, ids []string) (map[string]Envelope, error) {
+		if cacheValidity == nil {
+			st, err := m.Cache.State(ctx, folder)
+			if err != nil {
+				return nil, err
 			}
-			adopted = true
+			cacheValidity = &st.UIDValidity
 		}
-		if err := m.Cache.PutEnvelopes(ctx, folder, batch); err != nil {
-			return fmt.Errorf("list %s: record in cache: %w", folder, err)
+		if *cacheValidity != uidValidity {
+			return nil, nil
 		}
-		batch = batch[:0]
-		return nil
+		return m.knownEnvelopes(ctx, folder, uidValidity, ids)
 	}
+	defer func() {
+		if writer != nil {
+			writer.close()
+		}
+	}()
 	st, err := src.List(ctx, FolderRef{Name: folder}, opts, func(e Envelope) error {
 		if err := fn(e); err != nil {
 			fnErr = err
@@ -371,10 +379,11 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 		}
 		batch = append(batch, e)
 		if len(batch) >= writeThroughBatch {
-			if err := flush(); err != nil {
-				fnErr = err
-				return err
+			if writer == nil {
+				writer = m.startEnvelopeWriter(ctx, folder, batch[0].UIDValidity)
 			}
+			writer.put(batch)
+			batch = nil
 		}
 		return nil
 	})
@@ -388,13 +397,15 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 	if opts.Unseen {
 		total = -1
 	}
-	if !adopted {
-		if err := m.adoptValidity(ctx, folder, st.UIDValidity); err != nil {
-			return -1, err
-		}
-		adopted = true
+	if writer == nil {
+		writer = m.startEnvelopeWriter(ctx, folder, st.UIDValidity)
 	}
-	if err := flush(); err != nil {
+	if len(batch) > 0 {
+		writer.put(batch)
+	}
+	err = writer.close()
+	writer = nil
+	if err != nil {
 		return -1, err
 	}
 	if len(ordered) == 0 {
@@ -409,6 +420,67 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 		return -1, fmt.Errorf("list %s: record in cache: %w", folder, err)
 	}
 	return total, nil
+}
+
+// knownEnvelopes returns the cached envelopes among ids, for the folder
+// under uidValidity (none when the cache holds another UIDVALIDITY).
+func (m *Mailbox) knownEnvelopes(ctx context.Context, folder string, uidValidity uint32, ids []string) (map[string]Envelope, error) {
+	out := make(map[string]Envelope, len(ids))
+	err := m.Cache.List(ctx, folder, ListOptions{IDs: ids}, func(e Envelope) error {
+		if e.UIDValidity == uidValidity {
+			out[e.ID] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: look up cached envelopes: %w", folder, err)
+	}
+	return out, nil
+}
+
+// envelopeWriter records listed envelopes in the cache on a goroutine of
+// its own, one batch waiting at most, so a listing holds bounded memory.
+type envelopeWriter struct {
+	batches chan []Envelope
+	done    chan error
+	err     error
+	closed  bool
+}
+
+// startEnvelopeWriter starts a writer that first makes the cache adopt
+// uidValidity (forgetting what it held under another).
+func (m *Mailbox) startEnvelopeWriter(ctx context.Context, folder string, uidValidity uint32) *envelopeWriter {
+	w := &envelopeWriter{batches: make(chan []Envelope, 1), done: make(chan error, 1)}
+	go func() {
+		err := m.adoptValidity(ctx, folder, uidValidity)
+		for envs := range w.batches {
+			if err == nil {
+				if perr := m.Cache.PutEnvelopes(ctx, folder, envs); perr != nil {
+					err = fmt.Errorf("list %s: record in cache: %w", folder, perr)
+				}
+			}
+		}
+		w.done <- err
+	}()
+	return w
+}
+
+// put hands a batch over, waiting while the writer still stores the one
+// before the last. A writer that failed keeps taking batches and drops
+// them; close reports its error.
+func (w *envelopeWriter) put(envs []Envelope) {
+	w.batches <- envs
+}
+
+// close waits until every batch is recorded and returns the first error.
+func (w *envelopeWriter) close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	close(w.batches)
+	w.err = <-w.done
+	return w.err
 }
 
 // Progress reports how a sync advances, for a progress bar.

@@ -252,6 +252,13 @@ type ListOptions struct {
 	// (each engine's natural newest-first order). Reverse turns it round.
 	Sort    SortKey
 	Reverse bool
+	// Known, when set, returns the envelopes the caller already holds
+	// among ids, for the folder as it is under uidValidity. A message's
+	// envelope, size and arrival never change under one UIDVALIDITY, so
+	// a source that can ask for flags alone asks only that for these: a
+	// page of a folder already listed costs no header reads on the server.
+	// Sources whose IDs are not stable that way ignore it.
+	Known func(uidValidity uint32, ids []string) (map[string]Envelope, error)
 }
 
 // SortKey is what list and search order by.

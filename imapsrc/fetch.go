@@ -77,32 +77,9 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 		if opts.Limit > 0 && len(opts.IDs) == 0 && len(uids) > opts.Limit {
 			uids = uids[:opts.Limit]
 		}
-		var gone []imap.UID
-		for len(uids) > 0 {
-			chunk := uids[:min(listChunk, len(uids))]
-			uids = uids[len(chunk):]
-			got, err := s.fetchMeta(chunk, envelopeItems)
-			if err != nil {
-				return s.translate(op, err)
-			}
-			lost, err := s.unmatched(op, chunk, got)
-			if err != nil {
-				return err
-			}
-			gone = append(gone, lost...)
-			for _, u := range chunk {
-				buf := got[u]
-				if buf == nil {
-					continue
-				}
-				env, _ := envelopeFrom(buf, ref.Name, st.UIDValidity)
-				// fetch shows Reply-To; a listing does not, and the cache
-				// that POP3 lists from keeps none.
-				env.ReplyTo = nil
-				if err := fn(env); err != nil {
-					return &callbackError{err}
-				}
-			}
+		gone, err := s.listPages(op, ref.Name, st.UIDValidity, uids, opts.Known, fn)
+		if err != nil {
+			return err
 		}
 		// Mail deleted meanwhile simply is not listed, unless the caller
 		// asked for it by ID.
@@ -112,6 +89,227 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 		return nil
 	})
 	return st, err
+}
+
+// listWindow is how many chunk FETCHes of a listing are in flight at
+// once: the server answers the next chunks while this side decodes and
+// hands over the last, instead of the two taking turns; memory stays
+// bounded by what imapclient buffers per command.
+const listWindow = 4
+
+var flagItems = &imap.FetchOptions{UID: true, Flags: true}
+
+// listPage is one chunk of a listing on the wire: envelopes asked for in
+// full, and those the caller already knows asked for their flags alone.
+type listPage struct {
+	uids  []imap.UID // in the order to deliver
+	known map[imap.UID]client.Envelope
+	cmds  []*pageFetch
+	got   map[imap.UID]*imapclient.FetchMessageBuffer
+}
+
+// pageFetch is one FETCH of a chunk, read by a goroutine of its own: a
+// server may answer pipelined FETCHes interleaved (Dovecot does), and
+// imapclient stalls every command when one command's unread answers pile up.
+type pageFetch struct {
+	cmd  *imapclient.FetchCommand
+	got  map[imap.UID]*imapclient.FetchMessageBuffer
+	err  error
+	done chan struct{}
+}
+
+func startPageFetch(cmd *imapclient.FetchCommand, items *imap.FetchOptions, wanted map[imap.UID]bool) *pageFetch {
+	f := &pageFetch{cmd: cmd, got: make(map[imap.UID]*imapclient.FetchMessageBuffer), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+			buf, err := msg.Collect()
+			if err != nil {
+				if f.err == nil {
+					f.err = err
+				}
+				continue
+			}
+			if wanted[buf.UID] && complete(buf, items) {
+				f.got[buf.UID] = buf
+			}
+		}
+		if err := cmd.Close(); err != nil && f.err == nil {
+			f.err = err
+		}
+	}()
+	return f
+}
+
+// listPages fetches the envelopes of uids in chunks, several chunks in
+// flight at a time, and hands them to fn in the order of uids. It returns
+// the UIDs expunged meanwhile.
+func (s *Source) listPages(op, folder string, uidValidity uint32, uids []imap.UID, known func(uint32, []string) (map[string]client.Envelope, error), fn func(client.Envelope) error) ([]imap.UID, error) {
+	var (
+		inFlight []*listPage
+		gone     []imap.UID
+	)
+	// An early return must not leave answers on the wire: imapclient
+	// would stall on a command nobody reads and hang the next one.
+	defer func() {
+		for _, p := range inFlight {
+			for _, f := range p.cmds {
+				<-f.done
+			}
+		}
+	}()
+	start := func(chunk []imap.UID) error {
+		p := &listPage{uids: chunk, got: make(map[imap.UID]*imapclient.FetchMessageBuffer, len(chunk))}
+		if known != nil {
+			ids := make([]string, len(chunk))
+			for i, u := range chunk {
+				ids[i] = uidString(u)
+			}
+			envs, err := known(uidValidity, ids)
+			if err != nil {
+				return &callbackError{err}
+			}
+			p.known = make(map[imap.UID]client.Envelope, len(envs))
+			for _, u := range chunk {
+				if e, ok := envs[uidString(u)]; ok {
+					p.known[u] = e
+				}
+			}
+		}
+		wanted := make(map[imap.UID]bool, len(chunk))
+		var full, flagsOnly []imap.UID
+		for _, u := range chunk {
+			wanted[u] = true
+			if _, ok := p.known[u]; ok {
+				flagsOnly = append(flagsOnly, u)
+			} else {
+				full = append(full, u)
+			}
+		}
+		for _, part := range []struct {
+			uids  []imap.UID
+			items *imap.FetchOptions
+		}{{full, envelopeItems}, {flagsOnly, flagItems}} {
+			if len(part.uids) == 0 {
+				continue
+			}
+			for _, set := range chunkUIDs(part.uids) {
+				p.cmds = append(p.cmds, startPageFetch(s.c.Fetch(set, part.items), part.items, wanted))
+			}
+		}
+		inFlight = append(inFlight, p)
+		return nil
+	}
+	// collect waits for the answers of the oldest chunk in flight.
+	collect := func() (*listPage, error) {
+		p := inFlight[0]
+		inFlight = inFlight[1:]
+		var first error
+		for _, f := range p.cmds {
+			<-f.done
+			if f.err != nil && first == nil {
+				first = f.err
+			}
+			for u, b := range f.got {
+				p.got[u] = b
+			}
+		}
+		p.cmds = nil
+		return p, first
+	}
+	deliver := func(p *listPage) error {
+		if missing := missingUIDs(p.uids, p.got); len(missing) > 0 {
+			// Asked again one by one kind, with nothing else in flight so
+			// that the answers cannot queue behind unread ones.
+			var done []*listPage
+			for len(inFlight) > 0 {
+				q, err := collect()
+				if err != nil {
+					return s.translate(op, err)
+				}
+				done = append(done, q)
+			}
+			var full, flagsOnly []imap.UID
+			for _, u := range missing {
+				if _, ok := p.known[u]; ok {
+					flagsOnly = append(flagsOnly, u)
+				} else {
+					full = append(full, u)
+				}
+			}
+			for _, part := range []struct {
+				uids  []imap.UID
+				items *imap.FetchOptions
+			}{{full, envelopeItems}, {flagsOnly, flagItems}} {
+				if len(part.uids) == 0 {
+					continue
+				}
+				got, err := s.fetchMeta(part.uids, part.items)
+				if err != nil {
+					return s.translate(op, err)
+				}
+				for u, b := range got {
+					p.got[u] = b
+				}
+			}
+			lost, err := s.unmatched(op, p.uids, p.got)
+			if err != nil {
+				return err
+			}
+			gone = append(gone, lost...)
+			// The chunks drained above go back in front, in order.
+			inFlight = append(done, inFlight...)
+			for _, q := range done {
+				q.cmds = nil
+			}
+		}
+		for _, u := range p.uids {
+			buf := p.got[u]
+			if buf == nil {
+				continue
+			}
+			var env client.Envelope
+			if e, ok := p.known[u]; ok {
+				env = e
+				env.Flags = flagsFrom(buf.Flags)
+			} else {
+				env, _ = envelopeFrom(buf, folder, uidValidity)
+				// fetch shows Reply-To; a listing does not, and the cache
+				// that POP3 lists from keeps none.
+				env.ReplyTo = nil
+			}
+			if err := fn(env); err != nil {
+				return &callbackError{err}
+			}
+		}
+		return nil
+	}
+	for len(uids) > 0 || len(inFlight) > 0 {
+		for len(uids) > 0 && len(inFlight) < listWindow {
+			chunk := uids[:min(listChunk, len(uids))]
+			uids = uids[len(chunk):]
+			if err := start(chunk); err != nil {
+				return nil, err
+			}
+		}
+		if inFlight[0].cmds == nil {
+			// Collected already while another chunk was asked again.
+			p := inFlight[0]
+			inFlight = inFlight[1:]
+			if err := deliver(p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p, err := collect()
+		if err != nil {
+			return nil, s.translate(op, err)
+		}
+		if err := deliver(p); err != nil {
+			return nil, err
+		}
+	}
+	return gone, nil
 }
 
 // fetchMeta fetches items without body sections for the given UIDs and asks
