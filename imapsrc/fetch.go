@@ -97,7 +97,11 @@ func (s *Source) List(ctx context.Context, ref client.FolderRef, opts client.Lis
 // bounded by what imapclient buffers per command.
 const listWindow = 4
 
-var flagItems = &imap.FetchOptions{UID: true, Flags: true}
+// knownItems are asked for messages whose envelope the caller holds: the
+// flags, and the envelope to recognise a server that reused a UID for
+// other content. Size and structure, which cost Dovecot a read of its
+// whole UID list or of the message, come from what the caller holds.
+var knownItems = &imap.FetchOptions{UID: true, Flags: true, Envelope: true}
 
 // listPage is one chunk of a listing on the wire: envelopes asked for in
 // full, and those the caller already knows asked for their flags alone.
@@ -189,7 +193,7 @@ func (s *Source) listPages(op, folder string, uidValidity uint32, uids []imap.UI
 		for _, part := range []struct {
 			uids  []imap.UID
 			items *imap.FetchOptions
-		}{{full, envelopeItems}, {flagsOnly, flagItems}} {
+		}{{full, envelopeItems}, {flagsOnly, knownItems}} {
 			if len(part.uids) == 0 {
 				continue
 			}
@@ -218,6 +222,14 @@ func (s *Source) listPages(op, folder string, uidValidity uint32, uids []imap.UI
 		return p, first
 	}
 	deliver := func(p *listPage) error {
+		for u, e := range p.known {
+			if buf := p.got[u]; buf != nil && !sameEnvelope(e, buf) {
+				// The server reused the UID (against the protocol): what
+				// it says now wins, asked for in full below.
+				delete(p.known, u)
+				delete(p.got, u)
+			}
+		}
 		if missing := missingUIDs(p.uids, p.got); len(missing) > 0 {
 			// Asked again one by one kind, with nothing else in flight so
 			// that the answers cannot queue behind unread ones.
@@ -240,7 +252,7 @@ func (s *Source) listPages(op, folder string, uidValidity uint32, uids []imap.UI
 			for _, part := range []struct {
 				uids  []imap.UID
 				items *imap.FetchOptions
-			}{{full, envelopeItems}, {flagsOnly, flagItems}} {
+			}{{full, envelopeItems}, {flagsOnly, knownItems}} {
 				if len(part.uids) == 0 {
 					continue
 				}
@@ -272,6 +284,10 @@ func (s *Source) listPages(op, folder string, uidValidity uint32, uids []imap.UI
 			if e, ok := p.known[u]; ok {
 				env = e
 				env.Flags = flagsFrom(buf.Flags)
+				fresh, _ := envelopeFrom(buf, folder, uidValidity)
+				// The header fields as the server gives them, as from an
+				// empty cache.
+				env.From, env.To, env.Cc, env.Subject, env.Date, env.MessageID, env.InReplyTo = fresh.From, fresh.To, fresh.Cc, fresh.Subject, fresh.Date, fresh.MessageID, fresh.InReplyTo
 			} else {
 				env, _ = envelopeFrom(buf, folder, uidValidity)
 				// fetch shows Reply-To; a listing does not, and the cache
@@ -310,6 +326,18 @@ func (s *Source) listPages(op, folder string, uidValidity uint32, uids []imap.UI
 		}
 	}
 	return gone, nil
+}
+
+// sameEnvelope says whether the server's ENVELOPE in buf is the one held
+// for the message: the same Message-ID, or without one the same subject
+// and date. (A held envelope may come from the parsed message, whose
+// addresses can be spelled differently from the server's ENVELOPE.)
+func sameEnvelope(held client.Envelope, buf *imapclient.FetchMessageBuffer) bool {
+	fresh, _ := envelopeFrom(buf, held.Folder, held.UIDValidity)
+	if fresh.MessageID != "" || held.MessageID != "" {
+		return fresh.MessageID == held.MessageID
+	}
+	return fresh.Subject == held.Subject && fresh.Date.Equal(held.Date)
 }
 
 // fetchMeta fetches items without body sections for the given UIDs and asks
