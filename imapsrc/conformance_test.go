@@ -13,7 +13,8 @@ import (
 )
 
 // TestConformance runs the suite every Source passes, on imapmemserver in
-// the process and on a real Dovecot (STARTTLS with the test CA).
+// the process and on two real servers, Dovecot and GNU Mailutils imap4d
+// (STARTTLS with the test CA).
 func TestConformance(t *testing.T) {
 	t.Run("imapmemserver", func(t *testing.T) {
 		sourcetest.Run(t, sourcetest.Harness{New: func(t testing.TB) *sourcetest.Mailbox {
@@ -50,6 +51,21 @@ func TestConformance(t *testing.T) {
 				},
 				Deliver:     func(t testing.TB, folder string, raw []byte) { d.Deliver(t, user, folder, raw) },
 				Wire:        sourcetest.WireForm,
+				OtherFolder: "Archive",
+			}
+		}})
+	})
+	t.Run("mailutils", func(t *testing.T) {
+		m := sourcetest.StartMailutils(t)
+		sourcetest.Run(t, sourcetest.Harness{New: func(t testing.TB) *sourcetest.Mailbox {
+			user := m.AddUser(t)
+			return &sourcetest.Mailbox{
+				Addr: net.JoinHostPort(m.Host, strconv.Itoa(m.IMAPPort)),
+				DialAddr: func(t testing.TB, addr string) client.Source {
+					return dialAddr(t, addr, client.TLSStartTLS, m.CAFile, user)
+				},
+				Deliver:     func(t testing.TB, folder string, raw []byte) { m.Deliver(t, user, folder, raw) },
+				Wire:        sourcetest.MailutilsWire,
 				OtherFolder: "Archive",
 			}
 		}})

@@ -13,8 +13,9 @@ import (
 )
 
 // TestConformance runs the suite every Source passes, on pop3test in the
-// process (a fresh server per mailbox) and on a real Dovecot (STARTTLS
-// with the test CA), as imapsrc's TestConformance does for IMAP.
+// process (a fresh server per mailbox) and on two real servers, Dovecot
+// and GNU Mailutils pop3d (STARTTLS with the test CA), as imapsrc's
+// TestConformance does for IMAP.
 func TestConformance(t *testing.T) {
 	t.Run("pop3test", func(t *testing.T) {
 		sourcetest.Run(t, sourcetest.Harness{New: func(t testing.TB) *sourcetest.Mailbox {
@@ -76,6 +77,30 @@ func TestConformance(t *testing.T) {
 					d.Deliver(t, user, folder, raw)
 				},
 				Wire: sourcetest.POP3WireForm,
+			}
+		}, Parallel: true})
+	})
+	t.Run("mailutils", func(t *testing.T) {
+		m := sourcetest.StartMailutils(t)
+		sourcetest.Run(t, sourcetest.Harness{New: func(t testing.TB) *sourcetest.Mailbox {
+			user := m.AddUser(t)
+			return &sourcetest.Mailbox{
+				Addr: net.JoinHostPort(m.Host, strconv.Itoa(m.POP3Port)),
+				DialAddr: func(t testing.TB, addr string) client.Source {
+					host, port := splitAddr(t, addr)
+					acct := account(host, port, client.TLSStartTLS)
+					acct.Username, acct.Password, acct.CAFile = user, passwordFunc(sourcetest.Password), m.CAFile
+					s, err := Dial(context.Background(), acct, client.DialOptions{})
+					if err != nil {
+						t.Fatalf("dial %s: %v\n%s", addr, err, m.Log())
+					}
+					return s
+				},
+				Deliver: func(t testing.TB, folder string, raw []byte) { m.Deliver(t, user, folder, raw) },
+				Wire:    func(raw []byte) []byte { return sourcetest.POP3WireForm(sourcetest.MailutilsWire(raw)) },
+				Served: func(id string, raw []byte) []byte {
+					return sourcetest.POP3WireForm(sourcetest.MailutilsPOP3Served(id, raw))
+				},
 			}
 		}, Parallel: true})
 	})
