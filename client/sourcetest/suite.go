@@ -534,16 +534,24 @@ func testSetFlags(t *testing.T, mb *Mailbox) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Another device sees the change.
-	other := dial(t, mb)
-	_, seen := inventory(t, other, inbox())
+	// Another device sees the change once the session has ended (GNU
+	// Mailutils writes flags to its Maildir only when the session closes
+	// the folder; every duomail command is one session).
+	if err := src.Close(); err != nil {
+		t.Fatalf("Close after setting flags: %v", err)
+	}
+	_, seen := inventory(t, dial(t, mb), inbox())
 	if f := seen[0].Flags; !client.HasFlag(f, client.FlagFlagged) || !client.HasFlag(f, client.FlagSeen) {
 		t.Errorf("flags seen by a second connection: %v", f)
 	}
+	src = dial(t, mb)
 	if err := src.SetFlags(ctxT(t), inbox(), ids(items), client.FlagRemove, []client.Flag{client.FlagFlagged}); err != nil {
 		t.Fatal(err)
 	}
-	_, seen = inventory(t, other, inbox())
+	if err := src.Close(); err != nil {
+		t.Fatalf("Close after setting flags: %v", err)
+	}
+	_, seen = inventory(t, dial(t, mb), inbox())
 	if f := seen[0].Flags; client.HasFlag(f, client.FlagFlagged) || !client.HasFlag(f, client.FlagSeen) {
 		t.Errorf("after removing flagged: %v", f)
 	}
