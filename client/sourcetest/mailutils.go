@@ -143,8 +143,7 @@ func StartMailutils(t testing.TB) *Mailutils {
 	}
 
 	// Shared by both daemons. Users come from the passwd file above only
-	// (no PAM, no system accounts); a new folder is a Maildir; the
-	// session locks live in the test's directory, not /var/lock.
+	// (no PAM, no system accounts); a new folder is a Maildir.
 	common := fmt.Sprintf(`auth {
   authorization virtdomain;
   authentication generic;
@@ -158,10 +157,6 @@ logging {
 mailbox {
   mailbox-type maildir;
 };
-mandatory-locking {
-  enable yes;
-  lock-directory %[4]q;
-};
 mode daemon;
 foreground yes;
 max-children 200;
@@ -169,12 +164,18 @@ tls {
   ssl-certificate-file %[2]q;
   ssl-key-file %[3]q;
 };
-`, filepath.Join(dir, "passwd"), certFile, keyFile, filepath.Join(dir, "lock"))
+`, filepath.Join(dir, "passwd"), certFile, keyFile)
+	// pop3d locks the mailbox for the session (POP3 wants exclusive
+	// access), by default in /var/lock/subsys/mail, which need not exist:
+	// here in the test's directory. imap4d keeps its default, no such lock:
+	// with one, a second session's SELECT opens the folder [READ-ONLY].
+	popLock := fmt.Sprintf("mandatory-locking {\n  enable yes;\n  lock-directory %q;\n};\n", filepath.Join(dir, "lock"))
 	for _, d := range []struct {
 		bin, name   string
 		plain, impl int
-	}{{imap4d, "imap4d", m.IMAPPort, m.IMAPSPort}, {pop3d, "pop3d", m.POP3Port, m.POP3SPort}} {
-		conf := common + fmt.Sprintf(`pidfile %[1]q;
+		extra       string
+	}{{imap4d, "imap4d", m.IMAPPort, m.IMAPSPort, ""}, {pop3d, "pop3d", m.POP3Port, m.POP3SPort, popLock}} {
+		conf := common + d.extra + fmt.Sprintf(`pidfile %[1]q;
 server %[2]s:%[3]d {
   tls-mode ondemand;
 };
