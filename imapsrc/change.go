@@ -403,8 +403,12 @@ func (s *Source) requireExisting(op string, uids []imap.UID) error {
 			found[u] = true
 		}
 	}
-	if missing := missingUIDs(uids, found); len(missing) > 0 {
-		return s.missing(missing)
+	gone, err := s.confirmMissing(missingUIDs(uids, found))
+	if err != nil {
+		return s.translate(op, err)
+	}
+	if len(gone) > 0 {
+		return s.missing(gone)
 	}
 	return nil
 }

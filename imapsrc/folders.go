@@ -484,11 +484,17 @@ func (s *Source) checkMissing(op string, asked []imap.UID, got func(imap.UID) bo
 			exist = append(exist, u)
 		}
 	}
+	unfound := missingUIDs(missing, setOf(exist))
+	gone, err := s.confirmMissing(unfound)
+	if err != nil {
+		return s.translate(op, err)
+	}
+	exist = append(exist, missingUIDs(unfound, setOf(gone))...)
 	if len(exist) > 0 {
 		return fmt.Errorf("%s: %w: the server did not deliver uid %s in a form this client can match (FETCH items out of order or duplicated)",
 			op, client.ErrProtocol, formatUIDs(exist))
 	}
-	return s.missing(missing)
+	return s.missing(gone)
 }
 
 // noFolder explains a folder the server does not have, offering one
