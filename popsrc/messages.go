@@ -141,12 +141,19 @@ func (s *Source) load() error {
 		uids   = map[int]string{}
 		noUIDL string
 	)
-	reqs := []request{{op: "list", line: "LIST", multi: true}}
+	// UIDL before LIST: GNU Mailutils pop3d makes a message's UIDL up
+	// the first time it is asked for, as an X-UIDL header added to the
+	// message, and a LIST sent before that counts the message without
+	// the header that RETR will send and the next session's LIST will
+	// count. Asked in this order, its sizes agree with the bytes and
+	// stay the same from session to session.
+	var reqs []request
 	if s.uidl != refused {
 		reqs = append(reqs, request{op: "uidl", line: "UIDL", multi: true})
 	}
+	reqs = append(reqs, request{op: "list", line: "LIST", multi: true})
 	err := s.exchange(reqs, func(i int, r response) error {
-		if i == 1 {
+		if reqs[i].op == "uidl" {
 			if r.refusal != nil {
 				noUIDL = r.refusal.Text
 				return nil

@@ -295,12 +295,12 @@ func (m *Mailutils) Files(user, folder string) []string {
 }
 
 // MailutilsPOP3Served is what Mailutils pop3d sends for a message given to
-// Deliver, the first time: the IMAP form (MailutilsWire) with an X-UIDL
-// header naming its UIDL at the end of the header. Mailutils makes that
-// header up when a client asks for the UIDL (Qpopper's convention: the
-// UIDL is an MD5 of the message, the folder's UIDVALIDITY and the UID),
-// sends it with the message, and writes it into the file when the session
-// ends; LIST in that session counts the message without it.
+// Deliver: the IMAP form (MailutilsWire) with an X-UIDL header naming its
+// UIDL at the end of the header. Mailutils makes that header up when a
+// client first asks for the UIDL (Qpopper's convention: the UIDL is an MD5
+// of the message, the folder's UIDVALIDITY and the UID), sends it with the
+// message, and writes it into the file when the session ends; a LIST sent
+// before the UIDL in that session counts the message without it.
 func MailutilsPOP3Served(id string, raw []byte) []byte {
 	wire := MailutilsWire(raw)
 	end := bytes.Index(wire, []byte("\r\n\r\n"))
