@@ -193,7 +193,7 @@ func testBinaryRealServer(t *testing.T, d realServer) {
 		archived := len(d.files("alice", "Archive"))
 		id := list.id(t, "Release notes")
 		r := c.ok("-a", "implicit", "move", id, "--to", "Archive")
-		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Archive: "+id+" \"Release notes\" from ") || !strings.HasSuffix(r.stdout, " in Archive).\n") {
+		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Archive: "+id+" \"Release notes\" from ") || d.uidplus != strings.HasSuffix(r.stdout, " in Archive).\n") {
 			t.Errorf("move: %q", r.stdout)
 		}
 		if n := len(d.files("alice", "Archive")); n != archived+1 {

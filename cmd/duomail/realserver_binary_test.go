@@ -32,6 +32,9 @@ type realServer struct {
 	// specialUse: the server marks Trash, Sent and Archive with
 	// SPECIAL-USE, so folders shows their roles.
 	specialUse bool
+	// uidplus: the server names a moved message's new UID (COPYUID), so
+	// move can say where it went.
+	uidplus bool
 	// popServed is what the server sends over POP3 for a message
 	// delivered as raw and listed as id.
 	popServed func(id string, raw []byte) []byte
@@ -62,6 +65,7 @@ func dovecotServer(d *sourcetest.Dovecot) realServer {
 		files:      d.Files,
 		log:        d.Log,
 		specialUse: true,
+		uidplus:    true,
 		popServed:  func(_ string, raw []byte) []byte { return raw },
 	}
 }
