@@ -233,3 +233,23 @@ func TestHostileEndlessAnswers(t *testing.T) {
 		})
 	}
 }
+
+// A connection cut inside the last line of a listing is a network error:
+// the start of the line ("2 ") is not taken for a whole one, which would
+// read as a message with an empty UIDL or size, a protocol violation.
+func TestListingCutInsideALine(t *testing.T) {
+	for _, tc := range []struct{ verb, partial string }{
+		{"UIDL", "+OK\r\n1 abc\r\n2 "},
+		{"LIST", "+OK\r\n1 40\r\n2 "},
+	} {
+		t.Run(tc.verb, func(t *testing.T) {
+			acct := script(t, func(c net.Conn, br *bufio.Reader) {
+				answer(c, br, tc.verb, func() { io.WriteString(c, tc.partial) })
+			})
+			err := dialAndInventory(acct)
+			if !errors.Is(err, client.ErrNetwork) || errors.Is(err, client.ErrProtocol) {
+				t.Errorf("got %v, want a network error (connection closed) and no protocol violation", err)
+			}
+		})
+	}
+}

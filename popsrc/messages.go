@@ -241,6 +241,7 @@ func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg st
 	body.traced = s.c.debug != nil
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 4096), maxLineLength)
+	sc.Split(wholeLines)
 	lines, size := 0, 0
 	for sc.Scan() {
 		if s.c.debug != nil {
@@ -269,6 +270,21 @@ func (s *Source) readListing(body *dotReader, op string, fn func(num int, arg st
 		return s.c.violation(op, "line longer than %d bytes", maxLineLength)
 	}
 	return sc.Err()
+}
+
+// wholeLines splits like bufio.ScanLines but never hands on the start of a
+// line that the stream ended inside: a connection cut after "9 " would
+// otherwise read as message 9 with an empty UIDL (a protocol violation)
+// instead of the network error it is. The reader's error, when there is
+// one, is what the scan reports.
+func wholeLines(data []byte, atEOF bool) (int, []byte, error) {
+	if bytes.IndexByte(data, '\n') >= 0 {
+		return bufio.ScanLines(data, false)
+	}
+	if atEOF && len(data) > 0 {
+		return 0, nil, fmt.Errorf("%w: the listing ends inside a line", client.ErrProtocol)
+	}
+	return 0, nil, nil
 }
 
 // Bounds of a LIST or UIDL answer: far above any real maildrop (a UIDL
