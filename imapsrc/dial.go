@@ -110,7 +110,7 @@ func dial(ctx context.Context, acct *client.Account, opts client.DialOptions) (*
 	if greeting != "" {
 		ic = withPrefix(s.wire, greeting)
 	}
-	s.c = imapclient.New(newExpungedConn(ic), &imapclient.Options{
+	s.c = imapclient.New(newMendConn(ic), &imapclient.Options{
 		WordDecoder:           &mime.WordDecoder{CharsetReader: charset.Reader},
 		UnilateralDataHandler: s.unilateralHandler(),
 	})

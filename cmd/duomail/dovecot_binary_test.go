@@ -35,6 +35,8 @@ func testBinaryRealServer(t *testing.T, d realServer) {
 		}
 	}
 	inbox := sampleIndex{mail: mail}.inFolder(client.Inbox)
+	// A name with a space: GNU Mailutils answers STATUS with it unquoted.
+	d.deliver(t, "alice", "Old Mail", plainMessage("old", "kept in a folder whose name has a space"))
 
 	c := newCLI(t)
 	c.env["SERVER_PW"] = sourcetest.Password
@@ -73,6 +75,9 @@ func testBinaryRealServer(t *testing.T, d realServer) {
 			}
 			if r := got["Archive"]; r == nil || r[2] != "3" {
 				t.Errorf("Archive %q", r)
+			}
+			if r := got["Old Mail"]; r == nil || r[2] != "1" {
+				t.Errorf("Old Mail %q in %q", r, rows)
 			}
 			if acct != "plain" {
 				return

@@ -6,19 +6,26 @@ import (
 	"strings"
 )
 
-// expungedConn mends one server's misspelling on the way to imapclient:
-// GNU Mailutils imap4d (3.15) answers EXPUNGE with "* 3 EXPUNGED" where
-// RFC 3501 says "* 3 EXPUNGE". imapclient knows no response "EXPUNGED" and
-// fails the command with a protocol error, after the server has removed
-// the messages, so a delete or move would be reported as failed although
-// it happened. No server means anything else by "EXPUNGED" as a response
-// to a message number, so the line is rewritten for every server.
+// mendConn mends two misspellings of one server on the way to imapclient,
+// GNU Mailutils imap4d (3.15):
+//
+//   - it answers EXPUNGE with "* 3 EXPUNGED" where RFC 3501 says
+//     "* 3 EXPUNGE". imapclient knows no response "EXPUNGED" and fails the
+//     command with a protocol error, after the server has removed the
+//     messages, so a delete or move would be reported as failed although
+//     it happened. No server means anything else by "EXPUNGED" as a
+//     response to a message number, so the line is rewritten for every
+//     server.
+//   - it answers STATUS with the folder's name unquoted even when it holds
+//     a space ("* STATUS Sent Items (MESSAGES 2)"), which imapclient cannot
+//     parse, so folders failed on any account with such a folder. The
+//     name runs to the status list that ends the line; it is quoted.
 //
 // Lines are held until their end (a short line; a long one passes on, its
 // end kept to read a literal's announcement), and literals (message bodies
 // above all) pass through untouched, so bytes inside a message are never
 // rewritten.
-type expungedConn struct {
+type mendConn struct {
 	net.Conn
 	in      []byte // read from Conn, not yet looked at
 	out     []byte // looked at, ready for imapclient
@@ -30,13 +37,13 @@ type expungedConn struct {
 }
 
 // maxHeldLine bounds how much of a line is held back waiting for its end;
-// an "EXPUNGED" line is far shorter, and a literal's announcement "{n}"
+// an "EXPUNGED" or STATUS line is far shorter, and a literal's announcement "{n}"
 // fits in what is kept of a longer one.
 const maxHeldLine = 256
 
-func newExpungedConn(c net.Conn) *expungedConn { return &expungedConn{Conn: c} }
+func newMendConn(c net.Conn) *mendConn { return &mendConn{Conn: c} }
 
-func (c *expungedConn) Read(p []byte) (int, error) {
+func (c *mendConn) Read(p []byte) (int, error) {
 	for {
 		if len(c.out) > 0 {
 			n := copy(p, c.out)
@@ -68,7 +75,7 @@ func (c *expungedConn) Read(p []byte) (int, error) {
 }
 
 // scan moves what was read to out, a line at a time, outside literals.
-func (c *expungedConn) scan() {
+func (c *mendConn) scan() {
 	for len(c.in) > 0 {
 		if c.literal > 0 {
 			n := min(int64(len(c.in)), c.literal)
@@ -91,7 +98,7 @@ func (c *expungedConn) scan() {
 		c.in = c.in[i+1:]
 		line := c.line
 		if !c.long {
-			line = mendExpunged(line)
+			line = mendStatus(mendExpunged(line))
 		}
 		if n, ok := literalSize(strings.TrimRight(string(c.line), "\r\n")); ok {
 			c.literal = n
@@ -120,4 +127,26 @@ func mendExpunged(line []byte) []byte {
 		return line
 	}
 	return []byte("* " + string(rest[:digits]) + " EXPUNGE\r\n")
+}
+
+// mendStatus quotes the folder name of "* STATUS name with spaces (...)";
+// a name already quoted, sent as a literal, or a single atom is left as it
+// is, as is any other line.
+func mendStatus(line []byte) []byte {
+	const prefix = "* STATUS "
+	if len(line) < len(prefix) || !strings.EqualFold(string(line[:len(prefix)]), prefix) {
+		return line
+	}
+	rest := bytes.TrimRight(line[len(prefix):], "\r\n")
+	if len(rest) == 0 || rest[0] == '"' || rest[0] == '{' || rest[len(rest)-1] != ')' {
+		return line
+	}
+	// The status list holds no parentheses of its own, so the name ends
+	// before the last " (".
+	end := bytes.LastIndex(rest, []byte(" ("))
+	if end <= 0 || !bytes.ContainsAny(rest[:end], " \t") {
+		return line
+	}
+	name := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(string(rest[:end]))
+	return []byte(string(line[:len(prefix)]) + `"` + name + `"` + string(rest[end:]) + "\r\n")
 }
