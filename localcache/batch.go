@@ -364,15 +364,16 @@ func (b *Batch) commit(ctx context.Context) ([]client.Envelope, error) {
 		if err != nil {
 			return nil, fmt.Errorf("id %s: %w", m.id, err)
 		}
-		if err := index.message(ctx, seq, env, &m.text); err != nil {
-			return nil, fmt.Errorf("id %s: index: %w", m.id, err)
-		}
+		index.message(seq, env, &m.text)
 		if o := m.origin; o.ServerSize >= 0 {
 			if _, err := origin.ExecContext(ctx, f.id, int64(m.uidValidity), m.id, o.ServerID, o.ServerSize, o.HeaderDigest); err != nil {
 				return nil, fmt.Errorf("id %s: %w", m.id, err)
 			}
 		}
 		envs[i] = env
+	}
+	if err := index.flush(ctx); err != nil {
+		return nil, err
 	}
 	if err := hook("before-index-commit"); err != nil {
 		return nil, err

@@ -752,11 +752,9 @@ func (c *Cache) PutEnvelopes(ctx context.Context, folder string, envs []client.E
 				env.Flags != nil, nanos(env.Received), cc, env.InReplyTo, strings.Join(env.References, " ")).Scan(&seq); err != nil {
 				return fmt.Errorf("id %s: %w", env.ID, err)
 			}
-			if err := index.message(ctx, seq, env, nil); err != nil {
-				return fmt.Errorf("id %s: index: %w", env.ID, err)
-			}
+			index.message(seq, env, nil)
 		}
-		return nil
+		return index.flush(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("store %d envelopes in %s: %w", len(envs), folder, err)

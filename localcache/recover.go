@@ -397,9 +397,10 @@ func (c *Cache) adopt(ctx context.Context, tx *sql.Tx, f folderRow, byKey map[st
 		if err != nil {
 			return fmt.Errorf("adopt %s: %w", a.path, err)
 		}
-		if err := index.message(ctx, seq, env, nil); err != nil {
-			return fmt.Errorf("adopt %s: index: %w", a.path, err)
-		}
+		index.message(seq, env, nil)
+	}
+	if err := index.flush(ctx); err != nil {
+		return fmt.Errorf("adopt: %w", err)
 	}
 	return nil
 }
