@@ -329,9 +329,19 @@ func (m *Mailbox) listCache(ctx context.Context, folder string, opts ListOptions
 	return total, nil
 }
 
-// writeThroughBatch is how many listed envelopes are recorded in the cache
-// at once: few transactions, bounded memory.
-const writeThroughBatch = 2000
+// Listed envelopes are recorded in the cache in batches of at least
+// minWriteThroughBatch, handed to the writer whenever it can take one, and
+// of at most writeThroughBatch, where the listing waits for it: storing
+// overlaps fetching even in a folder of a few thousand (with fixed batches
+// of 2,000 it began only when such a listing was over), a writer that
+// falls behind gets large batches (few transactions), and memory stays
+// bounded. A sync's envelope fetch, which prints nothing as it goes,
+// stores batches of up to firstSyncBatch.
+const (
+	minWriteThroughBatch = 250
+	writeThroughBatch    = 2000
+	firstSyncBatch       = 5000
+)
 
 // listServer lists from the server; the total is the folder's count when
 // every message is listed (not --unseen). IMAP envelopes are recorded in
@@ -340,10 +350,9 @@ const writeThroughBatch = 2000
 // holds are not fetched again (only their flags are).
 func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opts ListOptions, fn func(Envelope) error) (int, error) {
 	var (
-		batch   []Envelope // IMAP: recorded in batches, in any order
 		ordered []Envelope // POP3: kept to be recorded oldest first
 		fnErr   error
-		writer  *envelopeWriter
+		writer  *envelopeWriter // IMAP: recorded in batches, in any order
 	)
 	// A cache that held nothing of this UIDVALIDITY when the listing began
 	// is not asked chunk by chunk (a first listing of a large folder).
@@ -363,7 +372,7 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 	}
 	defer func() {
 		if writer != nil {
-			writer.close()
+			writer.close(false)
 		}
 	}()
 	st, err := src.List(ctx, FolderRef{Name: folder}, opts, func(e Envelope) error {
@@ -377,14 +386,10 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 			ordered = append(ordered, e)
 			return nil
 		}
-		batch = append(batch, e)
-		if len(batch) >= writeThroughBatch {
-			if writer == nil {
-				writer = m.startEnvelopeWriter(ctx, folder, batch[0].UIDValidity)
-			}
-			writer.put(batch)
-			batch = nil
+		if writer == nil {
+			writer = m.startEnvelopeWriter(ctx, folder, e.UIDValidity)
 		}
+		writer.add(e)
 		return nil
 	})
 	if fnErr != nil {
@@ -400,10 +405,7 @@ func (m *Mailbox) listServer(ctx context.Context, src Source, folder string, opt
 	if writer == nil {
 		writer = m.startEnvelopeWriter(ctx, folder, st.UIDValidity)
 	}
-	if len(batch) > 0 {
-		writer.put(batch)
-	}
-	err = writer.close()
+	err = writer.close(true)
 	writer = nil
 	if err != nil {
 		return -1, err
@@ -441,23 +443,24 @@ func (m *Mailbox) knownEnvelopes(ctx context.Context, folder string, uidValidity
 // envelopeWriter records listed envelopes in the cache on a goroutine of
 // its own, one batch waiting at most, so a listing holds bounded memory.
 type envelopeWriter struct {
-	batches chan []Envelope
-	done    chan error
-	err     error
-	closed  bool
+	batches  chan []Envelope
+	done     chan error
+	gathered []Envelope // the batch not yet handed over
+	maxBatch int
+	err      error
+	closed   bool
 }
 
-// startEnvelopeWriter starts a writer that first makes the cache adopt
-// uidValidity (forgetting what it held under another).
-func (m *Mailbox) startEnvelopeWriter(ctx context.Context, folder string, uidValidity uint32) *envelopeWriter {
-	w := &envelopeWriter{batches: make(chan []Envelope, 1), done: make(chan error, 1)}
+// newEnvelopeWriter starts a writer that runs prepare, then store for
+// each batch of at most maxBatch envelopes; after an error it stores no
+// more, and close reports the error.
+func newEnvelopeWriter(maxBatch int, prepare func() error, store func([]Envelope) error) *envelopeWriter {
+	w := &envelopeWriter{batches: make(chan []Envelope, 1), done: make(chan error, 1), maxBatch: maxBatch}
 	go func() {
-		err := m.adoptValidity(ctx, folder, uidValidity)
+		err := prepare()
 		for envs := range w.batches {
 			if err == nil {
-				if perr := m.Cache.PutEnvelopes(ctx, folder, envs); perr != nil {
-					err = fmt.Errorf("list %s: record in cache: %w", folder, perr)
-				}
+				err = store(envs)
 			}
 		}
 		w.done <- err
@@ -465,19 +468,49 @@ func (m *Mailbox) startEnvelopeWriter(ctx context.Context, folder string, uidVal
 	return w
 }
 
-// put hands a batch over, waiting while the writer still stores the one
-// before the last. A writer that failed keeps taking batches and drops
-// them; close reports its error.
-func (w *envelopeWriter) put(envs []Envelope) {
-	w.batches <- envs
+// startEnvelopeWriter starts a writer for a listing that first makes the
+// cache adopt uidValidity (forgetting what it held under another).
+func (m *Mailbox) startEnvelopeWriter(ctx context.Context, folder string, uidValidity uint32) *envelopeWriter {
+	return newEnvelopeWriter(writeThroughBatch,
+		func() error { return m.adoptValidity(ctx, folder, uidValidity) },
+		func(envs []Envelope) error {
+			if err := m.Cache.PutEnvelopes(ctx, folder, envs); err != nil {
+				return fmt.Errorf("list %s: record in cache: %w", folder, err)
+			}
+			return nil
+		})
 }
 
-// close waits until every batch is recorded and returns the first error.
-func (w *envelopeWriter) close() error {
+// add gathers e and hands the gathered batch over when the writer can take
+// it (minWriteThroughBatch or more), or waits for the writer when the
+// batch is full.
+func (w *envelopeWriter) add(e Envelope) {
+	w.gathered = append(w.gathered, e)
+	if len(w.gathered) >= w.maxBatch {
+		w.batches <- w.gathered
+		w.gathered = nil
+		return
+	}
+	if len(w.gathered) >= minWriteThroughBatch {
+		select {
+		case w.batches <- w.gathered:
+			w.gathered = nil
+		default:
+		}
+	}
+}
+
+// close waits until every batch handed over is recorded, and the one
+// still gathered too when flush is set, and returns the first error.
+func (w *envelopeWriter) close(flush bool) error {
 	if w.closed {
 		return w.err
 	}
 	w.closed = true
+	if flush && len(w.gathered) > 0 {
+		w.batches <- w.gathered
+	}
+	w.gathered = nil
 	close(w.batches)
 	w.err = <-w.done
 	return w.err
@@ -843,33 +876,14 @@ func (m *Mailbox) fetchEnvelopes(ctx context.Context, src Source, ref FolderRef,
 	if len(ids) == 0 {
 		return nil
 	}
-	const batch = 5000
-	batches := make(chan []Envelope, 1)
-	stored := make(chan error, 1)
-	go func() {
-		var err error
-		for envs := range batches {
-			if err == nil {
-				err = m.Cache.PutEnvelopes(ctx, ref.Name, envs)
-			}
-		}
-		stored <- err
-	}()
-	var cur []Envelope
+	writer := newEnvelopeWriter(firstSyncBatch, func() error { return nil },
+		func(envs []Envelope) error { return m.Cache.PutEnvelopes(ctx, ref.Name, envs) })
 	_, err := src.List(ctx, ref, ListOptions{IDs: ids}, func(e Envelope) error {
 		e.UIDValidity = ref.UIDValidity
-		cur = append(cur, e)
-		if len(cur) >= batch {
-			batches <- cur
-			cur = nil
-		}
+		writer.add(e)
 		return nil
 	})
-	if err == nil && len(cur) > 0 {
-		batches <- cur
-	}
-	close(batches)
-	if serr := <-stored; serr != nil {
+	if serr := writer.close(err == nil); serr != nil {
 		return fmt.Errorf("sync %s: store envelopes: %w", ref.Name, serr)
 	}
 	if err != nil {
