@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/duomail/duomail/client"
+	"github.com/duomail/duomail/client/query"
 )
 
 const (
@@ -126,6 +127,13 @@ func TestReadOnlyCacheCanBeRead(t *testing.T) {
 	}
 	if _, err := c.Lock(context.Background()); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("Lock on a read-only cache: %v", err)
+	}
+	// Messages stored since the last search wait for it to enter the
+	// header index; a cache that cannot take them says so rather than
+	// searching without them.
+	err = c.Search(context.Background(), client.Inbox, query.Text{Field: query.Subject, Value: "message"}, client.ListOptions{}, func(client.Envelope) error { return nil })
+	if !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "stored since the last search") {
+		t.Errorf("Search on a read-only cache with unindexed headers: %v", err)
 	}
 }
 

@@ -40,21 +40,24 @@ func init() {
 }
 
 // indexWriter writes the search index rows of messages whose messages
-// rows were written in the same transaction. It holds them until flush,
+// rows were written in the same transaction: their text, and the header
+// rows of messages already in the header index (a new message's wait for
+// the next search, see migrateLazyHeaderIndex). It holds them until flush,
 // after the last messages row: FTS5 writes what it holds in memory to disk
 // as a new segment whenever SQLite opens a statement savepoint, which it
 // does for every statement that writes messages (its triggers make it a
 // multi-row write). Index rows written between such statements cost a
-// segment and its merging each, most of a first sync's CPU time; written
-// together after them they are one segment at commit. Index rows are
-// replaced by a delete and an insert (FTS5 has no update that keeps a
-// row); a row inserted in this transaction has nothing to delete.
+// segment and its merging each; written together after them they are one
+// segment at commit. Index rows are replaced by a delete and an insert
+// (FTS5 has no update that keeps a row); a row inserted in this
+// transaction has nothing to delete.
 type indexWriter struct {
 	delHeader, putHeader, delText, putText *sql.Stmt
 	// existing is the highest messages.seq when the writer was prepared:
-	// rows above it are new (seq only grows), so the index has none of them.
-	existing int64
-	pending  []pendingIndexRow
+	// rows above it are new (seq only grows), so the index has none of
+	// them. Rows at or below headerMark have header rows to keep current.
+	existing, headerMark int64
+	pending              []pendingIndexRow
 }
 
 type pendingIndexRow struct {
@@ -66,7 +69,7 @@ type pendingIndexRow struct {
 // prepareIndex must come before the transaction writes messages rows.
 func prepareIndex(ctx context.Context, tx *sql.Tx) (*indexWriter, error) {
 	var w indexWriter
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM messages`).Scan(&w.existing); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT max(seq) FROM messages), 0), (SELECT seq FROM header_index_mark)`).Scan(&w.existing, &w.headerMark); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
@@ -97,8 +100,12 @@ func (w *indexWriter) Close() {
 }
 
 // message queues the index rows of row seq: its header fields as env has
-// them and, when text is not nil, its text. flush writes them.
+// them (when the header index holds the row) and, when text is not nil,
+// its text. flush writes them.
 func (w *indexWriter) message(seq int64, env client.Envelope, text *string) {
+	if seq > w.headerMark && text == nil {
+		return // nothing to write before the next search
+	}
 	w.pending = append(w.pending, pendingIndexRow{seq, env, text})
 }
 
@@ -115,19 +122,18 @@ func (w *indexWriter) flush(ctx context.Context) error {
 }
 
 func (w *indexWriter) write(ctx context.Context, seq int64, env client.Envelope, text *string) error {
-	existed := seq <= w.existing
-	if existed {
+	if seq <= w.headerMark {
 		if _, err := w.delHeader.ExecContext(ctx, seq); err != nil {
 			return err
 		}
-	}
-	if _, err := w.putHeader.ExecContext(ctx, seq, env.From, strings.Join(env.To, ", "), strings.Join(env.Cc, ", "), env.Subject); err != nil {
-		return err
+		if _, err := w.putHeader.ExecContext(ctx, seq, env.From, strings.Join(env.To, ", "), strings.Join(env.Cc, ", "), env.Subject); err != nil {
+			return err
+		}
 	}
 	if text == nil {
 		return nil
 	}
-	if existed {
+	if seq <= w.existing {
 		if _, err := w.delText.ExecContext(ctx, seq); err != nil {
 			return err
 		}
@@ -137,6 +143,36 @@ func (w *indexWriter) write(ctx context.Context, seq int64, env client.Envelope,
 	}
 	_, err := w.putText.ExecContext(ctx, seq, *text)
 	return err
+}
+
+// indexHeaders writes the header index rows of every message stored since
+// the last search (the rows above header_index_mark), in one statement,
+// and raises the mark. A cache that cannot be written says so instead of
+// searching without them.
+func (c *Cache) indexHeaders(ctx context.Context) error {
+	var mark, top int64
+	if err := c.db.QueryRowContext(ctx, `SELECT (SELECT seq FROM header_index_mark), coalesce((SELECT max(seq) FROM messages), 0)`).Scan(&mark, &top); err != nil {
+		return fmt.Errorf("index headers: %w", err)
+	}
+	if top <= mark {
+		return nil
+	}
+	if err := c.checkWritable(); err != nil {
+		return fmt.Errorf("index the headers of messages stored since the last search: %w", err)
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO header_index (rowid, sender, recipients, cc, subject)
+	SELECT seq, sender, `+addressText("recipients")+`, `+addressText("cc")+`, subject
+	FROM messages WHERE seq > (SELECT seq FROM header_index_mark) ORDER BY seq;
+UPDATE header_index_mark SET seq = max(seq, coalesce((SELECT max(seq) FROM messages), 0));
+`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("index headers: %w", err)
+	}
+	return nil
 }
 
 // indexChunk is how many messages IndexText reads before writing them in
@@ -315,6 +351,9 @@ func (c *Cache) Search(ctx context.Context, folder string, q query.Node, opts cl
 	}
 	order, err := orderBy(opts)
 	if err != nil {
+		return fmt.Errorf("search %s: %w", folder, err)
+	}
+	if err := c.indexHeaders(ctx); err != nil {
 		return fmt.Errorf("search %s: %w", folder, err)
 	}
 	if err := c.IndexText(ctx, c.lockOpts.IndexProgress); err != nil {

@@ -300,3 +300,68 @@ func TestSearchFindsMessagesAdoptedAfterCrash(t *testing.T) {
 		t.Errorf("text of an adopted message: %v", got)
 	}
 }
+
+// A new message's header index rows wait for the next search, which
+// writes them all at once; a message already in the header index is kept
+// current as it is stored, so a changed subject is found by the new words
+// and not the old at once.
+func TestHeaderIndexWaitsForASearch(t *testing.T) {
+	c := openCache(t, t.TempDir())
+	ctx := context.Background()
+	env := func(id, subject string) client.Envelope {
+		return client.Envelope{ID: id, UIDValidity: 3, From: "Ann <ann@example.org>", To: []string{"Bob <bob@example.org>"},
+			Subject: subject, MessageID: "<" + id + "@example.org>", Flags: []client.Flag{}}
+	}
+	indexed := func(word string) int {
+		t.Helper()
+		var n int
+		if err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM header_index WHERE header_index MATCH ?`, `"`+word+`"`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	subject := func(word string) []string {
+		return searchIDs(t, c, client.Inbox, query.Text{Field: query.Subject, Value: word}, client.ListOptions{})
+	}
+	if err := c.PutEnvelopes(ctx, client.Inbox, []client.Envelope{env("1", "alpha report"), env("2", "beta memo")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed("alpha"); n != 0 {
+		t.Errorf("header index holds %d rows of a message not yet searched for", n)
+	}
+	if got := subject("alpha"); !slices.Equal(got, []string{"<1@example.org>"}) {
+		t.Errorf("subject alpha: %v", got)
+	}
+	if n := indexed("alpha") + indexed("beta"); n != 2 {
+		t.Errorf("after a search the header index holds %d of 2 rows", n)
+	}
+	if got := searchIDs(t, c, client.Inbox, query.Text{Field: query.To, Value: "bob@"}, client.ListOptions{}); len(got) != 2 {
+		t.Errorf("to bob@: %v", got)
+	}
+
+	// The server reused UID 1 for another message: stored over the row.
+	if err := c.PutEnvelopes(ctx, client.Inbox, []client.Envelope{env("1", "delta notice"), env("3", "gamma note")}); err != nil {
+		t.Fatal(err)
+	}
+	if indexed("delta") != 1 || indexed("alpha") != 0 {
+		t.Errorf("an indexed row stored again: delta %d, alpha %d rows, want 1 and 0", indexed("delta"), indexed("alpha"))
+	}
+	if indexed("gamma") != 0 {
+		t.Error("a new row entered the header index before a search")
+	}
+	for word, want := range map[string][]string{"alpha": nil, "delta": {"<1@example.org>"}, "gamma": {"<3@example.org>"}} {
+		if got := subject(word); !slices.Equal(got, want) {
+			t.Errorf("subject %s: %v, want %v", word, got, want)
+		}
+	}
+	// A message removed before any search never had rows to remove.
+	if err := c.PutEnvelopes(ctx, client.Inbox, []client.Envelope{env("4", "epsilon")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, client.Inbox, []string{"4"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := subject("epsilon"); len(got) != 0 {
+		t.Errorf("subject epsilon after its removal: %v", got)
+	}
+}
