@@ -381,7 +381,7 @@ func TestBinaryIMAP(t *testing.T) {
 	t.Run("move", func(t *testing.T) {
 		id := list.id(t, "Café à Paris")
 		r := c.ok("--url", url, "move", id, "--to", "Archive")
-		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Archive: "+id+" \"Café à Paris\" from François <francois@example.fr> (now ") {
+		if !strings.HasPrefix(r.stdout, "Moved 1 message from INBOX to Archive: "+id+" \"Café à Paris\" from François <francois@example.fr> (now ID ") {
 			t.Errorf("move output %q", r.stdout)
 		}
 		arch := jsonOf[listJSON](t, c.ok("--url", url, "list", "-f", "Archive", "--json"))

@@ -278,7 +278,7 @@ func (r *moveResult) sentence(f *format) string {
 const actedShown = 3
 
 // actedList names what a delete or move acted on, ": 3 "Subject" from
-// Sender (now 12 in Archive); ... and 4 more.", so that an ID meant for
+// Sender (now ID 12 in Archive); ... and 4 more.", so that an ID meant for
 // another folder is noticed; "." when nothing is known.
 func actedList(f *format, acted []client.Acted, dest string) string {
 	var parts []string
@@ -292,7 +292,7 @@ func actedList(f *format, acted []client.Acted, dest string) string {
 			s += fmt.Sprintf(" %q from %s", f.text(a.Subject), f.text(a.From))
 		}
 		if a.NewID != "" {
-			s += fmt.Sprintf(" (now %s in %s)", f.text(a.NewID), f.text(dest))
+			s += fmt.Sprintf(" (now ID %s in %s)", f.text(a.NewID), f.text(dest))
 		}
 		parts = append(parts, s)
 	}
