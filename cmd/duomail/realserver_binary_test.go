@@ -169,6 +169,15 @@ func TestBinaryListedIDsActLater(t *testing.T) {
 				if len(second.Synced) != 1 || second.Synced[0].Downloaded != 0 || second.Synced[0].OnServer != n {
 					t.Errorf("second sync: %+v, want nothing downloaded and %d on the server", second.Synced, n)
 				}
+				// With the bodies cached, the sizes the identity check
+				// compares with the server's RFC822.SIZE were measured
+				// from the stored bytes: a change by ID must still go.
+				list := jsonOf[listJSON](t, c.ok("list", "--json"))
+				c.ok("flag", "--add", "flagged", list.id(t, "sync 1"))
+				c.ok("delete", list.id(t, "sync 2"))
+				if n := len(d.files(user, "Trash")); n != 1 {
+					t.Errorf("Trash on the server holds %d messages, want 1", n)
+				}
 			})
 		})
 	}
