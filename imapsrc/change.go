@@ -161,7 +161,11 @@ func (s *Source) plainExpunge(op, folder string, uids []imap.UID, allowOthers bo
 		return 0, s.translate(op+": search", err)
 	}
 	sort.Slice(before, func(i, j int) bool { return before[i] < before[j] })
-	already, err := s.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{uidSet(uids)}, Flag: []imap.Flag{imap.FlagDeleted}})
+	// Which of uids carry \Deleted already, to leave them so if the
+	// flag is taken back: read off the folder's whole \Deleted list, not
+	// asked with a UID search key, which GNU Mailutils (3.15) matches
+	// against message numbers.
+	already, err := s.searchUIDs(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}})
 	if err != nil {
 		return 0, s.translate(op+": search deleted", err)
 	}

@@ -3,6 +3,7 @@ package imapsrc
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -217,9 +218,10 @@ func TestMoveWithoutUIDPlus(t *testing.T) {
 // DELETED finds once the client has sent STORE (a client that flagged mail
 // in between).
 type plainExpungeServer struct {
-	expunge           []string // untagged EXPUNGE lines
-	after             string   // UID SEARCH ALL after EXPUNGE
-	deletedAfterStore string
+	expunge            []string // untagged EXPUNGE lines
+	after              string   // UID SEARCH ALL after EXPUNGE
+	deletedBeforeStore string   // UID SEARCH DELETED before the STORE
+	deletedAfterStore  string
 
 	mu    sync.Mutex
 	cmds  []string
@@ -241,15 +243,17 @@ func (p *plainExpungeServer) handle(peer *imaptest.Peer, tag, name, args string)
 		p.done = true
 		peer.Send(append(slices.Clone(p.expunge), tag+" OK done")...)
 	case name == "UID SEARCH" && strings.Contains(args, "DELETED") && !strings.Contains(args, "UID "):
-		found := ""
+		found := p.deletedBeforeStore
 		if p.store {
 			found = p.deletedAfterStore
 		}
 		peer.Send(strings.TrimSpace("* SEARCH "+found), tag+" OK done")
 	case name == "UID SEARCH" && strings.Contains(args, "DELETED"):
+		// GNU Mailutils matches a UID key against message numbers: an
+		// answer that cannot be trusted.
 		peer.Send("* SEARCH", tag+" OK done")
 	case name == "UID SEARCH" && strings.HasPrefix(args, "UID "):
-		peer.Send("* SEARCH "+strings.TrimPrefix(args, "UID "), tag+" OK done")
+		peer.Send("* SEARCH "+expandUIDSet(strings.TrimPrefix(args, "UID ")), tag+" OK done")
 	case name == "UID SEARCH" && p.done:
 		peer.Send(strings.TrimSpace("* SEARCH "+p.after), tag+" OK done")
 	case name == "UID SEARCH":
@@ -258,6 +262,24 @@ func (p *plainExpungeServer) handle(peer *imaptest.Peer, tag, name, args string)
 		return false
 	}
 	return true
+}
+
+// expandUIDSet turns "2:4,7" into "2 3 4 7".
+func expandUIDSet(set string) string {
+	var out []string
+	for _, part := range strings.Split(set, ",") {
+		lo, hi, ok := strings.Cut(part, ":")
+		if !ok {
+			out = append(out, part)
+			continue
+		}
+		a, _ := strconv.Atoi(lo)
+		b, _ := strconv.Atoi(hi)
+		for n := a; n <= b; n++ {
+			out = append(out, strconv.Itoa(n))
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func (p *plainExpungeServer) sent(prefix string) bool {
@@ -321,6 +343,18 @@ func TestPlainExpungeChecksWhatWentAway(t *testing.T) {
 			t.Errorf("%v", err)
 		}
 		if p.sent("EXPUNGE") || !p.sent("UID STORE 2 -FLAGS") {
+			t.Errorf("commands: %q", p.cmds)
+		}
+	})
+	t.Run("taking back leaves the flag where it was before", func(t *testing.T) {
+		// uid 3 was \Deleted before this delete began; only 2's flag is
+		// taken back, whatever a UID search key would have answered.
+		p := &plainExpungeServer{deletedBeforeStore: "3", deletedAfterStore: "1 2 3"}
+		_, err := p.dial(t).Delete(bg, inbox, []string{"2", "3"}, client.DeleteOptions{Expunge: true})
+		if !errors.Is(err, client.ErrUnsupported) || !strings.Contains(err.Error(), "taken back") {
+			t.Errorf("%v", err)
+		}
+		if p.sent("EXPUNGE") || !p.sent("UID STORE 2 -FLAGS") || p.sent("UID STORE 2:3 -FLAGS") {
 			t.Errorf("commands: %q", p.cmds)
 		}
 	})
