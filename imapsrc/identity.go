@@ -3,6 +3,7 @@ package imapsrc
 import (
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -106,7 +107,12 @@ func (s *Source) openTargets(op string, ref client.FolderRef, uids []imap.UID) e
 	for _, u := range listed {
 		id := uidString(u)
 		now, _ := envelopeFrom(got[u], ref.Name, s.sel.status.UIDValidity)
-		if diff := ref.Listed[id].Differences(client.IdentityOf(now)); len(diff) > 0 {
+		nowID := client.IdentityOf(now)
+		if madeUpNow(nowID.Received, time.Now()) {
+			nowID.Received = time.Time{}
+			s.note("imap: uid " + id + " in " + ref.Name + ": INTERNALDATE is the server's clock now, not when the message arrived: not compared")
+		}
+		if diff := ref.Listed[id].Differences(nowID); len(diff) > 0 {
 			wrong = append(wrong, &client.NotListedError{Folder: ref.Name, ID: id, Differences: diff})
 		}
 	}
@@ -118,6 +124,19 @@ func (s *Source) openTargets(op string, ref client.FolderRef, uids []imap.UID) e
 	}
 	s.neverListed(ref.Name, unlisted)
 	return nil
+}
+
+// madeUpNow reports whether an INTERNALDATE is the server's clock at the
+// time it answered rather than a message's arrival: GNU Mailutils (3.15)
+// gives a message without a Date header the time of each session, so the
+// one listed and the one seen a second later differ and a change by ID
+// would be refused as made to another message. A date within the clock
+// skew of now proves nothing either way; the Message-ID and size still
+// tell messages apart.
+func madeUpNow(internalDate, now time.Time) bool {
+	const skew = 2 * time.Second
+	d := now.Sub(internalDate)
+	return !internalDate.IsZero() && d < skew && d > -skew
 }
 
 // neverListed says in the --debug trace which UIDs are changed without an

@@ -152,6 +152,24 @@ func TestBinaryListedIDsActLater(t *testing.T) {
 				findEnvelope(t, jsonOf[listJSON](t, c.ok("list", "-f", "Trash", "--json")), "trash me")
 			})
 
+			t.Run("a message without Date or Message-ID", func(t *testing.T) {
+				// Its arrival time is all the identity check has besides
+				// its size: the server must give the same one each session.
+				user := d.addUser(t)
+				d.deliver(t, user, client.Inbox, []byte("From: Someone <someone@example.org>\r\nSubject: undated\r\n\r\nno Date, no Message-ID\r\n"))
+				d.deliver(t, user, client.Inbox, []byte("From: Someone <someone@example.org>\r\nSubject: undated too\r\n\r\nnone here either\r\n"))
+				c := newCLI(t)
+				account(c, user)
+				list := jsonOf[listJSON](t, c.ok("list", "--json"))
+				later()
+				c.ok("flag", "--add", "flagged", list.id(t, "undated"))
+				later()
+				c.ok("delete", list.id(t, "undated too"))
+				if n := len(d.files(user, "Trash")); n != 1 {
+					t.Errorf("Trash on the server holds %d messages, want 1", n)
+				}
+			})
+
 			t.Run("second sync --bodies downloads nothing", func(t *testing.T) {
 				user := d.addUser(t)
 				const n = 5
