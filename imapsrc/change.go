@@ -252,12 +252,6 @@ func checkExpunged(op, folder string, uids, others, before []imap.UID, seqs []ui
 	return n, nil
 }
 
-func uidSet(uids []imap.UID) imap.UIDSet {
-	var set imap.UIDSet
-	set.AddNum(uids...)
-	return set
-}
-
 func setOf(uids []imap.UID) map[imap.UID]bool {
 	m := make(map[imap.UID]bool, len(uids))
 	for _, u := range uids {
