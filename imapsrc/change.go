@@ -100,24 +100,42 @@ func (s *Source) storeDeleted(op string, uids []imap.UID, how imap.StoreFlagsOp)
 	return nil
 }
 
-// othersDeleted returns the messages of the selected folder, other than
-// uids, that carry \Deleted: what a plain EXPUNGE would remove besides.
-func (s *Source) othersDeleted(op string, uids []imap.UID) ([]imap.UID, error) {
+// deletedUIDs returns the messages of the selected folder that carry
+// \Deleted.
+func (s *Source) deletedUIDs(op string) ([]imap.UID, error) {
 	flagged, err := s.searchUIDs(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}})
 	if err != nil {
 		return nil, s.translate(op+": search deleted", err)
 	}
-	mine := make(map[imap.UID]bool, len(uids))
-	for _, u := range uids {
-		mine[u] = true
+	return flagged, nil
+}
+
+// othersDeleted returns the messages of the selected folder, other than
+// uids, that carry \Deleted: what a plain EXPUNGE would remove besides.
+func (s *Source) othersDeleted(op string, uids []imap.UID) ([]imap.UID, error) {
+	flagged, err := s.deletedUIDs(op)
+	if err != nil {
+		return nil, err
 	}
-	var others []imap.UID
-	for _, u := range flagged {
-		if !mine[u] {
-			others = append(others, u)
-		}
+	return missingUIDs(flagged, setOf(uids)), nil
+}
+
+// deletedBefore reads, before anything is changed, which messages of the
+// selected folder carry \Deleted, and refuses (unless allowOthers) when a
+// plain EXPUNGE of uids would take others along. The list it returns is
+// never nil, so plainExpunge can tell it was read.
+func (s *Source) deletedBefore(op, folder string, uids []imap.UID, allowOthers bool) ([]imap.UID, error) {
+	flagged, err := s.deletedUIDs(op)
+	if err != nil {
+		return nil, err
 	}
-	return others, nil
+	if others := missingUIDs(flagged, setOf(uids)); len(others) > 0 && !allowOthers {
+		return nil, refuseOthers(op, folder, others, "")
+	}
+	if flagged == nil {
+		flagged = []imap.UID{}
+	}
+	return flagged, nil
 }
 
 // refuseOthers is the error for a plain EXPUNGE that would take others'
@@ -141,17 +159,17 @@ func refuseOthers(op, folder string, others []imap.UID, done string) error {
 // others already flagged, when allowOthers): the others are looked for
 // before anything is changed and again after STORE, just before EXPUNGE;
 // afterwards the folder is listed again to prove which messages went. It
-// returns how many of the removed messages were others. A nil known means
-// the caller has not yet checked for others.
-func (s *Source) plainExpunge(op, folder string, uids []imap.UID, allowOthers bool, known []imap.UID) (int, error) {
-	others := known
-	if others == nil {
+// returns how many of the removed messages were others. flagged is the
+// folder's \Deleted list as deletedBefore read it; nil means the caller
+// has not read it yet. It also says which of uids were \Deleted already,
+// to leave them so if the flag is taken back: read off that list rather
+// than asked with a UID search key, which GNU Mailutils (3.15) matches
+// against message numbers.
+func (s *Source) plainExpunge(op, folder string, uids []imap.UID, allowOthers bool, flagged []imap.UID) (int, error) {
+	if flagged == nil {
 		var err error
-		if others, err = s.othersDeleted(op, uids); err != nil {
+		if flagged, err = s.deletedBefore(op, folder, uids, allowOthers); err != nil {
 			return 0, err
-		}
-		if len(others) > 0 && !allowOthers {
-			return 0, refuseOthers(op, folder, others, "")
 		}
 	}
 	// Sequence numbers follow UID order, so this list, read before
@@ -161,14 +179,6 @@ func (s *Source) plainExpunge(op, folder string, uids []imap.UID, allowOthers bo
 		return 0, s.translate(op+": search", err)
 	}
 	sort.Slice(before, func(i, j int) bool { return before[i] < before[j] })
-	// Which of uids carry \Deleted already, to leave them so if the
-	// flag is taken back: read off the folder's whole \Deleted list, not
-	// asked with a UID search key, which GNU Mailutils (3.15) matches
-	// against message numbers.
-	already, err := s.searchUIDs(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}})
-	if err != nil {
-		return 0, s.translate(op+": search deleted", err)
-	}
 	if err := s.storeDeleted(op, uids, imap.StoreFlagsAdd); err != nil {
 		return 0, err
 	}
@@ -178,7 +188,7 @@ func (s *Source) plainExpunge(op, folder string, uids []imap.UID, allowOthers bo
 		return 0, err
 	}
 	if len(now) > 0 && !allowOthers {
-		undo := missingUIDs(uids, setOf(already))
+		undo := missingUIDs(uids, setOf(flagged))
 		if err := s.storeDeleted(op, undo, imap.StoreFlagsDel); err != nil {
 			return 0, fmt.Errorf("%w (while taking back \\Deleted from uid %s after finding others flagged)", err, formatUIDs(undo))
 		}
@@ -306,18 +316,12 @@ func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest str
 		return moved, 0, nil
 	}
 	uidplus := s.caps.Has(imap.CapUIDPlus)
-	var others []imap.UID
+	var flagged []imap.UID
 	if !uidplus {
 		// Refused before the copy, so a refusal leaves no duplicates.
 		var err error
-		if others, err = s.othersDeleted(op, uids); err != nil {
+		if flagged, err = s.deletedBefore(op, ref.Name, uids, allowOthers); err != nil {
 			return nil, 0, err
-		}
-		if len(others) > 0 && !allowOthers {
-			return nil, 0, refuseOthers(op, ref.Name, others, "")
-		}
-		if others == nil {
-			others = []imap.UID{}
 		}
 	}
 	for _, set := range sets {
@@ -336,7 +340,7 @@ func (s *Source) move(op string, ref client.FolderRef, uids []imap.UID, dest str
 	if uidplus {
 		err = s.expunge(op, uids)
 	} else {
-		n, err = s.plainExpunge(op, ref.Name, uids, allowOthers, others)
+		n, err = s.plainExpunge(op, ref.Name, uids, allowOthers, flagged)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w (the messages were copied to %s; the originals may remain in %s)", err, dest, ref.Name)
